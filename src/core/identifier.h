@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#ifndef SYNQ_IDENTIFIER_H
+#define SYNQ_IDENTIFIER_H
+
+#include <synq/synq_export.h>
+
+#include <QtCore/QStringView>
+
+namespace Synq {
+
+/*
+    Collection and field names are identifiers: an ASCII letter or underscore, then letters,
+    digits or underscores, at most 64 characters, and not one of SQLite's reserved "sqlite_"
+    names. Synq never splices names into SQL (they are always bound values), so this is a
+    second wall: a name that looks like SQL is refused with a clear error long before any
+    statement sees it.
+*/
+SYNQ_EXPORT bool isValidIdentifier(QStringView name);
+
+} // namespace Synq
+
+#endif

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include <synq/records.h>
+
+#include <synq/json.h>
+
+namespace Synq {
+
+QString toString(TransactionState state)
+{
+    switch (state) {
+    case TransactionState::Queued: return QStringLiteral("Queued");
+    case TransactionState::Pending: return QStringLiteral("Pending");
+    case TransactionState::Persisting: return QStringLiteral("Persisting");
+    case TransactionState::PersistedAwaitingSync: return QStringLiteral("PersistedAwaitingSync");
+    case TransactionState::Completed: return QStringLiteral("Completed");
+    case TransactionState::Failed: return QStringLiteral("Failed");
+    }
+    return QString();
+}
+
+QString toString(MutationType type)
+{
+    switch (type) {
+    case MutationType::Insert: return QStringLiteral("insert");
+    case MutationType::Update: return QStringLiteral("update");
+    case MutationType::Remove: return QStringLiteral("remove");
+    }
+    return QString();
+}
+
+QString toString(MutationState state)
+{
+    switch (state) {
+    case MutationState::Created: return QStringLiteral("created");
+    case MutationState::Persisting: return QStringLiteral("persisting");
+    case MutationState::Synced: return QStringLiteral("synced");
+    }
+    return QString();
+}
+
+bool isActive(TransactionState state)
+{
+    return state != TransactionState::Completed && state != TransactionState::Failed;
+}
+
+QVariantMap MutationRecord::toVariantMap() const
+{
+    return {
+        { QStringLiteral("mutationId"), id },
+        { QStringLiteral("collection"), collection },
+        { QStringLiteral("type"), toString(type) },
+        { QStringLiteral("key"), key },
+        { QStringLiteral("baseVersion"), baseVersion },
+        { QStringLiteral("original"), original.toVariantMap() },
+        { QStringLiteral("modified"), modified.toVariantMap() },
+        { QStringLiteral("changes"), changes.toVariantMap() },
+        { QStringLiteral("metadata"), metadata.toVariant() },
+        { QStringLiteral("state"), toString(state) },
+        { QStringLiteral("createdAt"), createdAt },
+        { QStringLiteral("updatedAt"), updatedAt },
+    };
+}
+
+QVariantMap AttemptRecord::toVariantMap() const
+{
+    return {
+        { QStringLiteral("id"), id },
+        { QStringLiteral("startedAt"), startedAt },
+        { QStringLiteral("completedAt"), completedAt },
+        { QStringLiteral("error"), QVariant::fromValue(error) },
+        { QStringLiteral("retryScheduledFor"), retryScheduledFor },
+    };
+}
+
+QStringList TransactionRecord::collections() const
+{
+    QStringList out;
+    for (const MutationRecord &m : mutations) {
+        if (!out.contains(m.collection))
+            out.append(m.collection);
+    }
+    return out;
+}
+
+QStringList TransactionRecord::keys() const
+{
+    QStringList out;
+    for (const MutationRecord &m : mutations) {
+        if (!out.contains(m.key))
+            out.append(m.key);
+    }
+    return out;
+}
+
+QString scopeId(const QVariantMap &scope)
+{
+    if (scope.isEmpty())
+        return QString();
+    QJsonObject object;
+    if (!Json::fromVariantMap(scope, &object))
+        return QString::fromUtf8(Json::encode(QJsonObject::fromVariantMap(scope)));
+    return QString::fromUtf8(Json::encode(object));
+}
+
+} // namespace Synq

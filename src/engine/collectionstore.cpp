@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "collectionstore_p.h"
+
+#include <synq/overlay.h>
+
+#include <algorithm>
+
+namespace Synq {
+
+CollectionStore::CollectionStore(const QString &name, QObject *parent)
+    : QObject(parent), m_name(name)
+{
+}
+
+int CollectionStore::indexOf(const QString &key) const
+{
+    const auto ordIt = m_ordByKey.constFind(key);
+    if (ordIt == m_ordByKey.constEnd())
+        return -1;
+    const qint64 ord = *ordIt;
+    const auto it = std::lower_bound(m_rows.cbegin(), m_rows.cend(), ord,
+                                     [](const StoreRow &r, qint64 o) { return r.ord < o; });
+    if (it == m_rows.cend() || it->ord != ord)
+        return -1;
+    return int(it - m_rows.cbegin());
+}
+
+const StoreRow *CollectionStore::find(const QString &key) const
+{
+    const int i = indexOf(key);
+    return i < 0 ? nullptr : &m_rows.at(i);
+}
+
+void CollectionStore::reset(const QList<SyncDatabase::StoredItem> &items,
+                            const QHash<QString, int> &pending, int pendingTransactions)
+{
+    Q_EMIT aboutToBeReset();
+    m_rows.clear();
+    m_ordByKey.clear();
+    m_rows.reserve(items.size());
+    m_ordByKey.reserve(items.size());
+    for (const SyncDatabase::StoredItem &item : items) {
+        StoreRow row;
+        row.ord = item.ord;
+        row.key = item.key;
+        row.version = item.version;
+        row.data = item.data;
+        row.optimistic = item.optimistic;
+        row.pending = pending.value(item.key);
+        m_ordByKey.insert(row.key, row.ord);
+        m_rows.append(std::move(row));
+    }
+    const bool pendingChanged = m_pendingTransactions != pendingTransactions;
+    m_pendingTransactions = pendingTransactions;
+    Q_EMIT wasReset();
+    if (pendingChanged)
+        Q_EMIT pendingTransactionsChanged();
+}
+
+void CollectionStore::clear()
+{
+    reset({}, {}, 0);
+}
+
+static quint32 metaDiff(const StoreRow &a, const StoreRow &b)
+{
+    quint32 meta = 0;
+    if (a.version != b.version)
+        meta |= CollectionStore::MetaVersion;
+    if (a.syncState() != b.syncState())
+        meta |= CollectionStore::MetaSyncState;
+    if (a.optimistic != b.optimistic)
+        meta |= CollectionStore::MetaOptimistic;
+    if (a.pending != b.pending)
+        meta |= CollectionStore::MetaPending;
+    if (a.lastError != b.lastError)
+        meta |= CollectionStore::MetaLastError;
+    return meta;
+}
+
+void CollectionStore::apply(const QList<StoreChange> &changes, int pendingTransactionsDelta)
+{
+    QList<StoreRow> inserted;
+    QList<int> removed;
+    for (const StoreChange &change : changes) {
+        const int i = indexOf(change.key);
+        if (i < 0) {
+            if (!change.visible)
+                continue;
+            StoreRow row;
+            row.ord = change.ord;
+            row.key = change.key;
+            row.data = *change.visible;
+            row.optimistic = true;
+            row.pending = change.pendingDelta;
+            inserted.append(std::move(row));
+        } else if (!change.visible) {
+            removed.append(i);
+        } else {
+            StoreRow &row = m_rows[i];
+            const StoreRow before = row;
+            row.data = *change.visible;
+            row.optimistic = true;
+            row.pending += change.pendingDelta;
+            const QStringList fields = Overlay::changedFields(before.data, row.data);
+            const quint32 meta = metaDiff(before, row);
+            if (!fields.isEmpty() || meta)
+                Q_EMIT rowChanged(i, fields, meta);
+        }
+    }
+    removeRows(std::move(removed));
+    insertRows(std::move(inserted));
+    if (pendingTransactionsDelta) {
+        m_pendingTransactions += pendingTransactionsDelta;
+        Q_EMIT pendingTransactionsChanged();
+    }
+}
+
+void CollectionStore::insertRows(QList<StoreRow> rows)
+{
+    if (rows.isEmpty())
+        return;
+    std::sort(rows.begin(), rows.end(),
+              [](const StoreRow &a, const StoreRow &b) { return a.ord < b.ord; });
+    // Rows that land between the same two existing rows form one contiguous range: one
+    // rowsInserted per range (a bulk insert at the end is a single signal).
+    qsizetype i = 0;
+    while (i < rows.size()) {
+        const auto at = std::lower_bound(
+                m_rows.cbegin(), m_rows.cend(), rows.at(i).ord,
+                [](const StoreRow &r, qint64 o) { return r.ord < o; });
+        const qsizetype pos = at - m_rows.cbegin();
+        const qint64 limit = at == m_rows.cend() ? std::numeric_limits<qint64>::max() : at->ord;
+        qsizetype j = i;
+        while (j < rows.size() && rows.at(j).ord < limit)
+            ++j;
+        Q_EMIT rowsAboutToBeInserted(int(pos), int(pos + (j - i) - 1));
+        for (qsizetype k = i; k < j; ++k)
+            m_ordByKey.insert(rows.at(k).key, rows.at(k).ord);
+        m_rows.insert(pos, j - i, StoreRow());
+        std::move(rows.begin() + i, rows.begin() + j, m_rows.begin() + pos);
+        Q_EMIT rowsInserted(int(pos), int(pos + (j - i) - 1));
+        i = j;
+    }
+}
+
+void CollectionStore::removeRows(QList<int> indexes)
+{
+    if (indexes.isEmpty())
+        return;
+    std::sort(indexes.begin(), indexes.end(), std::greater<int>());
+    // Contiguous runs, from the bottom up so earlier indexes stay valid.
+    qsizetype i = 0;
+    while (i < indexes.size()) {
+        qsizetype j = i + 1;
+        while (j < indexes.size() && indexes.at(j) == indexes.at(j - 1) - 1)
+            ++j;
+        const int last = indexes.at(i);
+        const int first = indexes.at(j - 1);
+        Q_EMIT rowsAboutToBeRemoved(first, last);
+        for (int k = first; k <= last; ++k)
+            m_ordByKey.remove(m_rows.at(k).key);
+        m_rows.remove(first, last - first + 1);
+        Q_EMIT rowsRemoved(first, last);
+        i = j;
+    }
+}
+
+} // namespace Synq

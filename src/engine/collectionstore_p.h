@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#ifndef SYNQ_COLLECTIONSTORE_P_H
+#define SYNQ_COLLECTIONSTORE_P_H
+
+//
+//  W A R N I N G
+//  -------------
+// This file is not part of the Synq API. It may change without notice.
+//
+
+#include <synq/records.h>
+#include <synq/syncdatabase.h>
+#include <synq/syncerror.h>
+
+#include <QtCore/QHash>
+#include <QtCore/QJsonObject>
+#include <QtCore/QList>
+#include <QtCore/QObject>
+
+#include <optional>
+
+namespace Synq {
+
+struct StoreRow
+{
+    qint64 ord = 0;
+    QString key;
+    qint64 version = 0;
+    QJsonObject data; // visible state
+    int pending = 0; // active transactions touching this row
+    bool optimistic = false;
+    SyncError lastError;
+
+    ItemSyncState syncState() const
+    {
+        if (lastError.isError())
+            return ItemSyncState::Failed;
+        return pending > 0 ? ItemSyncState::Pending : ItemSyncState::Synced;
+    }
+};
+
+// One row's new visible state after a local change.
+struct StoreChange
+{
+    QString key;
+    qint64 ord = 0; // for rows that become visible
+    std::optional<QJsonObject> visible;
+    int pendingDelta = 0;
+};
+
+/*
+    The in-memory visible state of one collection in one engine and scope, shared by every
+    SyncCollection model on it (M7). Rows are kept in replica order (ord). It emits
+    begin/end-style signals so each attached model can emit exact, granular model signals.
+*/
+class CollectionStore : public QObject
+{
+    Q_OBJECT
+
+public:
+    enum MetaField : quint32 {
+        MetaVersion = 0x1,
+        MetaSyncState = 0x2,
+        MetaOptimistic = 0x4,
+        MetaPending = 0x8,
+        MetaLastError = 0x10,
+        MetaKey = 0x20,
+    };
+
+    CollectionStore(const QString &name, QObject *parent);
+
+    QString name() const { return m_name; }
+    int count() const { return int(m_rows.size()); }
+    const StoreRow &row(int i) const { return m_rows.at(i); }
+    int indexOf(const QString &key) const;
+    const StoreRow *find(const QString &key) const;
+    int pendingTransactions() const { return m_pendingTransactions; }
+
+    void reset(const QList<SyncDatabase::StoredItem> &items, const QHash<QString, int> &pending,
+               int pendingTransactions);
+    void clear();
+    void apply(const QList<StoreChange> &changes, int pendingTransactionsDelta);
+
+Q_SIGNALS:
+    void aboutToBeReset();
+    void wasReset();
+    void rowsAboutToBeInserted(int first, int last);
+    void rowsInserted(int first, int last);
+    void rowsAboutToBeRemoved(int first, int last);
+    void rowsRemoved(int first, int last);
+    void rowChanged(int row, const QStringList &fields, quint32 meta);
+    void pendingTransactionsChanged();
+
+private:
+    void insertRows(QList<StoreRow> rows);
+    void removeRows(QList<int> indexes);
+
+    QString m_name;
+    QList<StoreRow> m_rows; // sorted by ord
+    QHash<QString, qint64> m_ordByKey;
+    int m_pendingTransactions = 0;
+};
+
+} // namespace Synq
+
+#endif

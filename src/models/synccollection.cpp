@@ -1,0 +1,747 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include <synq/synccollection.h>
+
+#include "../engine/syncengine_p.h"
+
+#include <synq/identifier.h>
+#include <synq/json.h>
+#include <synq/keygenerator.h>
+
+#include <QtCore/QLoggingCategory>
+#include <QtCore/QPointer>
+#include <QtCore/QSet>
+
+Q_LOGGING_CATEGORY(lcModel, "synq.model")
+
+namespace Synq {
+
+class SyncCollectionPrivate
+{
+public:
+    explicit SyncCollectionPrivate(SyncCollection *q) : q(q) { }
+
+    void attach();
+    void detach();
+    SyncError refuse(const SyncError &error) const;
+    Transaction *fail(const SyncError &error) const;
+    Transaction *commit(const QList<LocalOp> &ops);
+    template<typename Prepare>
+    Transaction *commitMany(const QVariant &list, Prepare prepare);
+    bool toObject(const QVariant &value, QJsonObject *out, SyncError *error) const;
+    bool toKey(const QVariant &value, QString *out, SyncError *error) const;
+    bool prepareInsert(const QVariant &item, LocalOp *op, SyncError *error) const;
+    bool prepareUpdate(const QVariant &key, const QVariant &changes, LocalOp *op,
+                       SyncError *error) const;
+    QVariantMap rowMap(const StoreRow &row) const;
+    QVariant meta(const StoreRow &row, int role) const;
+    QList<int> rolesFor(const QStringList &fields, quint32 meta) const;
+
+    SyncCollection *q;
+    QPointer<SyncEngine> engine;
+    QPointer<CollectionStore> store;
+    QList<QMetaObject::Connection> connections;
+    QString name;
+    QStringList fields;
+    QString keyField = QStringLiteral("id");
+    SyncCollection::Strategy strategy = SyncCollection::Ordered;
+    SyncCollection::ConflictPolicy conflictPolicy = SyncCollection::ServerWins;
+    QVariantMap fieldPolicies;
+    SyncCollection::CachePolicy cachePolicy = SyncCollection::RemoteFirst;
+    bool readOnly = false;
+};
+
+/*!
+    \class Synq::SyncCollection
+    \inmodule Synq
+    \brief A live list model over one collection of a SyncEngine's local replica.
+
+    Rows are the visible items: the synced state with every pending local change applied.
+    Each name in fields becomes a role of the same name; the meta roles \c key,
+    \c syncState, \c isOptimistic, \c pendingTransactions, \c lastError and \c version
+    describe each row's sync state.
+
+    insert(), update() and remove() (and the bulk insertMany(), updateMany() and
+    removeMany()) write the change and its outbox entry to SQLite in one transaction, and the
+    model shows the change before the call returns, with granular signals: \c rowsInserted,
+    \c dataChanged naming exactly the changed roles, \c rowsRemoved. A bulk call is one
+    transaction: all of it is stored, or none of it.
+
+    Several SyncCollection objects on the same engine and collection name share one state:
+    a change made through one shows in all of them.
+
+    Refused changes (a value that is not JSON, an unknown key, a read-only collection, a
+    database that cannot be written) return nullptr and report a SyncError through
+    errorOccurred() here and on the engine; nothing stored before is touched.
+*/
+
+/*!
+    \qmltype SyncCollection
+    \inqmlmodule Synq
+    \brief A live list model over one synced collection.
+
+    \qml
+    SyncCollection {
+        id: todos
+        engine: engine
+        name: "todos"
+        fields: ["title", "done"]
+    }
+    ListView {
+        model: todos
+        delegate: CheckBox {
+            text: model.title
+            checked: model.done
+            onToggled: model.done = checked   // records an update mutation
+        }
+    }
+    \endqml
+*/
+
+SyncCollection::SyncCollection(QObject *parent)
+    : QAbstractListModel(parent), d(new SyncCollectionPrivate(this))
+{
+}
+
+SyncCollection::SyncCollection(SyncEngine *engine, const QString &name, const QStringList &fields,
+                               QObject *parent)
+    : SyncCollection(parent)
+{
+    setFields(fields);
+    setName(name);
+    setEngine(engine);
+}
+
+SyncCollection::~SyncCollection()
+{
+    for (const auto &c : std::as_const(d->connections))
+        disconnect(c);
+}
+
+QStringList SyncCollection::metaRoleNames()
+{
+    return { QStringLiteral("key"),         QStringLiteral("syncState"),
+             QStringLiteral("isOptimistic"), QStringLiteral("pendingTransactions"),
+             QStringLiteral("lastError"),   QStringLiteral("version") };
+}
+
+SyncError SyncCollectionPrivate::refuse(const SyncError &error) const
+{
+    qCWarning(lcModel).noquote() << name << error.toString();
+    Q_EMIT q->errorOccurred(error);
+    return error;
+}
+
+// Refuses a change: reported here and on the engine, like every error the engine reports.
+Transaction *SyncCollectionPrivate::fail(const SyncError &error) const
+{
+    refuse(error);
+    if (engine)
+        SyncEnginePrivate::get(engine)->report(error);
+    return nullptr;
+}
+
+void SyncCollectionPrivate::detach()
+{
+    for (const auto &c : std::as_const(connections))
+        QObject::disconnect(c);
+    connections.clear();
+    store = nullptr;
+}
+
+void SyncCollectionPrivate::attach()
+{
+    CollectionStore *next = nullptr;
+    if (engine && !name.isEmpty()) {
+        if (!isValidIdentifier(name)) {
+            refuse(SyncError(SyncError::Validation,
+                             SyncCollection::tr("\"%1\" is not a valid collection name: use "
+                                                "letters, digits and underscores, starting with "
+                                                "a letter.")
+                                     .arg(name)));
+        } else {
+            next = SyncEnginePrivate::get(engine)->store(name);
+        }
+    }
+    if (next == store)
+        return;
+
+    const int oldCount = q->count();
+    const int oldPending = q->pendingCount();
+    q->beginResetModel();
+    detach();
+    store = next;
+    if (store) {
+        CollectionStore *s = store;
+        connections << QObject::connect(s, &CollectionStore::aboutToBeReset, q,
+                                        [this] { q->beginResetModel(); });
+        connections << QObject::connect(s, &CollectionStore::wasReset, q, [this] {
+            q->endResetModel();
+            Q_EMIT q->countChanged();
+        });
+        connections << QObject::connect(s, &CollectionStore::rowsAboutToBeInserted, q,
+                                        [this](int first, int last) {
+                                            q->beginInsertRows(QModelIndex(), first, last);
+                                        });
+        connections << QObject::connect(s, &CollectionStore::rowsInserted, q, [this] {
+            q->endInsertRows();
+            Q_EMIT q->countChanged();
+        });
+        connections << QObject::connect(s, &CollectionStore::rowsAboutToBeRemoved, q,
+                                        [this](int first, int last) {
+                                            q->beginRemoveRows(QModelIndex(), first, last);
+                                        });
+        connections << QObject::connect(s, &CollectionStore::rowsRemoved, q, [this] {
+            q->endRemoveRows();
+            Q_EMIT q->countChanged();
+        });
+        connections << QObject::connect(
+                s, &CollectionStore::rowChanged, q,
+                [this](int row, const QStringList &changed, quint32 meta) {
+                    const QList<int> roles = rolesFor(changed, meta);
+                    if (roles.isEmpty())
+                        return;
+                    const QModelIndex index = q->index(row);
+                    Q_EMIT q->dataChanged(index, index, roles);
+                });
+        connections << QObject::connect(s, &CollectionStore::pendingTransactionsChanged, q,
+                                        &SyncCollection::pendingCountChanged);
+        connections << QObject::connect(s, &QObject::destroyed, q, [this] {
+            q->beginResetModel();
+            detach();
+            q->endResetModel();
+            Q_EMIT q->countChanged();
+            Q_EMIT q->pendingCountChanged();
+        });
+    }
+    q->endResetModel();
+    if (oldCount != q->count())
+        Q_EMIT q->countChanged();
+    if (oldPending != q->pendingCount())
+        Q_EMIT q->pendingCountChanged();
+}
+
+QList<int> SyncCollectionPrivate::rolesFor(const QStringList &changed, quint32 meta) const
+{
+    QList<int> roles;
+    for (const QString &field : changed) {
+        const int i = int(fields.indexOf(field));
+        if (i >= 0) {
+            roles.append(SyncCollection::FirstFieldRole + i);
+            if (i == 0)
+                roles.append(Qt::DisplayRole);
+        }
+    }
+    if (meta & CollectionStore::MetaKey)
+        roles.append(SyncCollection::KeyRole);
+    if (meta & CollectionStore::MetaSyncState)
+        roles.append(SyncCollection::SyncStateRole);
+    if (meta & CollectionStore::MetaOptimistic)
+        roles.append(SyncCollection::IsOptimisticRole);
+    if (meta & CollectionStore::MetaPending)
+        roles.append(SyncCollection::PendingTransactionsRole);
+    if (meta & CollectionStore::MetaLastError)
+        roles.append(SyncCollection::LastErrorRole);
+    if (meta & CollectionStore::MetaVersion)
+        roles.append(SyncCollection::VersionRole);
+    return roles;
+}
+
+SyncEngine *SyncCollection::engine() const
+{
+    return d->engine;
+}
+
+void SyncCollection::setEngine(SyncEngine *engine)
+{
+    if (d->engine == engine)
+        return;
+    d->engine = engine;
+    d->attach();
+    Q_EMIT engineChanged();
+}
+
+QString SyncCollection::name() const
+{
+    return d->name;
+}
+
+void SyncCollection::setName(const QString &name)
+{
+    if (d->name == name)
+        return;
+    d->name = name;
+    d->attach();
+    Q_EMIT nameChanged();
+}
+
+QStringList SyncCollection::fields() const
+{
+    return d->fields;
+}
+
+void SyncCollection::setFields(const QStringList &fields)
+{
+    if (d->fields == fields)
+        return;
+    const QStringList meta = metaRoleNames();
+    QSet<QString> seen;
+    for (const QString &field : fields) {
+        QString problem;
+        if (!isValidIdentifier(field))
+            problem = tr("\"%1\" is not a valid field name: use letters, digits and "
+                         "underscores, starting with a letter.")
+                              .arg(field);
+        else if (meta.contains(field))
+            problem = tr("\"%1\" is the name of a meta role and cannot be a field.").arg(field);
+        else if (seen.contains(field))
+            problem = tr("The field \"%1\" is listed twice.").arg(field);
+        if (!problem.isEmpty()) {
+            d->fail(SyncError(SyncError::Validation, problem));
+            return;
+        }
+        seen.insert(field);
+    }
+    beginResetModel();
+    d->fields = fields;
+    endResetModel();
+    Q_EMIT fieldsChanged();
+}
+
+QString SyncCollection::keyField() const
+{
+    return d->keyField;
+}
+
+void SyncCollection::setKeyField(const QString &keyField)
+{
+    if (d->keyField == keyField)
+        return;
+    if (!isValidIdentifier(keyField)) {
+        d->fail(SyncError(SyncError::Validation,
+                          tr("\"%1\" is not a valid key field name.").arg(keyField)));
+        return;
+    }
+    d->keyField = keyField;
+    Q_EMIT keyFieldChanged();
+}
+
+SyncCollection::Strategy SyncCollection::strategy() const
+{
+    return d->strategy;
+}
+
+void SyncCollection::setStrategy(Strategy strategy)
+{
+    if (d->strategy == strategy)
+        return;
+    d->strategy = strategy;
+    Q_EMIT strategyChanged();
+}
+
+SyncCollection::ConflictPolicy SyncCollection::conflictPolicy() const
+{
+    return d->conflictPolicy;
+}
+
+void SyncCollection::setConflictPolicy(ConflictPolicy policy)
+{
+    if (d->conflictPolicy == policy)
+        return;
+    d->conflictPolicy = policy;
+    Q_EMIT conflictPolicyChanged();
+}
+
+QVariantMap SyncCollection::fieldPolicies() const
+{
+    return d->fieldPolicies;
+}
+
+void SyncCollection::setFieldPolicies(const QVariantMap &policies)
+{
+    if (d->fieldPolicies == policies)
+        return;
+    d->fieldPolicies = policies;
+    Q_EMIT fieldPoliciesChanged();
+}
+
+SyncCollection::CachePolicy SyncCollection::cachePolicy() const
+{
+    return d->cachePolicy;
+}
+
+void SyncCollection::setCachePolicy(CachePolicy policy)
+{
+    if (d->cachePolicy == policy)
+        return;
+    d->cachePolicy = policy;
+    Q_EMIT cachePolicyChanged();
+}
+
+bool SyncCollection::isReadOnly() const
+{
+    return d->readOnly;
+}
+
+void SyncCollection::setReadOnly(bool readOnly)
+{
+    if (d->readOnly == readOnly)
+        return;
+    d->readOnly = readOnly;
+    if (rowCount() > 0)
+        Q_EMIT dataChanged(index(0), index(rowCount() - 1)); // flags changed
+    Q_EMIT readOnlyChanged();
+}
+
+/*!
+    \property Synq::SyncCollection::count
+    The number of visible rows.
+*/
+int SyncCollection::count() const
+{
+    return d->store ? d->store->count() : 0;
+}
+
+/*!
+    \property Synq::SyncCollection::pendingCount
+    The number of transactions touching this collection that are still on their way to the
+    backend (neither completed nor failed).
+*/
+int SyncCollection::pendingCount() const
+{
+    return d->store ? d->store->pendingTransactions() : 0;
+}
+
+int SyncCollection::rowCount(const QModelIndex &parent) const
+{
+    return parent.isValid() ? 0 : count();
+}
+
+QVariant SyncCollectionPrivate::meta(const StoreRow &row, int role) const
+{
+    switch (role) {
+    case SyncCollection::KeyRole:
+        return row.key;
+    case SyncCollection::SyncStateRole:
+        return int(row.syncState());
+    case SyncCollection::IsOptimisticRole:
+        return row.optimistic;
+    case SyncCollection::PendingTransactionsRole:
+        return row.pending;
+    case SyncCollection::LastErrorRole:
+        return QVariant::fromValue(row.lastError);
+    case SyncCollection::VersionRole:
+        return row.version;
+    default:
+        return QVariant();
+    }
+}
+
+QVariant SyncCollection::data(const QModelIndex &index, int role) const
+{
+    if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid)
+        || !d->store)
+        return QVariant();
+    const StoreRow &row = d->store->row(index.row());
+    if (role == Qt::DisplayRole || role == Qt::EditRole) {
+        if (d->fields.isEmpty())
+            return row.key;
+        return row.data.value(d->fields.constFirst()).toVariant();
+    }
+    if (role >= FirstFieldRole && role < FirstFieldRole + d->fields.size())
+        return row.data.value(d->fields.at(role - FirstFieldRole)).toVariant();
+    return d->meta(row, role);
+}
+
+bool SyncCollection::setData(const QModelIndex &index, const QVariant &value, int role)
+{
+    if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid)
+        || !d->store)
+        return false;
+    QString field;
+    if (role >= FirstFieldRole && role < FirstFieldRole + d->fields.size())
+        field = d->fields.at(role - FirstFieldRole);
+    else if ((role == Qt::EditRole || role == Qt::DisplayRole) && !d->fields.isEmpty())
+        field = d->fields.constFirst();
+    else
+        return false; // meta roles are not editable
+    const StoreRow &row = d->store->row(index.row());
+    QJsonValue json;
+    if (Json::fromVariant(value, &json) && row.data.value(field) == json)
+        return true; // nothing changes: no mutation
+    return update(row.key, QVariantMap { { field, value } }) != nullptr;
+}
+
+Qt::ItemFlags SyncCollection::flags(const QModelIndex &index) const
+{
+    Qt::ItemFlags f = QAbstractListModel::flags(index);
+    if (index.isValid() && !d->readOnly)
+        f |= Qt::ItemIsEditable;
+    return f;
+}
+
+QHash<int, QByteArray> SyncCollection::roleNames() const
+{
+    QHash<int, QByteArray> names = QAbstractListModel::roleNames();
+    const QStringList meta = metaRoleNames();
+    for (int i = 0; i < meta.size(); ++i)
+        names.insert(KeyRole + i, meta.at(i).toLatin1());
+    for (int i = 0; i < d->fields.size(); ++i)
+        names.insert(FirstFieldRole + i, d->fields.at(i).toLatin1());
+    return names;
+}
+
+bool SyncCollectionPrivate::toObject(const QVariant &value, QJsonObject *out,
+                                     SyncError *error) const
+{
+    const int type = value.metaType().id();
+    if (type != QMetaType::QVariantMap && type != QMetaType::QVariantHash
+        && type != QMetaType::QJsonObject) {
+        *error = SyncError(SyncError::Validation,
+                           SyncCollection::tr("An item must be an object with fields; got %1.")
+                                   .arg(QString::fromLatin1(value.metaType().name()
+                                                                    ? value.metaType().name()
+                                                                    : "nothing")));
+        return false;
+    }
+    QJsonValue json;
+    QString bad;
+    if (!Json::fromVariant(value, &json, &bad)) {
+        *error = SyncError(SyncError::Validation,
+                           SyncCollection::tr("The value of \"%1\" cannot be stored as JSON.")
+                                   .arg(bad));
+        return false;
+    }
+    *out = json.toObject();
+    return true;
+}
+
+bool SyncCollectionPrivate::toKey(const QVariant &value, QString *out, SyncError *error) const
+{
+    QJsonValue json;
+    Json::fromVariant(value, &json);
+    if (json.isString() && !json.toString().isEmpty()) {
+        *out = json.toString();
+    } else if (json.isDouble() && json.toDouble() == double(json.toInteger())) {
+        *out = QString::number(json.toInteger());
+    } else {
+        *error = SyncError(SyncError::Validation,
+                           SyncCollection::tr("A key must be a non-empty string or an integer."));
+        return false;
+    }
+    if (out->size() > 512) {
+        *error = SyncError(SyncError::Validation,
+                           SyncCollection::tr("A key may be at most 512 characters long."));
+        return false;
+    }
+    return true;
+}
+
+bool SyncCollectionPrivate::prepareInsert(const QVariant &item, LocalOp *op,
+                                          SyncError *error) const
+{
+    QJsonObject object;
+    if (!toObject(item, &object, error))
+        return false;
+    const QJsonValue keyValue = object.value(keyField);
+    if (keyValue.isUndefined() || keyValue.isNull()
+        || (keyValue.isString() && keyValue.toString().isEmpty())) {
+        op->key = KeyGenerator::global().next();
+        object.insert(keyField, op->key);
+    } else if (!toKey(keyValue.toVariant(), &op->key, error)) {
+        return false;
+    }
+    op->collection = name;
+    op->type = MutationType::Insert;
+    op->values = object;
+    return true;
+}
+
+bool SyncCollectionPrivate::prepareUpdate(const QVariant &key, const QVariant &changes,
+                                          LocalOp *op, SyncError *error) const
+{
+    if (!toKey(key, &op->key, error))
+        return false;
+    QJsonObject object;
+    if (!toObject(changes, &object, error))
+        return false;
+    if (object.isEmpty()) {
+        *error = SyncError(SyncError::Validation,
+                           SyncCollection::tr("An update needs at least one field to change."));
+        return false;
+    }
+    if (object.contains(keyField)) {
+        const StoreRow *row = store ? store->find(op->key) : nullptr;
+        if (!row || row->data.value(keyField) != object.value(keyField)) {
+            *error = SyncError(SyncError::Validation,
+                               SyncCollection::tr("The key field \"%1\" cannot be changed.")
+                                       .arg(keyField));
+            return false;
+        }
+    }
+    op->collection = name;
+    op->type = MutationType::Update;
+    op->values = object;
+    return true;
+}
+
+Transaction *SyncCollectionPrivate::commit(const QList<LocalOp> &ops)
+{
+    if (!engine)
+        return fail(SyncError(SyncError::Validation,
+                              SyncCollection::tr("The collection has no engine.")));
+    if (!store)
+        return fail(SyncError(SyncError::Validation,
+                              SyncCollection::tr("The collection has no valid name.")));
+    if (readOnly)
+        return fail(SyncError(SyncError::Validation,
+                              SyncCollection::tr("The collection \"%1\" is read-only.")
+                                      .arg(name)));
+    SyncError error;
+    Transaction *t = SyncEnginePrivate::get(engine)->commitLocal(
+            ops, StrategyKind(strategy), &error);
+    if (!t) {
+        // The engine reported it already; the collection reports it to its own listeners.
+        refuse(error);
+    }
+    return t;
+}
+
+template<typename Prepare>
+Transaction *SyncCollectionPrivate::commitMany(const QVariant &list, Prepare prepare)
+{
+    const int type = list.metaType().id();
+    if (type != QMetaType::QVariantList && type != QMetaType::QStringList
+        && type != QMetaType::QJsonArray)
+        return fail(SyncError(SyncError::Validation, SyncCollection::tr("Expected a list.")));
+    const QVariantList entries = list.toList();
+    QList<LocalOp> ops;
+    ops.reserve(entries.size());
+    for (qsizetype i = 0; i < entries.size(); ++i) {
+        LocalOp op;
+        SyncError error;
+        if (!prepare(entries.at(i), &op, &error)) {
+            return fail(SyncError(error.code(),
+                                  SyncCollection::tr("Entry %1: %2").arg(i).arg(error.message())));
+        }
+        ops.append(std::move(op));
+    }
+    return commit(ops);
+}
+
+/*!
+    Inserts \a item, an object (QVariantMap / JS object) of fields. Without a value for
+    keyField the item gets a new client key (a time-ordered UUIDv7), written into its keyField.
+*/
+Transaction *SyncCollection::insert(const QVariant &item)
+{
+    LocalOp op;
+    SyncError error;
+    if (!d->prepareInsert(item, &op, &error))
+        return d->fail(error);
+    return d->commit({ op });
+}
+
+/*!
+    Sets the fields in \a changes on the item with \a key. Fields not named keep their values;
+    a null value sets a field to null.
+*/
+Transaction *SyncCollection::update(const QVariant &key, const QVariant &changes)
+{
+    LocalOp op;
+    SyncError error;
+    if (!d->prepareUpdate(key, changes, &op, &error))
+        return d->fail(error);
+    return d->commit({ op });
+}
+
+/*!
+    Removes the item with \a key. The row disappears at once; the removal is pushed as a delete.
+*/
+Transaction *SyncCollection::remove(const QVariant &key)
+{
+    LocalOp op;
+    SyncError error;
+    if (!d->toKey(key, &op.key, &error))
+        return d->fail(error);
+    op.collection = d->name;
+    op.type = MutationType::Remove;
+    return d->commit({ op });
+}
+
+/*!
+    Inserts every object of \a items in one transaction: all of them are stored, or none.
+*/
+Transaction *SyncCollection::insertMany(const QVariant &items)
+{
+    return d->commitMany(items, [this](const QVariant &item, LocalOp *op, SyncError *error) {
+        return d->prepareInsert(item, op, error);
+    });
+}
+
+/*!
+    Applies every \c{{key, changes}} object of \a updates in one transaction.
+*/
+Transaction *SyncCollection::updateMany(const QVariant &updates)
+{
+    return d->commitMany(updates, [this](const QVariant &entry, LocalOp *op, SyncError *error) {
+        const QVariantMap map = entry.toMap();
+        if (entry.metaType().id() != QMetaType::QVariantMap || !map.contains(QStringLiteral("key"))) {
+            *error = SyncError(SyncError::Validation,
+                               tr("Each update must be an object {key, changes}."));
+            return false;
+        }
+        return d->prepareUpdate(map.value(QStringLiteral("key")),
+                                map.value(QStringLiteral("changes")), op, error);
+    });
+}
+
+/*!
+    Removes every key of \a keys in one transaction.
+*/
+Transaction *SyncCollection::removeMany(const QVariant &keys)
+{
+    return d->commitMany(keys, [this](const QVariant &key, LocalOp *op, SyncError *error) {
+        op->collection = d->name;
+        op->type = MutationType::Remove;
+        return d->toKey(key, &op->key, error);
+    });
+}
+
+QVariantMap SyncCollectionPrivate::rowMap(const StoreRow &row) const
+{
+    QVariantMap map = row.data.toVariantMap();
+    const QStringList names = SyncCollection::metaRoleNames();
+    for (int i = 0; i < names.size(); ++i)
+        map.insert(names.at(i), meta(row, SyncCollection::KeyRole + i));
+    return map;
+}
+
+/*!
+    Returns the row at \a row as a map: all the item's fields (declared or not) and the meta
+    roles. An empty map for a row out of range.
+*/
+QVariantMap SyncCollection::get(int row) const
+{
+    if (!d->store || row < 0 || row >= d->store->count())
+        return {};
+    return d->rowMap(d->store->row(row));
+}
+
+QVariantMap SyncCollection::getByKey(const QVariant &key) const
+{
+    const int row = indexOfKey(key);
+    return row < 0 ? QVariantMap() : get(row);
+}
+
+int SyncCollection::indexOfKey(const QVariant &key) const
+{
+    if (!d->store)
+        return -1;
+    SyncError ignored;
+    QString k;
+    if (!d->toKey(key, &k, &ignored))
+        return -1;
+    return d->store->indexOf(k);
+}
+
+} // namespace Synq

@@ -1,0 +1,744 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include <synq/syncdatabase.h>
+
+#include <synq/json.h>
+
+#include <QtCore/QDir>
+#include <QtCore/QFileInfo>
+#include <QtCore/QLoggingCategory>
+#include <QtCore/QMutex>
+#include <QtCore/QThread>
+#include <QtSql/QSqlError>
+#include <QtSql/QSqlQuery>
+
+Q_LOGGING_CATEGORY(lcStorage, "synq.storage")
+
+namespace Synq {
+
+namespace {
+
+qint64 toMs(const QDateTime &dt)
+{
+    return dt.isValid() ? dt.toMSecsSinceEpoch() : 0;
+}
+
+QDateTime fromMs(const QVariant &v)
+{
+    const qint64 ms = v.toLongLong();
+    return ms > 0 ? QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC) : QDateTime();
+}
+
+QVariant jsonOrNull(const QJsonObject &object, bool present)
+{
+    return present ? QVariant(QString::fromUtf8(Json::encode(object))) : QVariant();
+}
+
+QJsonObject decode(const QVariant &v)
+{
+    QJsonObject object;
+    if (!v.isNull())
+        Json::decodeObject(v.toString().toUtf8(), &object);
+    return object;
+}
+
+// Schema steps: migration N takes a database from user_version N to N + 1. Steps only add;
+// no step may drop or rewrite pending outbox data.
+const char *const migrationV1[] = {
+    // ord is the order of first appearance in this replica, which is the order of the rows in
+    // a collection; it survives key remaps (a remap must not move a row).
+    "CREATE TABLE items ("
+    " ord INTEGER PRIMARY KEY,"
+    " collection TEXT NOT NULL,"
+    " scope TEXT NOT NULL,"
+    " key TEXT NOT NULL,"
+    " version INTEGER NOT NULL DEFAULT 0,"
+    " data TEXT,"
+    " local_data TEXT,"
+    " local_deleted INTEGER NOT NULL DEFAULT 0,"
+    " deleted INTEGER NOT NULL DEFAULT 0,"
+    " updated_at INTEGER NOT NULL DEFAULT 0,"
+    " UNIQUE (collection, scope, key))",
+    "CREATE INDEX items_order ON items (collection, scope, ord)",
+    "CREATE TABLE transactions ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " id TEXT NOT NULL UNIQUE,"
+    " scope TEXT NOT NULL,"
+    " strategy INTEGER NOT NULL,"
+    " state INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " current_attempt INTEGER NOT NULL DEFAULT 0,"
+    " queued_behind TEXT,"
+    " error_code INTEGER NOT NULL DEFAULT 0,"
+    " error_message TEXT,"
+    " error_detail TEXT,"
+    " error_retryable INTEGER NOT NULL DEFAULT 0,"
+    " error_http INTEGER NOT NULL DEFAULT 0,"
+    " error_tx TEXT)",
+    "CREATE INDEX transactions_scope_state ON transactions (scope, state)",
+    "CREATE TABLE mutations ("
+    " id TEXT PRIMARY KEY,"
+    " tx_id TEXT NOT NULL REFERENCES transactions (id) ON DELETE CASCADE,"
+    " seq INTEGER NOT NULL,"
+    " collection TEXT NOT NULL,"
+    " scope TEXT NOT NULL,"
+    " key TEXT NOT NULL,"
+    " type INTEGER NOT NULL,"
+    " base_version INTEGER NOT NULL DEFAULT 0,"
+    " original TEXT,"
+    " modified TEXT,"
+    " changes TEXT,"
+    " metadata TEXT,"
+    " state INTEGER NOT NULL DEFAULT 0,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL)",
+    "CREATE INDEX mutations_tx ON mutations (tx_id, seq)",
+    "CREATE INDEX mutations_item ON mutations (collection, scope, key)",
+    "CREATE TABLE attempts ("
+    " id TEXT PRIMARY KEY,"
+    " tx_id TEXT NOT NULL REFERENCES transactions (id) ON DELETE CASCADE,"
+    " started_at INTEGER NOT NULL,"
+    " completed_at INTEGER,"
+    " error_code INTEGER NOT NULL DEFAULT 0,"
+    " error_message TEXT,"
+    " error_detail TEXT,"
+    " retry_at INTEGER)",
+    "CREATE INDEX attempts_tx ON attempts (tx_id, started_at)",
+    "CREATE TABLE cursors ("
+    " collection TEXT NOT NULL,"
+    " scope TEXT NOT NULL,"
+    " cursor TEXT NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " PRIMARY KEY (collection, scope)) WITHOUT ROWID",
+    "CREATE TABLE id_map ("
+    " collection TEXT NOT NULL,"
+    " scope TEXT NOT NULL,"
+    " client_key TEXT NOT NULL,"
+    " server_key TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " PRIMARY KEY (collection, scope, client_key)) WITHOUT ROWID",
+    "CREATE TABLE tombstones ("
+    " collection TEXT NOT NULL,"
+    " scope TEXT NOT NULL,"
+    " key TEXT NOT NULL,"
+    " version INTEGER NOT NULL DEFAULT 0,"
+    " deleted_at INTEGER NOT NULL,"
+    " confirmed INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (collection, scope, key)) WITHOUT ROWID",
+    nullptr,
+};
+
+const char *const *const migrations[] = { migrationV1 };
+static_assert(sizeof(migrations) / sizeof(migrations[0]) == SyncDatabase::SchemaVersion,
+              "one migration per schema version");
+
+} // namespace
+
+struct ThreadConnection
+{
+    QString name;
+    QHash<const char *, QSqlQuery *> statements;
+};
+
+class SyncDatabasePrivate
+{
+public:
+    QString path;
+    SyncDatabase::Synchronous synchronous = SyncDatabase::Synchronous::Full;
+    bool open = false;
+    int schemaVersion = 0;
+
+    mutable QMutex mutex;
+    mutable QHash<QThread *, ThreadConnection *> connections;
+
+    ThreadConnection *threadConnection() const;
+    QSqlDatabase database() const { return QSqlDatabase::database(threadConnection()->name); }
+    QSqlQuery &statement(const char *sql) const;
+    void dropConnection(ThreadConnection *c) const;
+    bool applyPragmas(QSqlDatabase &db, QString *error) const;
+
+    SyncError storageError(const QString &message, const QSqlError &sqlError) const
+    {
+        qCWarning(lcStorage) << message << sqlError.text();
+        return SyncError(SyncError::Storage, message, sqlError.text());
+    }
+    SyncError failed(const QSqlQuery &q) const
+    {
+        return storageError(SyncDatabase::tr("The local database could not be read or written."),
+                            q.lastError());
+    }
+};
+
+ThreadConnection *SyncDatabasePrivate::threadConnection() const
+{
+    QMutexLocker lock(&mutex);
+    QThread *thread = QThread::currentThread();
+    if (ThreadConnection *c = connections.value(thread))
+        return c;
+    auto *c = new ThreadConnection;
+    c->name = QStringLiteral("synq:%1:%2")
+                      .arg(quintptr(this), 0, 16)
+                      .arg(quintptr(thread), 0, 16);
+    QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), c->name);
+    db.setDatabaseName(path);
+    db.setConnectOptions(QStringLiteral("QSQLITE_BUSY_TIMEOUT=5000"));
+    connections.insert(thread, c);
+    if (open) {
+        // A further thread's connection: same pragmas as the first one.
+        QString error;
+        if (!db.open() || !applyPragmas(db, &error))
+            qCWarning(lcStorage) << "cannot open a connection for thread" << thread
+                                 << db.lastError().text() << error;
+    }
+    return c;
+}
+
+QSqlQuery &SyncDatabasePrivate::statement(const char *sql) const
+{
+    ThreadConnection *c = threadConnection();
+    QSqlQuery *&q = c->statements[sql];
+    if (!q) {
+        q = new QSqlQuery(QSqlDatabase::database(c->name, false));
+        q->prepare(QString::fromLatin1(sql));
+    }
+    return *q;
+}
+
+void SyncDatabasePrivate::dropConnection(ThreadConnection *c) const
+{
+    qDeleteAll(c->statements);
+    c->statements.clear();
+    {
+        QSqlDatabase db = QSqlDatabase::database(c->name, false);
+        if (db.isOpen())
+            db.close();
+    }
+    QSqlDatabase::removeDatabase(c->name);
+    delete c;
+}
+
+bool SyncDatabasePrivate::applyPragmas(QSqlDatabase &db, QString *error) const
+{
+    QSqlQuery q(db);
+    const QString sync = synchronous == SyncDatabase::Synchronous::Full
+            ? QStringLiteral("PRAGMA synchronous = FULL")
+            : QStringLiteral("PRAGMA synchronous = NORMAL");
+    for (const QString &pragma : { QStringLiteral("PRAGMA foreign_keys = ON"), sync }) {
+        if (!q.exec(pragma)) {
+            *error = q.lastError().text();
+            return false;
+        }
+    }
+    return true;
+}
+
+/*!
+    \class Synq::SyncDatabase
+    \inmodule Synq
+    \internal
+*/
+
+SyncDatabase::SyncDatabase(const QString &path) : d(new SyncDatabasePrivate)
+{
+    d->path = path;
+}
+
+SyncDatabase::~SyncDatabase()
+{
+    close();
+}
+
+QString SyncDatabase::path() const
+{
+    return d->path;
+}
+
+bool SyncDatabase::isOpen() const
+{
+    return d->open;
+}
+
+int SyncDatabase::schemaVersion() const
+{
+    return d->schemaVersion;
+}
+
+SyncDatabase::Synchronous SyncDatabase::synchronous() const
+{
+    return d->synchronous;
+}
+
+QSqlDatabase SyncDatabase::connection() const
+{
+    return d->database();
+}
+
+void SyncDatabase::releaseThreadConnection()
+{
+    ThreadConnection *c = nullptr;
+    {
+        QMutexLocker lock(&d->mutex);
+        c = d->connections.take(QThread::currentThread());
+    }
+    if (c)
+        d->dropConnection(c);
+}
+
+void SyncDatabase::close()
+{
+    QHash<QThread *, ThreadConnection *> all;
+    {
+        QMutexLocker lock(&d->mutex);
+        all.swap(d->connections);
+    }
+    for (ThreadConnection *c : std::as_const(all))
+        d->dropConnection(c);
+    d->open = false;
+}
+
+SyncError SyncDatabase::open(Synchronous synchronous)
+{
+    if (d->open)
+        return SyncError();
+    d->synchronous = synchronous;
+
+    if (d->path.isEmpty())
+        return SyncError(SyncError::Storage, tr("No database path is set."));
+
+    const QFileInfo info(d->path);
+    if (!QDir().mkpath(info.absolutePath())) {
+        return SyncError(SyncError::Storage,
+                         tr("Cannot create the folder for the database at %1.")
+                                 .arg(info.absolutePath()));
+    }
+
+    auto fail = [this](const SyncError &error) {
+        close();
+        return error;
+    };
+
+    QSqlDatabase db = d->database();
+    if (!db.open()) {
+        return fail(d->storageError(tr("Cannot open the database file %1.").arg(d->path),
+                                    db.lastError()));
+    }
+
+    // Read-only checks first: a foreign file must come out of this untouched.
+    QSqlQuery q(db);
+    qint64 applicationId = 0;
+    int userVersion = 0;
+    int objects = 0;
+    if (!q.exec(QStringLiteral("PRAGMA application_id")) || !q.next()) {
+        return fail(d->storageError(
+                tr("The file %1 is not a Synq database or is damaged.").arg(d->path),
+                q.lastError()));
+    }
+    applicationId = q.value(0).toLongLong();
+    if (!q.exec(QStringLiteral("PRAGMA user_version")) || !q.next())
+        return fail(d->failed(q));
+    userVersion = q.value(0).toInt();
+    if (!q.exec(QStringLiteral("SELECT count(*) FROM sqlite_master")) || !q.next()) {
+        return fail(d->storageError(
+                tr("The file %1 is not a Synq database or is damaged.").arg(d->path),
+                q.lastError()));
+    }
+    objects = q.value(0).toInt();
+
+    if (applicationId != ApplicationId && (applicationId != 0 || objects != 0)) {
+        return fail(SyncError(SyncError::Storage,
+                              tr("The file %1 is not a Synq database.").arg(d->path),
+                              QStringLiteral("application_id=%1 objects=%2")
+                                      .arg(applicationId)
+                                      .arg(objects)));
+    }
+    if (userVersion > SchemaVersion) {
+        return fail(SyncError(
+                SyncError::Storage,
+                tr("The database %1 was written by a newer version of Synq (schema %2; this "
+                   "version reads up to %3).")
+                        .arg(d->path)
+                        .arg(userVersion)
+                        .arg(SchemaVersion)));
+    }
+
+    if (!q.exec(QStringLiteral("PRAGMA journal_mode = WAL")) || !q.next())
+        return fail(d->failed(q));
+    if (q.value(0).toString().compare(QLatin1String("wal"), Qt::CaseInsensitive) != 0) {
+        return fail(SyncError(SyncError::Storage,
+                              tr("The database %1 cannot use write-ahead logging.").arg(d->path),
+                              q.value(0).toString()));
+    }
+    QString pragmaError;
+    if (!d->applyPragmas(db, &pragmaError)) {
+        return fail(SyncError(SyncError::Storage,
+                              tr("Cannot configure the database %1.").arg(d->path), pragmaError));
+    }
+
+    // BEGIN IMMEDIATE takes the write lock: it fails here, with a clear error, for a file we
+    // can read but not write, instead of at the user's first edit.
+    if (!q.exec(QStringLiteral("BEGIN IMMEDIATE"))) {
+        return fail(d->storageError(tr("The database %1 cannot be written.").arg(d->path),
+                                    q.lastError()));
+    }
+    for (int version = userVersion; version < SchemaVersion; ++version) {
+        for (const char *const *sql = migrations[version]; *sql; ++sql) {
+            if (!q.exec(QString::fromLatin1(*sql))) {
+                const SyncError error = d->storageError(
+                        tr("Cannot upgrade the database %1 to schema %2.")
+                                .arg(d->path)
+                                .arg(version + 1),
+                        q.lastError());
+                q.exec(QStringLiteral("ROLLBACK"));
+                return fail(error);
+            }
+        }
+        qCInfo(lcStorage) << "migrated" << d->path << "to schema" << version + 1;
+    }
+    if (!q.exec(QStringLiteral("PRAGMA application_id = %1").arg(ApplicationId))
+        || !q.exec(QStringLiteral("PRAGMA user_version = %1").arg(SchemaVersion))
+        || !q.exec(QStringLiteral("COMMIT"))) {
+        const SyncError error = d->storageError(
+                tr("The database %1 cannot be written.").arg(d->path), q.lastError());
+        q.exec(QStringLiteral("ROLLBACK"));
+        return fail(error);
+    }
+
+    d->schemaVersion = SchemaVersion;
+    d->open = true;
+    qCDebug(lcStorage) << "opened" << d->path;
+    return SyncError();
+}
+
+SyncError SyncDatabase::setSynchronous(Synchronous synchronous)
+{
+    d->synchronous = synchronous;
+    if (!d->open)
+        return SyncError();
+    QMutexLocker lock(&d->mutex);
+    const auto connections = d->connections;
+    lock.unlock();
+    for (ThreadConnection *c : connections) {
+        // Only this thread's connection may be used from here; others pick the level up
+        // when they are created. Engines change it from their own thread.
+        if (connections.key(c) != QThread::currentThread())
+            continue;
+        QSqlDatabase db = QSqlDatabase::database(c->name, false);
+        QString error;
+        if (!d->applyPragmas(db, &error))
+            return SyncError(SyncError::Storage, tr("Cannot change the durability level."),
+                             error);
+    }
+    return SyncError();
+}
+
+SyncError SyncDatabase::loadItems(const QString &collection, const QString &scope,
+                                  QList<StoredItem> *out) const
+{
+    QSqlQuery &q = d->statement(
+            "SELECT ord, key, version, COALESCE(local_data, data), local_data IS NOT NULL"
+            " FROM items WHERE collection = ? AND scope = ? AND local_deleted = 0"
+            " AND deleted = 0 AND COALESCE(local_data, data) IS NOT NULL ORDER BY ord");
+    q.bindValue(0, collection);
+    q.bindValue(1, scope);
+    if (!q.exec())
+        return d->failed(q);
+    out->clear();
+    while (q.next()) {
+        StoredItem item;
+        item.ord = q.value(0).toLongLong();
+        item.key = q.value(1).toString();
+        item.version = q.value(2).toLongLong();
+        item.data = decode(q.value(3));
+        item.optimistic = q.value(4).toBool();
+        out->append(std::move(item));
+    }
+    q.finish();
+    return SyncError();
+}
+
+SyncError SyncDatabase::activeTransactionsPerKey(const QString &collection, const QString &scope,
+                                                 QHash<QString, int> *out) const
+{
+    QSqlQuery &q = d->statement(
+            "SELECT m.key, COUNT(DISTINCT m.tx_id) FROM mutations m"
+            " JOIN transactions t ON t.id = m.tx_id"
+            " WHERE m.collection = ? AND m.scope = ? AND t.state NOT IN (4, 5)"
+            " GROUP BY m.key");
+    q.bindValue(0, collection);
+    q.bindValue(1, scope);
+    if (!q.exec())
+        return d->failed(q);
+    out->clear();
+    while (q.next())
+        out->insert(q.value(0).toString(), q.value(1).toInt());
+    q.finish();
+    return SyncError();
+}
+
+SyncError SyncDatabase::writeLocalTransaction(const TransactionRecord &tx,
+                                              const QList<ItemWrite> &writes)
+{
+    QSqlDatabase db = d->database();
+    if (!db.transaction())
+        return d->storageError(tr("The local database could not be written."), db.lastError());
+
+    auto rollback = [&](const QSqlQuery &q) {
+        const SyncError error = d->failed(q);
+        db.rollback();
+        return error;
+    };
+
+    const qint64 now = toMs(tx.updatedAt.isValid() ? tx.updatedAt : QDateTime::currentDateTimeUtc());
+
+    QSqlQuery &item = d->statement(
+            "INSERT INTO items (ord, collection, scope, key, version, data, local_data,"
+            " local_deleted, deleted, updated_at) VALUES (?, ?, ?, ?, 0, NULL, ?, ?, 0, ?)"
+            " ON CONFLICT (collection, scope, key) DO UPDATE SET"
+            // An item that was not visible and comes back takes a fresh place at the end.
+            " ord = CASE WHEN items.local_deleted = 1 OR items.deleted = 1"
+            " OR COALESCE(items.local_data, items.data) IS NULL THEN excluded.ord"
+            " ELSE items.ord END,"
+            " local_data = excluded.local_data, local_deleted = excluded.local_deleted,"
+            " updated_at = excluded.updated_at");
+    QSqlQuery &tombstone = d->statement(
+            "INSERT INTO tombstones (collection, scope, key, version, deleted_at, confirmed)"
+            " SELECT collection, scope, key, version, ?, 0 FROM items"
+            " WHERE collection = ? AND scope = ? AND key = ?"
+            " ON CONFLICT (collection, scope, key) DO UPDATE SET deleted_at = excluded.deleted_at");
+    for (const ItemWrite &w : writes) {
+        item.bindValue(0, w.ord);
+        item.bindValue(1, w.collection);
+        item.bindValue(2, tx.scope);
+        item.bindValue(3, w.key);
+        item.bindValue(4, jsonOrNull(w.visible.value_or(QJsonObject()), w.visible.has_value()));
+        item.bindValue(5, w.visible ? 0 : 1);
+        item.bindValue(6, now);
+        if (!item.exec())
+            return rollback(item);
+        if (!w.visible) {
+            tombstone.bindValue(0, now);
+            tombstone.bindValue(1, w.collection);
+            tombstone.bindValue(2, tx.scope);
+            tombstone.bindValue(3, w.key);
+            if (!tombstone.exec())
+                return rollback(tombstone);
+        }
+    }
+
+    QSqlQuery &txq = d->statement(
+            "INSERT INTO transactions (id, scope, strategy, state, created_at, updated_at,"
+            " current_attempt, queued_behind, error_code, error_message, error_detail,"
+            " error_retryable, error_http, error_tx)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    txq.bindValue(0, tx.id);
+    txq.bindValue(1, tx.scope);
+    txq.bindValue(2, int(tx.strategy));
+    txq.bindValue(3, int(tx.state));
+    txq.bindValue(4, toMs(tx.createdAt));
+    txq.bindValue(5, toMs(tx.updatedAt));
+    txq.bindValue(6, tx.currentAttempt);
+    txq.bindValue(7, tx.queuedBehind.isEmpty() ? QVariant() : QVariant(tx.queuedBehind));
+    txq.bindValue(8, int(tx.error.code()));
+    txq.bindValue(9, tx.error.message());
+    txq.bindValue(10, tx.error.detail());
+    txq.bindValue(11, tx.error.isRetryable() ? 1 : 0);
+    txq.bindValue(12, tx.error.httpStatus());
+    txq.bindValue(13, tx.error.transactionId());
+    if (!txq.exec())
+        return rollback(txq);
+
+    QSqlQuery &mq = d->statement(
+            "INSERT INTO mutations (id, tx_id, seq, collection, scope, key, type, base_version,"
+            " original, modified, changes, metadata, state, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    for (const MutationRecord &m : tx.mutations) {
+        mq.bindValue(0, m.id);
+        mq.bindValue(1, tx.id);
+        mq.bindValue(2, m.sequence);
+        mq.bindValue(3, m.collection);
+        mq.bindValue(4, tx.scope);
+        mq.bindValue(5, m.key);
+        mq.bindValue(6, int(m.type));
+        mq.bindValue(7, m.baseVersion);
+        mq.bindValue(8, jsonOrNull(m.original, m.type != MutationType::Insert));
+        mq.bindValue(9, jsonOrNull(m.modified, m.type != MutationType::Remove));
+        mq.bindValue(10, jsonOrNull(m.changes, m.type != MutationType::Remove));
+        mq.bindValue(11,
+                     m.metadata.isUndefined() || m.metadata.isNull()
+                             ? QVariant()
+                             : QVariant(QString::fromUtf8(
+                                       Json::encode(QJsonObject { { QStringLiteral("v"),
+                                                                    m.metadata } }))));
+        mq.bindValue(12, int(m.state));
+        mq.bindValue(13, toMs(m.createdAt));
+        mq.bindValue(14, toMs(m.updatedAt));
+        if (!mq.exec())
+            return rollback(mq);
+    }
+
+    if (!db.commit()) {
+        const SyncError error = d->storageError(tr("The local database could not be written."),
+                                                db.lastError());
+        db.rollback();
+        return error;
+    }
+    return SyncError();
+}
+
+namespace {
+
+SyncError readError(const QSqlQuery &q, int first)
+{
+    const auto code = SyncError::Code(q.value(first).toInt());
+    if (code == SyncError::None)
+        return SyncError();
+    SyncError error(code, q.value(first + 1).toString(), q.value(first + 2).toString());
+    error.setRetryable(q.value(first + 3).toBool());
+    error.setHttpStatus(q.value(first + 4).toInt());
+    error.setTransactionId(q.value(first + 5).toString());
+    return error;
+}
+
+} // namespace
+
+SyncError SyncDatabase::loadTransactions(const QString &scope, bool includeCompleted,
+                                         QList<TransactionRecord> *out) const
+{
+    out->clear();
+    // Transactions, then their mutations and attempts in two more passes: three statements
+    // however many transactions there are.
+    QSqlQuery &tq = d->statement(
+            "SELECT id, scope, strategy, state, created_at, updated_at, current_attempt,"
+            " queued_behind, error_code, error_message, error_detail, error_retryable,"
+            " error_http, error_tx FROM transactions"
+            " WHERE scope = ? AND (? = 1 OR state <> 4) ORDER BY seq");
+    tq.bindValue(0, scope);
+    tq.bindValue(1, includeCompleted ? 1 : 0);
+    if (!tq.exec())
+        return d->failed(tq);
+    QHash<QString, qsizetype> index;
+    while (tq.next()) {
+        TransactionRecord tx;
+        tx.id = tq.value(0).toString();
+        tx.scope = tq.value(1).toString();
+        tx.strategy = StrategyKind(tq.value(2).toInt());
+        tx.state = TransactionState(tq.value(3).toInt());
+        tx.createdAt = fromMs(tq.value(4));
+        tx.updatedAt = fromMs(tq.value(5));
+        tx.currentAttempt = tq.value(6).toInt();
+        tx.queuedBehind = tq.value(7).toString();
+        tx.error = readError(tq, 8);
+        index.insert(tx.id, out->size());
+        out->append(std::move(tx));
+    }
+    tq.finish();
+    if (out->isEmpty())
+        return SyncError();
+
+    QSqlQuery &mq = d->statement(
+            "SELECT m.id, m.tx_id, m.seq, m.collection, m.key, m.type, m.base_version,"
+            " m.original, m.modified, m.changes, m.metadata, m.state, m.created_at,"
+            " m.updated_at FROM mutations m JOIN transactions t ON t.id = m.tx_id"
+            " WHERE t.scope = ? AND (? = 1 OR t.state <> 4) ORDER BY t.seq, m.seq");
+    mq.bindValue(0, scope);
+    mq.bindValue(1, includeCompleted ? 1 : 0);
+    if (!mq.exec())
+        return d->failed(mq);
+    while (mq.next()) {
+        MutationRecord m;
+        m.id = mq.value(0).toString();
+        m.transactionId = mq.value(1).toString();
+        m.sequence = mq.value(2).toInt();
+        m.collection = mq.value(3).toString();
+        m.key = mq.value(4).toString();
+        m.type = MutationType(mq.value(5).toInt());
+        m.baseVersion = mq.value(6).toLongLong();
+        m.original = decode(mq.value(7));
+        m.modified = decode(mq.value(8));
+        m.changes = decode(mq.value(9));
+        m.metadata = decode(mq.value(10)).value(QStringLiteral("v"));
+        m.state = MutationState(mq.value(11).toInt());
+        m.createdAt = fromMs(mq.value(12));
+        m.updatedAt = fromMs(mq.value(13));
+        const qsizetype i = index.value(m.transactionId, -1);
+        if (i >= 0)
+            (*out)[i].mutations.append(std::move(m));
+    }
+    mq.finish();
+
+    QSqlQuery &aq = d->statement(
+            "SELECT a.id, a.tx_id, a.started_at, a.completed_at, a.error_code, a.error_message,"
+            " a.error_detail, a.retry_at FROM attempts a JOIN transactions t ON t.id = a.tx_id"
+            " WHERE t.scope = ? AND (? = 1 OR t.state <> 4)"
+            " ORDER BY t.seq, a.started_at");
+    aq.bindValue(0, scope);
+    aq.bindValue(1, includeCompleted ? 1 : 0);
+    if (!aq.exec())
+        return d->failed(aq);
+    while (aq.next()) {
+        AttemptRecord a;
+        a.id = aq.value(0).toString();
+        a.startedAt = fromMs(aq.value(2));
+        a.completedAt = fromMs(aq.value(3));
+        const auto code = SyncError::Code(aq.value(4).toInt());
+        if (code != SyncError::None)
+            a.error = SyncError(code, aq.value(5).toString(), aq.value(6).toString());
+        a.retryScheduledFor = fromMs(aq.value(7));
+        const qsizetype i = index.value(aq.value(1).toString(), -1);
+        if (i >= 0)
+            (*out)[i].attempts.append(std::move(a));
+    }
+    aq.finish();
+    return SyncError();
+}
+
+SyncError SyncDatabase::loadTransaction(const QString &id, TransactionRecord *out,
+                                        bool *found) const
+{
+    *found = false;
+    QSqlQuery &q = d->statement("SELECT scope FROM transactions WHERE id = ?");
+    q.bindValue(0, id);
+    if (!q.exec())
+        return d->failed(q);
+    if (!q.next()) {
+        q.finish();
+        return SyncError();
+    }
+    const QString scope = q.value(0).toString();
+    q.finish();
+    QList<TransactionRecord> all;
+    const SyncError error = loadTransactions(scope, true, &all);
+    if (error.isError())
+        return error;
+    for (const TransactionRecord &tx : std::as_const(all)) {
+        if (tx.id == id) {
+            *out = tx;
+            *found = true;
+        }
+    }
+    return SyncError();
+}
+
+SyncError SyncDatabase::maxItemOrder(qint64 *out) const
+{
+    QSqlQuery &q = d->statement("SELECT COALESCE(MAX(ord), 0) FROM items");
+    if (!q.exec() || !q.next())
+        return d->failed(q);
+    *out = q.value(0).toLongLong();
+    q.finish();
+    return SyncError();
+}
+
+SyncError SyncDatabase::integrityCheck(QString *result) const
+{
+    QSqlQuery q(d->database());
+    if (!q.exec(QStringLiteral("PRAGMA integrity_check")))
+        return d->failed(q);
+    QStringList lines;
+    while (q.next())
+        lines.append(q.value(0).toString());
+    *result = lines.join(QLatin1Char('\n'));
+    return SyncError();
+}
+
+} // namespace Synq

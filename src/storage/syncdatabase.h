@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#ifndef SYNQ_SYNCDATABASE_H
+#define SYNQ_SYNCDATABASE_H
+
+#include <synq/records.h>
+#include <synq/syncerror.h>
+#include <synq/synq_export.h>
+
+#include <QtCore/QCoreApplication>
+#include <QtCore/QHash>
+#include <QtCore/QJsonObject>
+#include <QtCore/QList>
+#include <QtCore/QString>
+#include <QtSql/QSqlDatabase>
+
+#include <memory>
+#include <optional>
+
+namespace Synq {
+
+class SyncDatabasePrivate;
+
+/*
+    The local SQLite replica of one SyncEngine: items (synced state plus the optimistic overlay),
+    the outbox (transactions, mutations, attempts), cursors, the id map and tombstones.
+
+    Each thread that touches the database gets its own named QSqlDatabase connection with the
+    same pragmas (WAL, synchronous, busy_timeout, foreign_keys). Every statement binds its
+    values; collection and field names are validated before they get here and are bound too.
+*/
+class SYNQ_EXPORT SyncDatabase
+{
+    Q_DECLARE_TR_FUNCTIONS(Synq::SyncDatabase)
+
+public:
+    enum class Synchronous { Normal, Full };
+
+    // Schema versions this build can read and write (PRAGMA user_version).
+    static constexpr int SchemaVersion = 1;
+    // PRAGMA application_id of every Synq database: "Synq" in ASCII.
+    static constexpr qint32 ApplicationId = 0x53796e71;
+
+    struct StoredItem
+    {
+        qint64 ord = 0; // order of first appearance in this replica
+        QString key;
+        qint64 version = 0;
+        QJsonObject data; // the visible state: synced data with the optimistic overlay
+        bool optimistic = false; // the visible state differs from the synced one
+    };
+
+    // One item's new visible state, written together with an outbox transaction.
+    struct ItemWrite
+    {
+        QString collection;
+        QString key;
+        qint64 ord = 0; // used when the item is new to this replica
+        std::optional<QJsonObject> visible; // nullopt: removed locally
+    };
+
+    explicit SyncDatabase(const QString &path);
+    ~SyncDatabase();
+
+    QString path() const;
+
+    SyncError open(Synchronous synchronous = Synchronous::Full);
+    void close();
+    bool isOpen() const;
+
+    SyncError setSynchronous(Synchronous synchronous);
+    Synchronous synchronous() const;
+
+    // This thread's connection, created on first use with the engine's pragmas.
+    QSqlDatabase connection() const;
+    // Drops this thread's connection (call it before a worker thread ends).
+    void releaseThreadConnection();
+
+    int schemaVersion() const;
+
+    SyncError loadItems(const QString &collection, const QString &scope,
+                        QList<StoredItem> *out) const;
+    // Number of active (neither completed nor failed) transactions touching each key.
+    SyncError activeTransactionsPerKey(const QString &collection, const QString &scope,
+                                       QHash<QString, int> *out) const;
+
+    // Writes the items' visible states and the transaction with its mutations in ONE SQL
+    // transaction: either all of it is durable when this returns, or none of it is.
+    SyncError writeLocalTransaction(const TransactionRecord &transaction,
+                                    const QList<ItemWrite> &writes);
+
+    // The scope's transactions in commit order: the active and failed ones, and the completed
+    // ones too if includeCompleted.
+    SyncError loadTransactions(const QString &scope, bool includeCompleted,
+                               QList<TransactionRecord> *out) const;
+    SyncError loadTransaction(const QString &id, TransactionRecord *out, bool *found) const;
+
+    // The largest item order in use; new items get larger ones.
+    SyncError maxItemOrder(qint64 *out) const;
+
+    // PRAGMA integrity_check; *result is "ok" for a sound file.
+    SyncError integrityCheck(QString *result) const;
+
+private:
+    std::unique_ptr<SyncDatabasePrivate> d;
+};
+
+} // namespace Synq
+
+#endif
