@@ -3,6 +3,8 @@
 
 #include <QtCore/QDate>
 #include <QtCore/QDateTime>
+#include <QtCore/QHash>
+#include <QtCore/QMutex>
 #include <QtCore/QJsonArray>
 #include <QtCore/QJsonDocument>
 #include <QtCore/QTime>
@@ -15,6 +17,18 @@ namespace Synq {
 namespace Json {
 
 namespace {
+
+struct Unwrappers
+{
+    QMutex mutex;
+    QHash<int, VariantUnwrapper> byType;
+};
+
+Unwrappers &unwrappers()
+{
+    static Unwrappers instance;
+    return instance;
+}
 
 QString join(const QString &path, const QString &field)
 {
@@ -165,12 +179,34 @@ bool convert(const QVariant &value, QJsonValue *out, const QString &path, QStrin
             return fail();
         return true;
     }
-    default:
-        return fail();
+    default: {
+        const QVariant plain = unwrapped(value);
+        if (plain.metaType() == value.metaType())
+            return fail();
+        return convert(plain, out, path, badPath);
+    }
     }
 }
 
 } // namespace
+
+void registerVariantUnwrapper(QMetaType type, VariantUnwrapper unwrapper)
+{
+    Unwrappers &u = unwrappers();
+    QMutexLocker lock(&u.mutex);
+    u.byType.insert(type.id(), unwrapper);
+}
+
+QVariant unwrapped(const QVariant &value)
+{
+    VariantUnwrapper unwrapper = nullptr;
+    {
+        Unwrappers &u = unwrappers();
+        QMutexLocker lock(&u.mutex);
+        unwrapper = u.byType.value(value.metaType().id());
+    }
+    return unwrapper ? unwrapper(value) : value;
+}
 
 bool fromVariant(const QVariant &value, QJsonValue *out, QString *badPath)
 {

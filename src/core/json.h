@@ -23,6 +23,16 @@ namespace Json {
 */
 SYNQ_EXPORT bool fromVariant(const QVariant &value, QJsonValue *out, QString *badPath = nullptr);
 
+/*
+    Values of types the core does not know (QML hands JavaScript values over as QJSValue) can
+    be unwrapped into plain variants by a function registered for their type. The QML plugin
+    registers one for QJSValue; the core library itself stays free of QtQml.
+*/
+using VariantUnwrapper = QVariant (*)(const QVariant &);
+SYNQ_EXPORT void registerVariantUnwrapper(QMetaType type, VariantUnwrapper unwrapper);
+// value itself, or its unwrapped form if an unwrapper is registered for its type.
+SYNQ_EXPORT QVariant unwrapped(const QVariant &value);
+
 // Same for a map; the result is an object.
 SYNQ_EXPORT bool fromVariantMap(const QVariantMap &map, QJsonObject *out,
                                 QString *badPath = nullptr);

@@ -11,7 +11,7 @@
 #include <QtCore/QSet>
 #include <QtCore/QStandardPaths>
 
-Q_LOGGING_CATEGORY(lcEngine, "synq.engine")
+Q_LOGGING_CATEGORY(lcEngine, "synq.engine", QtInfoMsg)
 
 namespace Synq {
 
@@ -375,6 +375,7 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
         m.updatedAt = now;
         switch (op.type) {
         case MutationType::Insert:
+            m.modified = op.values;
             if (current) {
                 return refuse(SyncError(SyncError::Validation,
                                         SyncEngine::tr("An item with key \"%1\" already exists in "

@@ -11,7 +11,7 @@
 #include <QtCore/QPointer>
 #include <QtCore/QSet>
 
-Q_LOGGING_CATEGORY(lcModel, "synq.model")
+Q_LOGGING_CATEGORY(lcModel, "synq.model", QtInfoMsg)
 
 namespace Synq {
 
@@ -490,9 +490,10 @@ QHash<int, QByteArray> SyncCollection::roleNames() const
     return names;
 }
 
-bool SyncCollectionPrivate::toObject(const QVariant &value, QJsonObject *out,
+bool SyncCollectionPrivate::toObject(const QVariant &given, QJsonObject *out,
                                      SyncError *error) const
 {
+    const QVariant value = Json::unwrapped(given);
     const int type = value.metaType().id();
     if (type != QMetaType::QVariantMap && type != QMetaType::QVariantHash
         && type != QMetaType::QJsonObject) {
@@ -607,8 +608,9 @@ Transaction *SyncCollectionPrivate::commit(const QList<LocalOp> &ops)
 }
 
 template<typename Prepare>
-Transaction *SyncCollectionPrivate::commitMany(const QVariant &list, Prepare prepare)
+Transaction *SyncCollectionPrivate::commitMany(const QVariant &given, Prepare prepare)
 {
+    const QVariant list = Json::unwrapped(given);
     const int type = list.metaType().id();
     if (type != QMetaType::QVariantList && type != QMetaType::QStringList
         && type != QMetaType::QJsonArray)
@@ -684,8 +686,9 @@ Transaction *SyncCollection::insertMany(const QVariant &items)
 Transaction *SyncCollection::updateMany(const QVariant &updates)
 {
     return d->commitMany(updates, [this](const QVariant &entry, LocalOp *op, SyncError *error) {
-        const QVariantMap map = entry.toMap();
-        if (entry.metaType().id() != QMetaType::QVariantMap || !map.contains(QStringLiteral("key"))) {
+        const QVariant plain = Json::unwrapped(entry);
+        const QVariantMap map = plain.toMap();
+        if (plain.metaType().id() != QMetaType::QVariantMap || !map.contains(QStringLiteral("key"))) {
             *error = SyncError(SyncError::Validation,
                                tr("Each update must be an object {key, changes}."));
             return false;

@@ -11,7 +11,7 @@
 #include <QtSql/QSqlError>
 #include <QtSql/QSqlQuery>
 
-Q_LOGGING_CATEGORY(lcStorage, "synq.storage")
+Q_LOGGING_CATEGORY(lcStorage, "synq.storage", QtInfoMsg)
 
 namespace Synq {
 
@@ -31,6 +31,12 @@ QDateTime fromMs(const QVariant &v)
 QVariant jsonOrNull(const QJsonObject &object, bool present)
 {
     return present ? QVariant(QString::fromUtf8(Json::encode(object))) : QVariant();
+}
+
+// SQLite's NOT NULL columns take "" but not a null QString: the empty scope is "".
+QString text(const QString &s)
+{
+    return s.isNull() ? QStringLiteral("") : s;
 }
 
 QJsonObject decode(const QVariant &v)
@@ -439,7 +445,7 @@ SyncError SyncDatabase::loadItems(const QString &collection, const QString &scop
             " FROM items WHERE collection = ? AND scope = ? AND local_deleted = 0"
             " AND deleted = 0 AND COALESCE(local_data, data) IS NOT NULL ORDER BY ord");
     q.bindValue(0, collection);
-    q.bindValue(1, scope);
+    q.bindValue(1, text(scope));
     if (!q.exec())
         return d->failed(q);
     out->clear();
@@ -465,7 +471,7 @@ SyncError SyncDatabase::activeTransactionsPerKey(const QString &collection, cons
             " WHERE m.collection = ? AND m.scope = ? AND t.state NOT IN (4, 5)"
             " GROUP BY m.key");
     q.bindValue(0, collection);
-    q.bindValue(1, scope);
+    q.bindValue(1, text(scope));
     if (!q.exec())
         return d->failed(q);
     out->clear();
@@ -508,7 +514,7 @@ SyncError SyncDatabase::writeLocalTransaction(const TransactionRecord &tx,
     for (const ItemWrite &w : writes) {
         item.bindValue(0, w.ord);
         item.bindValue(1, w.collection);
-        item.bindValue(2, tx.scope);
+        item.bindValue(2, text(tx.scope));
         item.bindValue(3, w.key);
         item.bindValue(4, jsonOrNull(w.visible.value_or(QJsonObject()), w.visible.has_value()));
         item.bindValue(5, w.visible ? 0 : 1);
@@ -518,7 +524,7 @@ SyncError SyncDatabase::writeLocalTransaction(const TransactionRecord &tx,
         if (!w.visible) {
             tombstone.bindValue(0, now);
             tombstone.bindValue(1, w.collection);
-            tombstone.bindValue(2, tx.scope);
+            tombstone.bindValue(2, text(tx.scope));
             tombstone.bindValue(3, w.key);
             if (!tombstone.exec())
                 return rollback(tombstone);
@@ -531,7 +537,7 @@ SyncError SyncDatabase::writeLocalTransaction(const TransactionRecord &tx,
             " error_retryable, error_http, error_tx)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     txq.bindValue(0, tx.id);
-    txq.bindValue(1, tx.scope);
+    txq.bindValue(1, text(tx.scope));
     txq.bindValue(2, int(tx.strategy));
     txq.bindValue(3, int(tx.state));
     txq.bindValue(4, toMs(tx.createdAt));
@@ -556,7 +562,7 @@ SyncError SyncDatabase::writeLocalTransaction(const TransactionRecord &tx,
         mq.bindValue(1, tx.id);
         mq.bindValue(2, m.sequence);
         mq.bindValue(3, m.collection);
-        mq.bindValue(4, tx.scope);
+        mq.bindValue(4, text(tx.scope));
         mq.bindValue(5, m.key);
         mq.bindValue(6, int(m.type));
         mq.bindValue(7, m.baseVersion);
@@ -612,7 +618,7 @@ SyncError SyncDatabase::loadTransactions(const QString &scope, bool includeCompl
             " queued_behind, error_code, error_message, error_detail, error_retryable,"
             " error_http, error_tx FROM transactions"
             " WHERE scope = ? AND (? = 1 OR state <> 4) ORDER BY seq");
-    tq.bindValue(0, scope);
+    tq.bindValue(0, text(scope));
     tq.bindValue(1, includeCompleted ? 1 : 0);
     if (!tq.exec())
         return d->failed(tq);
@@ -640,7 +646,7 @@ SyncError SyncDatabase::loadTransactions(const QString &scope, bool includeCompl
             " m.original, m.modified, m.changes, m.metadata, m.state, m.created_at,"
             " m.updated_at FROM mutations m JOIN transactions t ON t.id = m.tx_id"
             " WHERE t.scope = ? AND (? = 1 OR t.state <> 4) ORDER BY t.seq, m.seq");
-    mq.bindValue(0, scope);
+    mq.bindValue(0, text(scope));
     mq.bindValue(1, includeCompleted ? 1 : 0);
     if (!mq.exec())
         return d->failed(mq);
@@ -671,7 +677,7 @@ SyncError SyncDatabase::loadTransactions(const QString &scope, bool includeCompl
             " a.error_detail, a.retry_at FROM attempts a JOIN transactions t ON t.id = a.tx_id"
             " WHERE t.scope = ? AND (? = 1 OR t.state <> 4)"
             " ORDER BY t.seq, a.started_at");
-    aq.bindValue(0, scope);
+    aq.bindValue(0, text(scope));
     aq.bindValue(1, includeCompleted ? 1 : 0);
     if (!aq.exec())
         return d->failed(aq);
