@@ -13,7 +13,7 @@ QVariant unwrapJSValue(const QVariant &value)
 {
     const QJSValue js = value.value<QJSValue>();
     if (js.isCallable() || js.isUndefined())
-        return QVariant(); // no JSON form; the caller sees null or an unchanged type
+        return value; // no JSON form: left as it is, the strict conversion refuses it
     return js.toVariant();
 }
 

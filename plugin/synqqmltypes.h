@@ -50,11 +50,30 @@ struct SynqSyncErrorForeign
     QML_VALUE_TYPE(syncError)
 };
 
-// The codes of SyncError as SyncError.Validation etc.
-namespace SynqSyncErrorEnums {
+// The codes of SyncError for QML, as SyncError.Validation etc. A value type cannot carry an
+// uppercase QML name in Qt 6.4 (qmllint rejects it), so the codes get a namespace of their own;
+// the static_asserts keep it equal to Synq::SyncError::Code.
+namespace SynqSyncErrorCodes {
 Q_NAMESPACE
-QML_FOREIGN_NAMESPACE(Synq::SyncError)
 QML_NAMED_ELEMENT(SyncError)
+enum Code {
+    None = Synq::SyncError::None,
+    Network = Synq::SyncError::Network,
+    Timeout = Synq::SyncError::Timeout,
+    RateLimited = Synq::SyncError::RateLimited,
+    Unauthorized = Synq::SyncError::Unauthorized,
+    Forbidden = Synq::SyncError::Forbidden,
+    Validation = Synq::SyncError::Validation,
+    Conflict = Synq::SyncError::Conflict,
+    Integrity = Synq::SyncError::Integrity,
+    Storage = Synq::SyncError::Storage,
+    Protocol = Synq::SyncError::Protocol,
+    QueueFull = Synq::SyncError::QueueFull,
+    Cancelled = Synq::SyncError::Cancelled,
+};
+Q_ENUM_NS(Code)
+static_assert(Cancelled == Synq::SyncError::Cancelled && Synq::SyncError::Cancelled == 12,
+              "a SyncError code was added: add it here too");
 }
 
 #endif
