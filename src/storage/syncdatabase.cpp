@@ -398,7 +398,7 @@ SyncError SyncDatabase::open(Synchronous synchronous)
                 return fail(error);
             }
         }
-        qCInfo(lcStorage) << "migrated" << d->path << "to schema" << version + 1;
+        qCDebug(lcStorage) << "migrated" << d->path << "to schema" << version + 1;
     }
     if (!q.exec(QStringLiteral("PRAGMA application_id = %1").arg(ApplicationId))
         || !q.exec(QStringLiteral("PRAGMA user_version = %1").arg(SchemaVersion))

@@ -1,0 +1,48 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# cmake -P script behind the tst_install test. Fails (FATAL_ERROR) at the first broken step.
+
+function(run_step what)
+    execute_process(COMMAND ${ARGN}
+        RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err
+        WORKING_DIRECTORY "${WORK_DIR}")
+    if(NOT rc EQUAL 0)
+        message(FATAL_ERROR "${what} failed (${rc}):\n${out}\n${err}")
+    endif()
+    set(step_output "${out}${err}" PARENT_SCOPE)
+endfunction()
+
+file(REMOVE_RECURSE "${WORK_DIR}")
+file(MAKE_DIRECTORY "${WORK_DIR}")
+set(prefix "${WORK_DIR}/prefix")
+
+run_step("cmake --install" "${CMAKE_COMMAND}" --install "${SYNQ_BUILD_DIR}" --prefix "${prefix}")
+foreach(f include/synq/synccollection.h include/synq/synq_export.h)
+    if(NOT EXISTS "${prefix}/${f}")
+        message(FATAL_ERROR "not installed: ${f}")
+    endif()
+endforeach()
+file(GLOB_RECURSE config "${prefix}/*/SynqConfig.cmake")
+if(NOT config)
+    message(FATAL_ERROR "SynqConfig.cmake was not installed")
+endif()
+if(NOT EXISTS "${prefix}/${QML_DIR}/Synq/qmldir")
+    message(FATAL_ERROR "the QML module was not installed in ${prefix}/${QML_DIR}/Synq")
+endif()
+
+run_step("configuring the example against the installed package"
+    "${CMAKE_COMMAND}" -S "${SYNQ_SOURCE_DIR}/examples/offline-notes" -B "${WORK_DIR}/consumer"
+    -G "${GENERATOR}" -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
+run_step("building the example" "${CMAKE_COMMAND}" --build "${WORK_DIR}/consumer")
+run_step("running the example" "${WORK_DIR}/consumer/offline-notes" demo "${WORK_DIR}/demo.sqlite")
+if(NOT step_output MATCHES "A new process opens the same file")
+    message(FATAL_ERROR "unexpected output of the example:\n${step_output}")
+endif()
+
+if(QML_TOOL)
+    run_step("loading the installed QML module with qml"
+        "${QML_TOOL}" -I "${prefix}/${QML_DIR}" "${SYNQ_SOURCE_DIR}/tests/qml/tool/smoke.qml")
+    if(NOT step_output MATCHES "smoke: rows=2 pending=2 title=second error=Validation")
+        message(FATAL_ERROR "the installed module did not work:\n${step_output}")
+    endif()
+endif()
+message(STATUS "installed package works: ${prefix}")
