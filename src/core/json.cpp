@@ -35,6 +35,42 @@ QString join(const QString &path, const QString &field)
     return path.isEmpty() ? field : path + QLatin1Char('.') + field;
 }
 
+// JSON values handed over as such can still hold NaN or infinity (QJsonValue stores any double),
+// which would be written as null: find them, at any depth.
+bool isFaithful(const QJsonValue &value, const QString &path, QString *badPath)
+{
+    auto fail = [&] {
+        if (badPath)
+            *badPath = path.isEmpty() ? QStringLiteral("(value)") : path;
+        return false;
+    };
+
+    switch (value.type()) {
+    case QJsonValue::Undefined:
+        return fail();
+    case QJsonValue::Double:
+        return std::isfinite(value.toDouble()) ? true : fail();
+    case QJsonValue::Array: {
+        const QJsonArray array = value.toArray();
+        for (qsizetype i = 0; i < array.size(); ++i) {
+            if (!isFaithful(array.at(i), path + QStringLiteral("[%1]").arg(i), badPath))
+                return false;
+        }
+        return true;
+    }
+    case QJsonValue::Object: {
+        const QJsonObject object = value.toObject();
+        for (auto it = object.constBegin(); it != object.constEnd(); ++it) {
+            if (!isFaithful(it.value(), join(path, it.key()), badPath))
+                return false;
+        }
+        return true;
+    }
+    default:
+        return true;
+    }
+}
+
 bool convert(const QVariant &value, QJsonValue *out, const QString &path, QString *badPath)
 {
     auto fail = [&] {
@@ -156,27 +192,37 @@ bool convert(const QVariant &value, QJsonValue *out, const QString &path, QStrin
     }
     case QMetaType::QJsonValue: {
         const QJsonValue v = value.toJsonValue();
-        if (v.isUndefined())
-            return fail();
-        if (v.isDouble() && !std::isfinite(v.toDouble()))
-            return fail();
+        if (!isFaithful(v, path, badPath))
+            return false;
         *out = v;
         return true;
     }
-    case QMetaType::QJsonObject:
-        *out = value.toJsonObject();
+    case QMetaType::QJsonObject: {
+        const QJsonValue v(value.toJsonObject());
+        if (!isFaithful(v, path, badPath))
+            return false;
+        *out = v;
         return true;
-    case QMetaType::QJsonArray:
-        *out = value.toJsonArray();
+    }
+    case QMetaType::QJsonArray: {
+        const QJsonValue v(value.toJsonArray());
+        if (!isFaithful(v, path, badPath))
+            return false;
+        *out = v;
         return true;
+    }
     case QMetaType::QJsonDocument: {
         const QJsonDocument doc = value.toJsonDocument();
+        QJsonValue v;
         if (doc.isObject())
-            *out = doc.object();
+            v = doc.object();
         else if (doc.isArray())
-            *out = doc.array();
+            v = doc.array();
         else
             return fail();
+        if (!isFaithful(v, path, badPath))
+            return false;
+        *out = v;
         return true;
     }
     default: {

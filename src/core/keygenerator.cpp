@@ -27,6 +27,7 @@ QString KeyGenerator::next()
 {
     qint64 ms;
     quint32 counter;
+    quint64 random;
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         ms = m_clock();
@@ -44,6 +45,7 @@ QString KeyGenerator::next()
         }
         m_lastMs = ms;
         counter = m_counter;
+        random = m_random->generate64(); // an injected generator need not be thread-safe
     }
 
     quint8 b[16];
@@ -51,7 +53,6 @@ QString KeyGenerator::next()
         b[i] = quint8(quint64(ms) >> (8 * (5 - i)));
     b[6] = quint8(0x70 | ((counter >> 8) & 0x0f));
     b[7] = quint8(counter & 0xff);
-    const quint64 random = m_random->generate64();
     for (int i = 8; i < 16; ++i)
         b[i] = quint8(random >> (8 * (15 - i)));
     b[8] = quint8(0x80 | (b[8] & 0x3f)); // RFC 9562 variant
