@@ -91,6 +91,7 @@ void CollectionStore::apply(const QList<StoreChange> &changes, int pendingTransa
             row.ord = change.ord;
             row.key = change.key;
             row.data = *change.visible;
+            row.version = change.version;
             row.optimistic = true;
             row.pending = change.pendingDelta;
             inserted.append(std::move(row));

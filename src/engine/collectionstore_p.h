@@ -46,6 +46,7 @@ struct StoreChange
     qint64 ord = 0; // for rows that become visible
     std::optional<QJsonObject> visible;
     int pendingDelta = 0;
+    qint64 version = 0; // for rows that become visible: the synced version of a hidden item
 };
 
 /*

@@ -253,6 +253,7 @@ void SyncEnginePrivate::closeDatabase()
         t->deleteLater();
     transactions.clear();
     transactionOrder.clear();
+    activity.clear();
     db.reset();
     updateStatusCounts();
     Q_EMIT q->readyChanged();
@@ -264,6 +265,7 @@ void SyncEnginePrivate::loadScope()
         t->deleteLater();
     transactions.clear();
     transactionOrder.clear();
+    activity.clear();
 
     QList<TransactionRecord> records;
     const SyncError error = db->loadTransactions(scopeId, false, &records);
@@ -272,6 +274,8 @@ void SyncEnginePrivate::loadScope()
     for (const TransactionRecord &record : std::as_const(records)) {
         transactions.insert(record.id, new Transaction(record, q));
         transactionOrder.append(record.id);
+        if (isActive(record.state))
+            noteActive(record);
     }
     for (CollectionStore *s : std::as_const(stores))
         loadStore(s);
@@ -326,8 +330,10 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
     };
     if (ops.isEmpty())
         return refuse(SyncError(SyncError::Validation, SyncEngine::tr("There is nothing to change.")));
-    if (!ensureOpen())
-        return refuse(status->lastError());
+    if (!ensureOpen()) {
+        *error = status->lastError(); // ensureOpen() reported it
+        return nullptr;
+    }
 
     const QDateTime now = QDateTime::currentDateTimeUtc();
     KeyGenerator &keys = KeyGenerator::global();
@@ -354,8 +360,10 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
 
     for (const LocalOp &op : ops) {
         CollectionStore *s = store(op.collection);
-        if (!s)
-            return refuse(status->lastError());
+        if (!s) {
+            *error = status->lastError(); // store() reported it
+            return nullptr;
+        }
         const auto id = qMakePair(op.collection, op.key);
         const qsizetype si = stagedIndex.value(id, -1);
         const StoreRow *row = s->find(op.key);
@@ -370,7 +378,8 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
         m.collection = op.collection;
         m.key = op.key;
         m.type = op.type;
-        m.baseVersion = row ? row->version : 0;
+        // A hidden row (removed locally) still has the version its removal was based on.
+        m.baseVersion = row ? row->version : activity.value(itemId(op.collection, op.key)).version;
         m.createdAt = now;
         m.updatedAt = now;
         switch (op.type) {
@@ -420,10 +429,18 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
         return refuse(writeError);
     lastOrd = nextOrd;
 
-    // Durable: now the models may show it.
+    // Durable: now the models may show it. A row that appears again (removed locally, then
+    // inserted) starts from what the replica holds for its key: the transactions still active
+    // on it and its synced version, as a reload would show.
     QHash<CollectionStore *, QList<StoreChange>> perStore;
-    for (const Staged &st : std::as_const(staged))
-        perStore[st.store].append({ st.key, st.ord, st.visible, 1 });
+    for (const Staged &st : std::as_const(staged)) {
+        const bool appears = st.visible && !st.store->find(st.key);
+        const ItemActivity before =
+                appears ? activity.value(itemId(st.store->name(), st.key)) : ItemActivity();
+        perStore[st.store].append(
+                { st.key, st.ord, st.visible, 1 + before.activeTransactions, before.version });
+    }
+    noteActive(tx);
     for (auto it = perStore.cbegin(); it != perStore.cend(); ++it)
         it.key()->apply(it.value(), 1);
 
@@ -432,6 +449,20 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
     transactionOrder.append(tx.id);
     updateStatusCounts();
     return t;
+}
+
+void SyncEnginePrivate::noteActive(const TransactionRecord &tx)
+{
+    QSet<QString> counted;
+    for (const MutationRecord &m : tx.mutations) {
+        const QString id = itemId(m.collection, m.key);
+        ItemActivity &a = activity[id];
+        if (!counted.contains(id)) {
+            counted.insert(id);
+            ++a.activeTransactions;
+        }
+        a.version = m.baseVersion;
+    }
 }
 
 void SyncEnginePrivate::report(const SyncError &error)

@@ -50,6 +50,19 @@ public:
     // stores, and returns the new Transaction; nullptr and *error for a refused change.
     Transaction *commitLocal(const QList<LocalOp> &ops, StrategyKind strategy, SyncError *error);
 
+    // Bookkeeping of the active transactions per item, kept in memory so that a mutation
+    // never needs more than its one write transaction.
+    struct ItemActivity
+    {
+        int activeTransactions = 0;
+        qint64 version = 0; // base version of the latest active mutation on the item
+    };
+    static QString itemId(const QString &collection, const QString &key)
+    {
+        return collection + QLatin1Char('/') + key; // collection names cannot hold '/'
+    }
+    void noteActive(const TransactionRecord &tx);
+
     void report(const SyncError &error);
     void updateStatusCounts();
 
@@ -65,6 +78,7 @@ public:
     QHash<QString, CollectionStore *> stores;
     QHash<QString, Transaction *> transactions; // current scope, loaded or made here
     QList<QString> transactionOrder;
+    QHash<QString, ItemActivity> activity;
 };
 
 } // namespace Synq

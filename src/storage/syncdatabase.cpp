@@ -158,7 +158,11 @@ public:
     mutable QHash<QThread *, ThreadConnection *> connections;
 
     ThreadConnection *threadConnection() const;
-    QSqlDatabase database() const { return QSqlDatabase::database(threadConnection()->name); }
+    // Never opens: a connection is opened once, by open() or threadConnection().
+    QSqlDatabase database() const
+    {
+        return QSqlDatabase::database(threadConnection()->name, false);
+    }
     QSqlQuery &statement(const char *sql) const;
     void dropConnection(ThreadConnection *c) const;
     bool applyPragmas(QSqlDatabase &db, QString *error) const;
@@ -318,19 +322,23 @@ SyncError SyncDatabase::open(Synchronous synchronous)
                                  .arg(info.absolutePath()));
     }
 
-    auto fail = [this](const SyncError &error) {
+    QSqlDatabase db = d->database();
+    QSqlQuery q(db);
+    auto fail = [&](const SyncError &error) {
+        // Let go of the connection before close() removes it.
+        q = QSqlQuery();
+        db = QSqlDatabase();
         close();
         return error;
     };
 
-    QSqlDatabase db = d->database();
     if (!db.open()) {
         return fail(d->storageError(tr("Cannot open the database file %1.").arg(d->path),
                                     db.lastError()));
     }
 
     // Read-only checks first: a foreign file must come out of this untouched.
-    QSqlQuery q(db);
+    q = QSqlQuery(db);
     qint64 applicationId = 0;
     int userVersion = 0;
     int objects = 0;
@@ -400,8 +408,11 @@ SyncError SyncDatabase::open(Synchronous synchronous)
         }
         qCDebug(lcStorage) << "migrated" << d->path << "to schema" << version + 1;
     }
-    if (!q.exec(QStringLiteral("PRAGMA application_id = %1").arg(ApplicationId))
-        || !q.exec(QStringLiteral("PRAGMA user_version = %1").arg(SchemaVersion))
+    // Written only when they change, so that opening a current file writes nothing to it.
+    const bool stamp = applicationId != ApplicationId || userVersion != SchemaVersion;
+    if ((stamp
+         && (!q.exec(QStringLiteral("PRAGMA application_id = %1").arg(ApplicationId))
+             || !q.exec(QStringLiteral("PRAGMA user_version = %1").arg(SchemaVersion))))
         || !q.exec(QStringLiteral("COMMIT"))) {
         const SyncError error = d->storageError(
                 tr("The database %1 cannot be written.").arg(d->path), q.lastError());

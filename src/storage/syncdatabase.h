@@ -11,6 +11,7 @@
 #include <QtCore/QJsonObject>
 #include <QtCore/QList>
 #include <QtCore/QString>
+#include <QtCore/QStringList>
 #include <QtSql/QSqlDatabase>
 
 #include <memory>
