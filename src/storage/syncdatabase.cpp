@@ -164,6 +164,8 @@ public:
         return QSqlDatabase::database(threadConnection()->name, false);
     }
     QSqlQuery &statement(const char *sql) const;
+    SyncError loadTransactions(const QString &scope, bool includeCompleted, const QString &id,
+                               QList<TransactionRecord> *out) const;
     void dropConnection(ThreadConnection *c) const;
     bool applyPragmas(QSqlDatabase &db, QString *error) const;
 
@@ -621,18 +623,44 @@ SyncError readError(const QSqlQuery &q, int first)
 SyncError SyncDatabase::loadTransactions(const QString &scope, bool includeCompleted,
                                          QList<TransactionRecord> *out) const
 {
+    return d->loadTransactions(scope, includeCompleted, QString(), out);
+}
+
+SyncError SyncDatabase::loadTransaction(const QString &id, TransactionRecord *out,
+                                        bool *found) const
+{
+    QList<TransactionRecord> records;
+    const SyncError error = d->loadTransactions(QString(), true, id, &records);
+    *found = !error.isError() && records.size() == 1;
+    if (*found)
+        *out = records.constFirst();
+    return error;
+}
+
+// Either the scope's transactions (id empty), or the one transaction with id.
+SyncError SyncDatabasePrivate::loadTransactions(const QString &scope, bool includeCompleted,
+                                                const QString &id,
+                                                QList<TransactionRecord> *out) const
+{
     out->clear();
+    const bool byId = !id.isEmpty();
+    auto bindFilter = [&](QSqlQuery &q) {
+        q.bindValue(0, byId ? 1 : 0);
+        q.bindValue(1, text(scope));
+        q.bindValue(2, includeCompleted ? 1 : 0);
+        q.bindValue(3, byId ? 1 : 0);
+        q.bindValue(4, text(id));
+    };
     // Transactions, then their mutations and attempts in two more passes: three statements
     // however many transactions there are.
-    QSqlQuery &tq = d->statement(
+    QSqlQuery &tq = statement(
             "SELECT id, scope, strategy, state, created_at, updated_at, current_attempt,"
             " queued_behind, error_code, error_message, error_detail, error_retryable,"
             " error_http, error_tx FROM transactions"
-            " WHERE scope = ? AND (? = 1 OR state <> 4) ORDER BY seq");
-    tq.bindValue(0, text(scope));
-    tq.bindValue(1, includeCompleted ? 1 : 0);
+            " WHERE (? = 0 AND scope = ? AND (? = 1 OR state <> 4)) OR (? = 1 AND id = ?) ORDER BY seq");
+    bindFilter(tq);
     if (!tq.exec())
-        return d->failed(tq);
+        return failed(tq);
     QHash<QString, qsizetype> index;
     while (tq.next()) {
         TransactionRecord tx;
@@ -652,15 +680,15 @@ SyncError SyncDatabase::loadTransactions(const QString &scope, bool includeCompl
     if (out->isEmpty())
         return SyncError();
 
-    QSqlQuery &mq = d->statement(
+    QSqlQuery &mq = statement(
             "SELECT m.id, m.tx_id, m.seq, m.collection, m.key, m.type, m.base_version,"
             " m.original, m.modified, m.changes, m.metadata, m.state, m.created_at,"
             " m.updated_at FROM mutations m JOIN transactions t ON t.id = m.tx_id"
-            " WHERE t.scope = ? AND (? = 1 OR t.state <> 4) ORDER BY t.seq, m.seq");
-    mq.bindValue(0, text(scope));
-    mq.bindValue(1, includeCompleted ? 1 : 0);
+            " WHERE (? = 0 AND t.scope = ? AND (? = 1 OR t.state <> 4)) OR (? = 1 AND t.id = ?)"
+            " ORDER BY t.seq, m.seq");
+    bindFilter(mq);
     if (!mq.exec())
-        return d->failed(mq);
+        return failed(mq);
     while (mq.next()) {
         MutationRecord m;
         m.id = mq.value(0).toString();
@@ -683,15 +711,14 @@ SyncError SyncDatabase::loadTransactions(const QString &scope, bool includeCompl
     }
     mq.finish();
 
-    QSqlQuery &aq = d->statement(
+    QSqlQuery &aq = statement(
             "SELECT a.id, a.tx_id, a.started_at, a.completed_at, a.error_code, a.error_message,"
             " a.error_detail, a.retry_at FROM attempts a JOIN transactions t ON t.id = a.tx_id"
-            " WHERE t.scope = ? AND (? = 1 OR t.state <> 4)"
+            " WHERE (? = 0 AND t.scope = ? AND (? = 1 OR t.state <> 4)) OR (? = 1 AND t.id = ?)"
             " ORDER BY t.seq, a.started_at");
-    aq.bindValue(0, text(scope));
-    aq.bindValue(1, includeCompleted ? 1 : 0);
+    bindFilter(aq);
     if (!aq.exec())
-        return d->failed(aq);
+        return failed(aq);
     while (aq.next()) {
         AttemptRecord a;
         a.id = aq.value(0).toString();
@@ -706,33 +733,6 @@ SyncError SyncDatabase::loadTransactions(const QString &scope, bool includeCompl
             (*out)[i].attempts.append(std::move(a));
     }
     aq.finish();
-    return SyncError();
-}
-
-SyncError SyncDatabase::loadTransaction(const QString &id, TransactionRecord *out,
-                                        bool *found) const
-{
-    *found = false;
-    QSqlQuery &q = d->statement("SELECT scope FROM transactions WHERE id = ?");
-    q.bindValue(0, id);
-    if (!q.exec())
-        return d->failed(q);
-    if (!q.next()) {
-        q.finish();
-        return SyncError();
-    }
-    const QString scope = q.value(0).toString();
-    q.finish();
-    QList<TransactionRecord> all;
-    const SyncError error = loadTransactions(scope, true, &all);
-    if (error.isError())
-        return error;
-    for (const TransactionRecord &tx : std::as_const(all)) {
-        if (tx.id == id) {
-            *out = tx;
-            *found = true;
-        }
-    }
     return SyncError();
 }
 

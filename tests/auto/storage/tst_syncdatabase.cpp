@@ -247,6 +247,8 @@ private Q_SLOTS:
     void refusesInvalidChanges_data();
     void refusesInvalidChanges();
 
+    void loadsTransactionsByScopeStateAndId();
+
 private:
     // The strategy of the current global data row, for every collection that writes.
     static SyncCollection::Strategy strategy()
@@ -1242,6 +1244,97 @@ void tst_SyncDatabase::refusesInvalidChanges()
     QCOMPARE(removed.count(), 0);
     QCOMPARE(changed.count(), 0);
     QCOMPARE(engine.transactions().size(), 2);
+}
+
+void tst_SyncDatabase::loadsTransactionsByScopeStateAndId()
+{
+    // Transactions in two scopes and three states, written straight through SyncDatabase.
+    SyncDatabase db(path());
+    QVERIFY(!db.open().isError());
+    auto record = [](const QString &id, const QString &scope, TransactionState state) {
+        TransactionRecord tx;
+        tx.id = id;
+        tx.scope = scope;
+        tx.state = state;
+        tx.strategy = StrategyKind(strategy());
+        tx.createdAt = tx.updatedAt = QDateTime::currentDateTimeUtc();
+        MutationRecord m;
+        m.id = id + QStringLiteral("-m");
+        m.transactionId = id;
+        m.collection = QStringLiteral("todos");
+        m.key = id + QStringLiteral("-key");
+        m.type = MutationType::Insert;
+        m.modified = m.changes = QJsonObject { { QStringLiteral("title"), id } };
+        m.createdAt = m.updatedAt = tx.createdAt;
+        tx.mutations.append(m);
+        return tx;
+    };
+    const QString other = QStringLiteral("{\"user\":\"b\"}");
+    const QList<TransactionRecord> all {
+        record(QStringLiteral("done"), QString(), TransactionState::Completed),
+        record(QStringLiteral("dead"), QString(), TransactionState::Failed),
+        record(QStringLiteral("open"), QString(), TransactionState::Pending),
+        record(QStringLiteral("elsewhere"), other, TransactionState::Pending),
+    };
+    qint64 ord = 0;
+    for (const TransactionRecord &tx : all) {
+        const SyncDatabase::ItemWrite write { QStringLiteral("todos"), tx.mutations.first().key,
+                                              ++ord, tx.mutations.first().modified };
+        QVERIFY(!db.writeLocalTransaction(tx, { write }).isError());
+    }
+
+    auto ids = [](const QList<TransactionRecord> &records) {
+        QStringList out;
+        for (const TransactionRecord &r : records)
+            out << r.id;
+        return out;
+    };
+    QList<TransactionRecord> loaded;
+    QVERIFY(!db.loadTransactions(QString(), false, &loaded).isError());
+    QCOMPARE(ids(loaded), (QStringList { QStringLiteral("dead"), QStringLiteral("open") }));
+    QVERIFY(!db.loadTransactions(QString(), true, &loaded).isError());
+    QCOMPARE(ids(loaded), (QStringList { QStringLiteral("done"), QStringLiteral("dead"),
+                                         QStringLiteral("open") }));
+    QCOMPARE(loaded.at(1).mutations.size(), 1);
+    QCOMPARE(loaded.at(1).mutations.first().changes.value(QStringLiteral("title")).toString(),
+             QStringLiteral("dead"));
+    QVERIFY(!db.loadTransactions(other, false, &loaded).isError());
+    QCOMPARE(ids(loaded), QStringList { QStringLiteral("elsewhere") });
+
+    // By id, whatever its scope or state; an unknown id is not found and no error.
+    for (const TransactionRecord &expected : all) {
+        TransactionRecord one;
+        bool found = false;
+        QVERIFY(!db.loadTransaction(expected.id, &one, &found).isError());
+        QVERIFY2(found, qPrintable(expected.id));
+        QCOMPARE(one.id, expected.id);
+        QCOMPARE(one.scope, expected.scope.isNull() ? QStringLiteral("") : expected.scope);
+        QCOMPARE(int(one.state), int(expected.state));
+        QCOMPARE(one.mutations.size(), 1);
+        QCOMPARE(one.mutations.first().key, expected.mutations.first().key);
+    }
+    TransactionRecord none;
+    bool found = true;
+    QVERIFY(!db.loadTransaction(QStringLiteral("missing"), &none, &found).isError());
+    QVERIFY(!found);
+    db.close();
+
+    // The engine lists the active and failed ones of its scope, and finds a completed one
+    // (not kept in memory) by id; another scope's transaction is not its to give.
+    SyncEngine engine;
+    engine.setDatabasePath(path());
+    QVERIFY(engine.open());
+    QStringList listed;
+    for (Transaction *t : engine.transactions())
+        listed << t->id();
+    QCOMPARE(listed, (QStringList { QStringLiteral("dead"), QStringLiteral("open") }));
+    QCOMPARE(engine.status()->pendingCount(), 1);
+    QCOMPARE(engine.status()->failedCount(), 1);
+    Transaction *done = engine.transaction(QStringLiteral("done"));
+    QVERIFY(done);
+    QCOMPARE(done->state(), Transaction::Completed);
+    QCOMPARE(engine.transaction(QStringLiteral("done")), done);
+    QCOMPARE(engine.transaction(QStringLiteral("elsewhere")), nullptr);
 }
 
 QTEST_GUILESS_MAIN(tst_SyncDatabase)
