@@ -72,7 +72,7 @@ enum Code {
     Cancelled = Synq::SyncError::Cancelled,
 };
 Q_ENUM_NS(Code)
-static_assert(Cancelled == Synq::SyncError::Cancelled && Synq::SyncError::Cancelled == 12,
+static_assert(int(Cancelled) == int(Synq::SyncError::Cancelled) && Synq::SyncError::Cancelled == 12,
               "a SyncError code was added: add it here too");
 }
 

@@ -57,6 +57,10 @@ TestCase {
         }
     }
     Component {
+        id: badgeComponent
+        SyncStateBadge { }
+    }
+    Component {
         id: spyComponent
         SignalSpy { }
     }
@@ -135,6 +139,27 @@ TestCase {
         compare(item.pendingTransactions, 2)
         compare(todos.pendingCount, 2)
         compare(engine.status.pendingCount, 2)
+    }
+
+    function test_syncStateBadge() {
+        const engine = makeEngine()
+        const todos = makeCollection(engine)
+        todos.insert({ title: "a" })
+        const row = todos.get(0)
+        const badge = createTemporaryObject(badgeComponent, testCase,
+                                            { syncState: row.syncState,
+                                              pendingTransactions: row.pendingTransactions })
+        compare(badge.text, "pending")
+        verify(badge.shown)
+        badge.pendingTransactions = 3
+        compare(badge.text, "pending (3)")
+        badge.syncState = SyncCollection.Synced
+        compare(badge.text, "synced")
+        verify(!badge.shown)
+        badge.showSynced = true
+        verify(badge.shown)
+        badge.syncState = SyncCollection.Conflict
+        compare(badge.text, "conflict")
     }
 
     function test_updateAndRemove() {

@@ -4,6 +4,7 @@
 #include <synq/keygenerator.h>
 
 #include <QtCore/QTemporaryDir>
+#include <QtCore/QTranslator>
 #include <QtTest/QAbstractItemModelTester>
 #include <QtTest/QSignalSpy>
 #include <QtTest/QTest>
@@ -86,6 +87,8 @@ private Q_SLOTS:
     void collectionFillsWhenEngineOpensLater();
     void rowsStayInInsertionOrderAcrossReopen();
     void pendingCountCountsTransactions();
+    void scopeSelectsThePartition();
+    void errorMessagesAreTranslated();
 
 private:
     std::unique_ptr<QTemporaryDir> m_dir;
@@ -593,6 +596,42 @@ void tst_SyncCollection::pendingCountCountsTransactions()
     for (Transaction *t : m_engine->transactions())
         QCOMPARE(m_engine->transaction(t->id()), t);
     QCOMPARE(m_engine->transaction(QStringLiteral("unknown")), nullptr);
+}
+
+void tst_SyncCollection::scopeSelectsThePartition()
+{
+    m_engine->setScope({ { QStringLiteral("user"), QStringLiteral("ann") } });
+    QVERIFY(m_todos->insert(QVariantMap { { QStringLiteral("title"), QStringLiteral("ann's") } }));
+    QSignalSpy resets(m_todos.get(), &QAbstractItemModel::modelReset);
+    m_engine->setScope({ { QStringLiteral("user"), QStringLiteral("bob") } });
+    QCOMPARE(resets.size(), 1);
+    QCOMPARE(m_todos->count(), 0);
+    QCOMPARE(m_todos->pendingCount(), 0);
+    QCOMPARE(m_engine->status()->pendingCount(), 0);
+    QVERIFY(m_todos->insert(QVariantMap { { QStringLiteral("title"), QStringLiteral("bob's") } }));
+    m_engine->setScope({ { QStringLiteral("user"), QStringLiteral("ann") } });
+    QCOMPARE(m_todos->count(), 1);
+    QCOMPARE(m_todos->get(0).value(QStringLiteral("title")).toString(), QStringLiteral("ann's"));
+    QCOMPARE(m_engine->transactions().size(), 1);
+    // A scope that has no JSON form is refused and the current one stays.
+    QSignalSpy errors(m_engine.get(), &SyncEngine::errorOccurred);
+    m_engine->setScope({ { QStringLiteral("user"), QPoint(1, 2) } });
+    QCOMPARE(errors.size(), 1);
+    QCOMPARE(m_engine->scope().value(QStringLiteral("user")).toString(), QStringLiteral("ann"));
+}
+
+void tst_SyncCollection::errorMessagesAreTranslated()
+{
+    QTranslator german;
+    QVERIFY(german.load(QLocale(QLocale::German), QStringLiteral("synq"), QStringLiteral("_"),
+                        QStringLiteral(":/synq/translations")));
+    QCoreApplication::installTranslator(&german);
+    QSignalSpy errors(m_todos.get(), &SyncCollection::errorOccurred);
+    QVERIFY(!m_todos->remove(QStringLiteral("nope")));
+    QCoreApplication::removeTranslator(&german);
+    QCOMPARE(errors.size(), 1);
+    QCOMPARE(errors.constFirst().constFirst().value<SyncError>().message(),
+             QStringLiteral("In „todos“ gibt es keinen Eintrag mit dem Schlüssel „nope“."));
 }
 
 QTEST_GUILESS_MAIN(tst_SyncCollection)
