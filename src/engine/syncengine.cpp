@@ -72,7 +72,7 @@ SyncEngine::SyncEngine(QObject *parent) : QObject(parent), d(new SyncEnginePriva
     QMetaObject::invokeMethod(
             this,
             [this] {
-                if (!d->db)
+                if (d->autoOpen && !d->db)
                     d->ensureOpen();
             },
             Qt::QueuedConnection);
@@ -176,6 +176,7 @@ bool SyncEngine::open()
 */
 void SyncEngine::close()
 {
+    d->autoOpen = false; // closed on purpose: the first-turn open must not undo it
     d->closeDatabase();
 }
 

@@ -69,6 +69,7 @@ public:
     SyncEngine *q;
     QString path;
     bool pathSet = false;
+    bool autoOpen = true; // open at the first event-loop turn unless closed before
     SyncEngine::Durability durability = SyncEngine::Full;
     QVariantMap scope;
     QString scopeId;

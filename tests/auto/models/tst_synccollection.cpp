@@ -556,6 +556,15 @@ void tst_SyncCollection::collectionFillsWhenEngineOpensLater()
     QSignalSpy ready(&later, &SyncEngine::readyChanged);
     QVERIFY(ready.wait(5000)); // opens on the first event-loop turn
     QCOMPARE(c.count(), m_todos->count());
+
+    // An engine closed before its first event-loop turn stays closed.
+    SyncEngine closed;
+    closed.setDatabasePath(m_engine->databasePath());
+    closed.close();
+    QSignalSpy closedReady(&closed, &SyncEngine::readyChanged);
+    QCoreApplication::processEvents();
+    QCOMPARE(closedReady.size(), 0);
+    QVERIFY(!closed.isReady());
 }
 
 void tst_SyncCollection::rowsStayInInsertionOrderAcrossReopen()
