@@ -14,6 +14,7 @@ public:
     bool retryable = false;
     int httpStatus = 0;
     QString transactionId;
+    int retryAfterMs = -1;
 };
 
 /*!
@@ -55,6 +56,13 @@ QString SyncError::detail() const { return d->detail; }
 bool SyncError::isRetryable() const { return d->retryable; }
 int SyncError::httpStatus() const { return d->httpStatus; }
 QString SyncError::transactionId() const { return d->transactionId; }
+int SyncError::retryAfterMs() const { return d->retryAfterMs; }
+
+SyncError &SyncError::setRetryAfterMs(int ms)
+{
+    d->retryAfterMs = ms;
+    return *this;
+}
 
 SyncError &SyncError::setRetryable(bool retryable)
 {
@@ -124,7 +132,8 @@ bool SyncError::operator==(const SyncError &other) const
             || (d->code == other.d->code && d->message == other.d->message
                 && d->detail == other.d->detail && d->retryable == other.d->retryable
                 && d->httpStatus == other.d->httpStatus
-                && d->transactionId == other.d->transactionId);
+                && d->transactionId == other.d->transactionId
+                && d->retryAfterMs == other.d->retryAfterMs);
 }
 
 QString SyncError::toString() const

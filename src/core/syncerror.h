@@ -24,6 +24,7 @@ class SYNQ_EXPORT SyncError
     Q_PROPERTY(int httpStatus READ httpStatus CONSTANT FINAL)
     Q_PROPERTY(QString transactionId READ transactionId CONSTANT FINAL)
     Q_PROPERTY(bool isError READ isError CONSTANT FINAL)
+    Q_PROPERTY(int retryAfterMs READ retryAfterMs CONSTANT FINAL)
 
 public:
     enum Code {
@@ -58,11 +59,14 @@ public:
     bool isRetryable() const;
     int httpStatus() const;
     QString transactionId() const;
+    // How long the server asked to wait before the next request (Retry-After), -1 if it did not.
+    int retryAfterMs() const;
     bool isError() const { return code() != None; }
 
     SyncError &setRetryable(bool retryable);
     SyncError &setHttpStatus(int status);
     SyncError &setTransactionId(const QString &id);
+    SyncError &setRetryAfterMs(int ms);
 
     static bool isRetryableByDefault(Code code);
     static QString codeToName(Code code);

@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include <synq/httptransport.h>
+
+#include <QtCore/QDateTime>
+#include <QtCore/QLoggingCategory>
+#include <QtCore/QPointer>
+#include <QtCore/QThread>
+#include <QtCore/QUrlQuery>
+#include <QtNetwork/QNetworkAccessManager>
+#include <QtNetwork/QNetworkReply>
+#include <QtNetwork/QNetworkRequest>
+
+Q_LOGGING_CATEGORY(lcTransport, "synq.transport", QtInfoMsg)
+
+namespace Synq {
+
+namespace {
+
+// Decodes pages of changes on the transport's worker thread: large pages never cost the GUI
+// thread their JSON parsing.
+class PullDecoder : public QObject
+{
+    Q_OBJECT
+public:
+    using QObject::QObject;
+
+public Q_SLOTS:
+    void decode(quint64 serial, const QByteArray &body, const Synq::Protocol::PullRequest &request)
+    {
+        Protocol::PullResponse response;
+        SyncError error;
+        if (!Protocol::decodePullResponse(body, request, &response, &error))
+            response = Protocol::PullResponse();
+        Q_EMIT decoded(serial, response, error);
+    }
+
+Q_SIGNALS:
+    void decoded(quint64 serial, const Synq::Protocol::PullResponse &response,
+                 const Synq::SyncError &error);
+};
+
+} // namespace
+
+class HttpTransportPrivate
+{
+public:
+    explicit HttpTransportPrivate(HttpTransport *q) : q(q) { }
+
+    QNetworkAccessManager *manager();
+    QNetworkRequest request(const QString &path, const QUrlQuery &query = QUrlQuery()) const;
+    // Calls done(body, error) once the reply finished: error set for anything but a 2xx.
+    void finish(QNetworkReply *reply, std::function<void(const QByteArray &, const SyncError &)> done);
+    PullDecoder *decoder();
+
+    HttpTransport *q;
+    QUrl url;
+    QString token;
+    int timeoutMs = 30000;
+    QVariantMap headers;
+    QNetworkAccessManager *nam = nullptr;
+    QThread *decoderThread = nullptr;
+    PullDecoder *pullDecoder = nullptr;
+    quint64 nextSerial = 0;
+    QHash<quint64, SyncTransport::PullCallback> pendingPulls;
+};
+
+/*!
+    \class Synq::HttpTransport
+    \inmodule Synq
+    \brief Talks the Synq sync protocol (docs/protocol.md) to a server over HTTP.
+
+    One long-lived QNetworkAccessManager carries every request. authToken goes out as
+    \c{Authorization: Bearer}; it never appears in logs. Each request times out after timeoutMs.
+    A status other than 2xx becomes a SyncError with the HTTP status, retriability as the
+    protocol defines it and, for 429 and 503, the server's Retry-After; a 401 also emits
+    authenticationRequired(). Responses are decoded strictly; pages of changes are decoded on
+    a worker thread.
+*/
+
+HttpTransport::HttpTransport(QObject *parent) : SyncTransport(parent), d(new HttpTransportPrivate(this))
+{
+    qRegisterMetaType<Synq::Protocol::PullRequest>();
+    qRegisterMetaType<Synq::Protocol::PullResponse>();
+}
+
+HttpTransport::~HttpTransport()
+{
+    if (d->decoderThread) {
+        d->decoderThread->quit();
+        d->decoderThread->wait();
+        delete d->pullDecoder;
+    }
+}
+
+QUrl HttpTransport::url() const { return d->url; }
+
+void HttpTransport::setUrl(const QUrl &url)
+{
+    if (d->url == url)
+        return;
+    d->url = url;
+    Q_EMIT urlChanged();
+}
+
+QString HttpTransport::authToken() const { return d->token; }
+
+void HttpTransport::setAuthToken(const QString &token)
+{
+    if (d->token == token)
+        return;
+    d->token = token;
+    Q_EMIT authTokenChanged();
+}
+
+int HttpTransport::timeoutMs() const { return d->timeoutMs; }
+
+void HttpTransport::setTimeoutMs(int ms)
+{
+    ms = qMax(1, ms);
+    if (d->timeoutMs == ms)
+        return;
+    d->timeoutMs = ms;
+    Q_EMIT timeoutMsChanged();
+}
+
+QVariantMap HttpTransport::headers() const { return d->headers; }
+
+void HttpTransport::setHeaders(const QVariantMap &headers)
+{
+    if (d->headers == headers)
+        return;
+    d->headers = headers;
+    Q_EMIT headersChanged();
+}
+
+QNetworkAccessManager *HttpTransportPrivate::manager()
+{
+    if (!nam)
+        nam = new QNetworkAccessManager(q);
+    return nam;
+}
+
+PullDecoder *HttpTransportPrivate::decoder()
+{
+    if (!pullDecoder) {
+        decoderThread = new QThread(q);
+        decoderThread->setObjectName(QStringLiteral("synq-decoder"));
+        pullDecoder = new PullDecoder;
+        pullDecoder->moveToThread(decoderThread);
+        QObject::connect(pullDecoder, &PullDecoder::decoded, q,
+                         [this](quint64 serial, const Protocol::PullResponse &response,
+                                const SyncError &error) {
+                             const SyncTransport::PullCallback done = pendingPulls.take(serial);
+                             if (done)
+                                 done(response, error);
+                         });
+        decoderThread->start();
+    }
+    return pullDecoder;
+}
+
+QNetworkRequest HttpTransportPrivate::request(const QString &path, const QUrlQuery &query) const
+{
+    QUrl target = url;
+    QString base = target.path();
+    if (base.endsWith(QLatin1Char('/')))
+        base.chop(1);
+    target.setPath(base + path);
+    target.setQuery(query);
+    QNetworkRequest r(target);
+    r.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
+    r.setRawHeader(QByteArrayLiteral("Accept"), QByteArrayLiteral("application/json"));
+    for (auto it = headers.cbegin(); it != headers.cend(); ++it)
+        r.setRawHeader(it.key().toUtf8(), it.value().toString().toUtf8());
+    if (!token.isEmpty())
+        r.setRawHeader(QByteArrayLiteral("Authorization"), "Bearer " + token.toUtf8());
+    r.setTransferTimeout(timeoutMs);
+    r.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::NoLessSafeRedirectPolicy);
+    return r;
+}
+
+void HttpTransportPrivate::finish(QNetworkReply *reply,
+                                  std::function<void(const QByteArray &, const SyncError &)> done)
+{
+    // A hostile server could send an endless body: stop reading past the limit.
+    QObject::connect(reply, &QNetworkReply::downloadProgress, reply, [reply](qint64 received) {
+        if (received > HttpTransport::MaxResponseBytes) {
+            reply->setProperty("synqTooLarge", true);
+            reply->abort();
+        }
+    });
+    QObject::connect(reply, &QNetworkReply::finished, q, [this, reply, done] {
+        reply->deleteLater();
+        const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+        if (reply->property("synqTooLarge").toBool()) {
+            done({}, SyncError(SyncError::Protocol, HttpTransport::tr("The server's response is too large."))
+                             .setRetryable(true));
+            return;
+        }
+        if (status == 0) {
+            const bool timeout = reply->error() == QNetworkReply::OperationCanceledError
+                    || reply->error() == QNetworkReply::TimeoutError;
+            SyncError error(timeout ? SyncError::Timeout : SyncError::Network,
+                            timeout ? HttpTransport::tr("The server did not answer in time.")
+                                    : HttpTransport::tr("The server cannot be reached."),
+                            reply->errorString());
+            error.setRetryable(true);
+            qCDebug(lcTransport) << reply->url().path() << error.toString();
+            done({}, error);
+            return;
+        }
+        const QByteArray body = reply->readAll();
+        if (status < 200 || status > 299) {
+            SyncError error = Protocol::errorFromResponse(status, body);
+            const qint64 wait = Protocol::parseRetryAfter(reply->rawHeader("Retry-After"),
+                                                          QDateTime::currentDateTimeUtc());
+            if (wait >= 0)
+                error.setRetryAfterMs(int(qMin<qint64>(wait, std::numeric_limits<int>::max())));
+            qCDebug(lcTransport) << reply->url().path() << status << error.toString();
+            if (status == 401)
+                Q_EMIT q->authenticationRequired();
+            done({}, error);
+            return;
+        }
+        done(body, SyncError());
+    });
+}
+
+void HttpTransport::push(const Protocol::PushRequest &request, PushCallback done)
+{
+    QNetworkReply *reply = d->manager()->post(d->request(QStringLiteral("/v1/push")),
+                                              Protocol::encodePushRequest(request));
+    qCDebug(lcTransport) << "push" << request.mutations.size() << "mutations, batch" << request.batch;
+    d->finish(reply, [request, done](const QByteArray &body, const SyncError &error) {
+        Protocol::PushResponse response;
+        SyncError decodeError = error;
+        if (!error.isError())
+            Protocol::decodePushResponse(body, request, &response, &decodeError);
+        done(decodeError.isError() ? Protocol::PushResponse() : response, decodeError);
+    });
+}
+
+void HttpTransport::pull(const Protocol::PullRequest &request, PullCallback done)
+{
+    QUrlQuery query;
+    query.addQueryItem(QStringLiteral("collection"), request.collection);
+    if (!request.cursor.isEmpty())
+        query.addQueryItem(QStringLiteral("since"), request.cursor);
+    query.addQueryItem(QStringLiteral("limit"), QString::number(request.limit));
+    QNetworkReply *reply = d->manager()->get(d->request(QStringLiteral("/v1/changes"), query));
+    d->finish(reply, [this, request, done](const QByteArray &body, const SyncError &error) {
+        if (error.isError()) {
+            done({}, error);
+            return;
+        }
+        const quint64 serial = ++d->nextSerial;
+        d->pendingPulls.insert(serial, done);
+        QMetaObject::invokeMethod(d->decoder(), "decode", Qt::QueuedConnection,
+                                  Q_ARG(quint64, serial), Q_ARG(QByteArray, body),
+                                  Q_ARG(Synq::Protocol::PullRequest, request));
+    });
+}
+
+} // namespace Synq
+
+#include "httptransport.moc"

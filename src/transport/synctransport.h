@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#ifndef SYNQ_SYNCTRANSPORT_H
+#define SYNQ_SYNCTRANSPORT_H
+
+#include <synq/protocol.h>
+#include <synq/syncerror.h>
+#include <synq/synq_export.h>
+
+#include <QtCore/QObject>
+
+#include <functional>
+
+namespace Synq {
+
+/*!
+    \class Synq::SyncTransport
+    \inmodule Synq
+    \brief The way a SyncEngine reaches its backend: push mutations, pull changes.
+
+    A transport speaks in the values of the Synq protocol (Synq::Protocol); HttpTransport maps
+    them to HTTP, other transports to other backends. Both calls are asynchronous: the callback
+    runs exactly once, on the thread that owns the transport, with either a response or an
+    error (never both). A transport decides nothing about retries; it reports what happened,
+    with SyncError::isRetryable() and SyncError::retryAfterMs() filled in.
+*/
+class SYNQ_EXPORT SyncTransport : public QObject
+{
+    Q_OBJECT
+    Q_PROPERTY(int batchSize READ batchSize WRITE setBatchSize NOTIFY batchSizeChanged FINAL)
+
+public:
+    using PushCallback =
+            std::function<void(const Protocol::PushResponse &response, const SyncError &error)>;
+    using PullCallback =
+            std::function<void(const Protocol::PullResponse &response, const SyncError &error)>;
+
+    explicit SyncTransport(QObject *parent = nullptr);
+    ~SyncTransport() override;
+
+    virtual void push(const Protocol::PushRequest &request, PushCallback done) = 0;
+    virtual void pull(const Protocol::PullRequest &request, PullCallback done) = 0;
+
+    // Mutations per push request (1..500, default 100).
+    int batchSize() const;
+    void setBatchSize(int size);
+
+Q_SIGNALS:
+    void batchSizeChanged();
+    // The backend asks for new credentials (HTTP 401); set them and the engine retries.
+    void authenticationRequired();
+
+private:
+    int m_batchSize = 100;
+};
+
+} // namespace Synq
+
+#endif
