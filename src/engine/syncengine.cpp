@@ -230,8 +230,6 @@ bool SyncEnginePrivate::ensureOpen()
     SyncError error = database->open(durability == SyncEngine::Full
                                              ? SyncDatabase::Synchronous::Full
                                              : SyncDatabase::Synchronous::Normal);
-    if (!error.isError())
-        error = database->maxItemOrder(&lastOrd);
     if (error.isError()) {
         database.reset();
         report(error);
@@ -353,11 +351,9 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
         CollectionStore *store;
         QString key;
         std::optional<QJsonObject> visible;
-        qint64 ord = 0;
     };
     QList<Staged> staged;
     QHash<QPair<QString, QString>, qsizetype> stagedIndex;
-    qint64 nextOrd = lastOrd;
 
     for (const LocalOp &op : ops) {
         CollectionStore *s = store(op.collection);
@@ -415,7 +411,7 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
             staged[si].visible = after;
         } else {
             stagedIndex.insert(id, staged.size());
-            staged.append({ s, op.key, after, row ? row->ord : ++nextOrd });
+            staged.append({ s, op.key, after });
         }
         tx.mutations.append(std::move(m));
     }
@@ -423,23 +419,24 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
     QList<SyncDatabase::ItemWrite> writes;
     writes.reserve(staged.size());
     for (const Staged &st : std::as_const(staged))
-        writes.append({ st.store->name(), st.key, st.ord, st.visible });
+        writes.append({ st.store->name(), st.key, 0, st.visible });
 
-    const SyncError writeError = db->writeLocalTransaction(tx, writes);
+    const SyncError writeError = db->writeLocalTransaction(tx, &writes);
     if (writeError.isError())
         return refuse(writeError);
-    lastOrd = nextOrd;
 
     // Durable: now the models may show it. A row that appears again (removed locally, then
     // inserted) starts from what the replica holds for its key: the transactions still active
     // on it and its synced version, as a reload would show.
     QHash<CollectionStore *, QList<StoreChange>> perStore;
-    for (const Staged &st : std::as_const(staged)) {
+    for (qsizetype i = 0; i < staged.size(); ++i) {
+        const Staged &st = staged.at(i);
         const bool appears = st.visible && !st.store->find(st.key);
         const ItemActivity before =
                 appears ? activity.value(itemId(st.store->name(), st.key)) : ItemActivity();
         perStore[st.store].append(
-                { st.key, st.ord, st.visible, 1 + before.activeTransactions, before.version });
+                { st.key, writes.at(i).ord, st.visible, 1 + before.activeTransactions,
+                  before.version });
     }
     noteActive(tx);
     for (auto it = perStore.cbegin(); it != perStore.cend(); ++it)

@@ -74,7 +74,6 @@ public:
     QVariantMap scope;
     QString scopeId;
     std::unique_ptr<SyncDatabase> db;
-    qint64 lastOrd = 0;
     SyncStatus *status = nullptr;
     QHash<QString, CollectionStore *> stores;
     QHash<QString, Transaction *> transactions; // current scope, loaded or made here

@@ -495,7 +495,7 @@ SyncError SyncDatabase::activeTransactionsPerKey(const QString &collection, cons
 }
 
 SyncError SyncDatabase::writeLocalTransaction(const TransactionRecord &tx,
-                                              const QList<ItemWrite> &writes)
+                                              QList<ItemWrite> *writes)
 {
     QSqlDatabase db = d->database();
     if (!db.transaction())
@@ -510,30 +510,31 @@ SyncError SyncDatabase::writeLocalTransaction(const TransactionRecord &tx,
     const qint64 now = toMs(tx.updatedAt.isValid() ? tx.updatedAt : QDateTime::currentDateTimeUtc());
 
     QSqlQuery &item = d->statement(
-            "INSERT INTO items (ord, collection, scope, key, version, data, local_data,"
-            " local_deleted, deleted, updated_at) VALUES (?, ?, ?, ?, 0, NULL, ?, ?, 0, ?)"
+            "INSERT INTO items (collection, scope, key, version, data, local_data,"
+            " local_deleted, deleted, updated_at) VALUES (?, ?, ?, 0, NULL, ?, ?, 0, ?)"
             " ON CONFLICT (collection, scope, key) DO UPDATE SET"
             // An item that was not visible and comes back takes a fresh place at the end.
             " ord = CASE WHEN items.local_deleted = 1 OR items.deleted = 1"
-            " OR COALESCE(items.local_data, items.data) IS NULL THEN excluded.ord"
-            " ELSE items.ord END,"
+            " OR COALESCE(items.local_data, items.data) IS NULL"
+            " THEN (SELECT MAX(ord) + 1 FROM items) ELSE items.ord END,"
             " local_data = excluded.local_data, local_deleted = excluded.local_deleted,"
-            " updated_at = excluded.updated_at");
+            " updated_at = excluded.updated_at RETURNING ord");
     QSqlQuery &tombstone = d->statement(
             "INSERT INTO tombstones (collection, scope, key, version, deleted_at, confirmed)"
             " SELECT collection, scope, key, version, ?, 0 FROM items"
             " WHERE collection = ? AND scope = ? AND key = ?"
             " ON CONFLICT (collection, scope, key) DO UPDATE SET deleted_at = excluded.deleted_at");
-    for (const ItemWrite &w : writes) {
-        item.bindValue(0, w.ord);
-        item.bindValue(1, w.collection);
-        item.bindValue(2, text(tx.scope));
-        item.bindValue(3, w.key);
-        item.bindValue(4, jsonOrNull(w.visible.value_or(QJsonObject()), w.visible.has_value()));
-        item.bindValue(5, w.visible ? 0 : 1);
-        item.bindValue(6, now);
-        if (!item.exec())
+    for (ItemWrite &w : *writes) {
+        item.bindValue(0, w.collection);
+        item.bindValue(1, text(tx.scope));
+        item.bindValue(2, w.key);
+        item.bindValue(3, jsonOrNull(w.visible.value_or(QJsonObject()), w.visible.has_value()));
+        item.bindValue(4, w.visible ? 0 : 1);
+        item.bindValue(5, now);
+        if (!item.exec() || !item.next())
             return rollback(item);
+        w.ord = item.value(0).toLongLong();
+        item.finish();
         if (!w.visible) {
             tombstone.bindValue(0, now);
             tombstone.bindValue(1, w.collection);
@@ -733,16 +734,6 @@ SyncError SyncDatabasePrivate::loadTransactions(const QString &scope, bool inclu
             (*out)[i].attempts.append(std::move(a));
     }
     aq.finish();
-    return SyncError();
-}
-
-SyncError SyncDatabase::maxItemOrder(qint64 *out) const
-{
-    QSqlQuery &q = d->statement("SELECT COALESCE(MAX(ord), 0) FROM items");
-    if (!q.exec() || !q.next())
-        return d->failed(q);
-    *out = q.value(0).toLongLong();
-    q.finish();
     return SyncError();
 }
 

@@ -55,7 +55,7 @@ public:
     {
         QString collection;
         QString key;
-        qint64 ord = 0; // used when the item is new to this replica
+        qint64 ord = 0; // set by writeLocalTransaction(): the item's place in the replica
         std::optional<QJsonObject> visible; // nullopt: removed locally
     };
 
@@ -87,16 +87,13 @@ public:
     // Writes the items' visible states and the transaction with its mutations in ONE SQL
     // transaction: either all of it is durable when this returns, or none of it is.
     SyncError writeLocalTransaction(const TransactionRecord &transaction,
-                                    const QList<ItemWrite> &writes);
+                                    QList<ItemWrite> *writes);
 
     // The scope's transactions in commit order: the active and failed ones, and the completed
     // ones too if includeCompleted.
     SyncError loadTransactions(const QString &scope, bool includeCompleted,
                                QList<TransactionRecord> *out) const;
     SyncError loadTransaction(const QString &id, TransactionRecord *out, bool *found) const;
-
-    // The largest item order in use; new items get larger ones.
-    SyncError maxItemOrder(qint64 *out) const;
 
     // PRAGMA integrity_check; *result is "ok" for a sound file.
     SyncError integrityCheck(QString *result) const;

@@ -1276,11 +1276,13 @@ void tst_SyncDatabase::loadsTransactionsByScopeStateAndId()
         record(QStringLiteral("open"), QString(), TransactionState::Pending),
         record(QStringLiteral("elsewhere"), other, TransactionState::Pending),
     };
-    qint64 ord = 0;
+    qint64 lastOrd = 0;
     for (const TransactionRecord &tx : all) {
-        const SyncDatabase::ItemWrite write { QStringLiteral("todos"), tx.mutations.first().key,
-                                              ++ord, tx.mutations.first().modified };
-        QVERIFY(!db.writeLocalTransaction(tx, { write }).isError());
+        QList<SyncDatabase::ItemWrite> writes { { QStringLiteral("todos"), tx.mutations.first().key,
+                                                  0, tx.mutations.first().modified } };
+        QVERIFY(!db.writeLocalTransaction(tx, &writes).isError());
+        QVERIFY(writes.first().ord > lastOrd); // each new item takes the next place
+        lastOrd = writes.first().ord;
     }
 
     auto ids = [](const QList<TransactionRecord> &records) {
