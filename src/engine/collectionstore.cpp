@@ -78,31 +78,34 @@ static quint32 metaDiff(const StoreRow &a, const StoreRow &b)
     return meta;
 }
 
-void CollectionStore::apply(const QList<StoreChange> &changes, int pendingTransactionsDelta)
+void CollectionStore::applyStates(const QList<RowState> &states)
 {
     QList<StoreRow> inserted;
     QList<int> removed;
-    for (const StoreChange &change : changes) {
-        const int i = indexOf(change.key);
+    for (const RowState &state : states) {
+        const int i = indexOf(state.key);
         if (i < 0) {
-            if (!change.visible)
+            if (!state.visible)
                 continue;
             StoreRow row;
-            row.ord = change.ord;
-            row.key = change.key;
-            row.data = *change.visible;
-            row.version = change.version;
-            row.optimistic = true;
-            row.pending = change.pendingDelta;
+            row.ord = state.ord;
+            row.key = state.key;
+            row.data = *state.visible;
+            row.version = state.version;
+            row.optimistic = state.optimistic;
+            row.pending = state.pending;
+            row.lastError = state.lastError;
             inserted.append(std::move(row));
-        } else if (!change.visible) {
+        } else if (!state.visible) {
             removed.append(i);
         } else {
             StoreRow &row = m_rows[i];
             const StoreRow before = row;
-            row.data = *change.visible;
-            row.optimistic = true;
-            row.pending += change.pendingDelta;
+            row.data = *state.visible;
+            row.version = state.version;
+            row.optimistic = state.optimistic;
+            row.pending = state.pending;
+            row.lastError = state.lastError;
             const QStringList fields = Overlay::changedFields(before.data, row.data);
             const quint32 meta = metaDiff(before, row);
             if (!fields.isEmpty() || meta)
@@ -111,10 +114,14 @@ void CollectionStore::apply(const QList<StoreChange> &changes, int pendingTransa
     }
     removeRows(std::move(removed));
     insertRows(std::move(inserted));
-    if (pendingTransactionsDelta) {
-        m_pendingTransactions += pendingTransactionsDelta;
-        Q_EMIT pendingTransactionsChanged();
-    }
+}
+
+void CollectionStore::setPendingTransactions(int count)
+{
+    if (m_pendingTransactions == count)
+        return;
+    m_pendingTransactions = count;
+    Q_EMIT pendingTransactionsChanged();
 }
 
 void CollectionStore::insertRows(QList<StoreRow> rows)

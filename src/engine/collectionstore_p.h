@@ -39,14 +39,16 @@ struct StoreRow
     }
 };
 
-// One row's new visible state after a local change.
-struct StoreChange
+// A row's complete new state, as the engine computed it.
+struct RowState
 {
     QString key;
     qint64 ord = 0; // for rows that become visible
-    std::optional<QJsonObject> visible;
-    int pendingDelta = 0;
-    qint64 version = 0; // for rows that become visible: the synced version of a hidden item
+    std::optional<QJsonObject> visible; // nullopt: not shown
+    qint64 version = 0;
+    int pending = 0;
+    bool optimistic = false;
+    SyncError lastError;
 };
 
 /*
@@ -80,7 +82,9 @@ public:
     void reset(const QList<SyncDatabase::StoredItem> &items, const QHash<QString, int> &pending,
                int pendingTransactions);
     void clear();
-    void apply(const QList<StoreChange> &changes, int pendingTransactionsDelta);
+    // Rows appear, change or disappear; each model hears exact, granular signals.
+    void applyStates(const QList<RowState> &states);
+    void setPendingTransactions(int count);
 
 Q_SIGNALS:
     void aboutToBeReset();

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "syncengine_p.h"
 
+#include "pullapplier_p.h"
+
 #include <synq/identifier.h>
 #include <synq/json.h>
 #include <synq/keygenerator.h>
@@ -68,6 +70,8 @@ SyncEnginePrivate::SyncEnginePrivate(SyncEngine *q) : q(q) { }
 
 SyncEngine::SyncEngine(QObject *parent) : QObject(parent), d(new SyncEnginePrivate(this))
 {
+    qRegisterMetaType<Synq::Protocol::PullResponse>();
+    qRegisterMetaType<QList<Synq::SyncDatabase::SyncedWrite>>();
     d->status = new SyncStatus(this);
     QMetaObject::invokeMethod(
             this,
@@ -161,6 +165,60 @@ bool SyncEngine::isReady() const
     return d->db != nullptr;
 }
 
+SyncTransport *SyncEngine::transport() const
+{
+    return d->transport;
+}
+
+void SyncEngine::setTransport(SyncTransport *transport)
+{
+    if (d->transport == transport)
+        return;
+    d->transport = transport;
+    if (transport && d->autoSync)
+        d->scheduleSync(0);
+    Q_EMIT transportChanged();
+}
+
+bool SyncEngine::autoSync() const
+{
+    return d->autoSync;
+}
+
+void SyncEngine::setAutoSync(bool enabled)
+{
+    if (d->autoSync == enabled)
+        return;
+    d->autoSync = enabled;
+    if (enabled)
+        d->scheduleSync(0);
+    Q_EMIT autoSyncChanged();
+}
+
+int SyncEngine::syncInterval() const
+{
+    return d->syncInterval;
+}
+
+/*!
+    \property Synq::SyncEngine::syncInterval
+    Milliseconds between periodic sync runs while autoSync is on; 0 (the default) runs only
+    after local changes, at start, and when syncNow() is called.
+*/
+void SyncEngine::setSyncInterval(int ms)
+{
+    ms = qMax(0, ms);
+    if (d->syncInterval == ms)
+        return;
+    d->syncInterval = ms;
+    Q_EMIT syncIntervalChanged();
+}
+
+void SyncEngine::syncNow()
+{
+    d->startRun();
+}
+
 /*!
     Opens the database now, if it is not open yet. Returns false, and reports the error through
     errorOccurred(), when the file cannot be opened: a path that cannot be written, a file that
@@ -239,13 +297,38 @@ bool SyncEnginePrivate::ensureOpen()
     qCDebug(lcEngine) << "opened" << file;
     loadScope();
     Q_EMIT q->readyChanged();
+    if (autoSync)
+        scheduleSync(0);
     return true;
+}
+
+void SyncEnginePrivate::stopApplyThread()
+{
+    if (!applyThread)
+        return;
+    PullApplier *a = applier;
+    QMetaObject::invokeMethod(
+            a,
+            [a] {
+                a->release();
+                delete a;
+            },
+            Qt::BlockingQueuedConnection);
+    applier = nullptr;
+    applyThread->quit();
+    applyThread->wait();
+    delete applyThread;
+    applyThread = nullptr;
 }
 
 void SyncEnginePrivate::closeDatabase()
 {
     if (!db)
         return;
+    running = false;
+    ++runSerial; // answers to requests of this run are dropped
+    deliveryQueue.clear();
+    stopApplyThread();
     for (CollectionStore *s : std::as_const(stores))
         s->clear();
     for (Transaction *t : std::as_const(transactions))
@@ -253,6 +336,7 @@ void SyncEnginePrivate::closeDatabase()
     transactions.clear();
     transactionOrder.clear();
     activity.clear();
+    activeByCollection.clear();
     db.reset();
     updateStatusCounts();
     Q_EMIT q->readyChanged();
@@ -260,17 +344,26 @@ void SyncEnginePrivate::closeDatabase()
 
 void SyncEnginePrivate::loadScope()
 {
+    // Whatever a run was doing belongs to the previous scope.
+    running = false;
+    ++runSerial;
+    deliveryQueue.clear();
     for (Transaction *t : std::as_const(transactions))
         t->deleteLater();
     transactions.clear();
     transactionOrder.clear();
     activity.clear();
+    activeByCollection.clear();
 
     QList<TransactionRecord> records;
     const SyncError error = db->loadTransactions(scopeId, false, &records);
     if (error.isError())
         report(error);
-    for (const TransactionRecord &record : std::as_const(records)) {
+    for (TransactionRecord record : std::as_const(records)) {
+        // Nothing is in flight when a scope loads: a push interrupted by a crash or a close
+        // is simply pending again (the server deduplicates whatever it did receive).
+        if (record.state == TransactionState::Persisting)
+            record.state = TransactionState::Pending;
         transactions.insert(record.id, new Transaction(record, q));
         transactionOrder.append(record.id);
         if (isActive(record.state))
@@ -284,21 +377,25 @@ void SyncEnginePrivate::loadScope()
 void SyncEnginePrivate::loadStore(CollectionStore *s)
 {
     QList<SyncDatabase::StoredItem> items;
-    QHash<QString, int> pending;
-    SyncError error = db->loadItems(s->name(), scopeId, &items);
-    if (!error.isError())
-        error = db->activeTransactionsPerKey(s->name(), scopeId, &pending);
+    const SyncError error = db->loadItems(s->name(), scopeId, &items);
     if (error.isError()) {
         report(error);
         s->clear();
         return;
     }
-    int pendingTransactions = 0;
-    for (Transaction *t : std::as_const(transactions)) {
-        if (isActive(TransactionState(t->state())) && t->collections().contains(s->name()))
-            ++pendingTransactions;
+    // Rows with active transactions show their synced state with those folded over it: the
+    // stored overlay may predate a pulled change that landed just before a crash.
+    QHash<QString, int> pending;
+    for (SyncDatabase::StoredItem &item : items) {
+        const auto a = activity.constFind(itemId(s->name(), item.key));
+        if (a == activity.cend())
+            continue;
+        pending.insert(item.key, a->transactionCount());
+        const std::optional<QJsonObject> synced = item.optimistic ? item.synced : item.data;
+        if (const std::optional<QJsonObject> visible = Overlay::visibleState(synced, a->pending))
+            item.data = *visible;
     }
-    s->reset(items, pending, pendingTransactions);
+    s->reset(items, pending, activeTransactionsIn(s->name()));
 }
 
 CollectionStore *SyncEnginePrivate::store(const QString &collection)
@@ -376,7 +473,7 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
         m.key = op.key;
         m.type = op.type;
         // A hidden row (removed locally) still has the version its removal was based on.
-        m.baseVersion = row ? row->version : activity.value(itemId(op.collection, op.key)).version;
+        m.baseVersion = row ? row->version : activity.value(itemId(op.collection, op.key)).version();
         m.createdAt = now;
         m.updatedAt = now;
         switch (op.type) {
@@ -426,21 +523,23 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
         return refuse(writeError);
 
     // Durable: now the models may show it. A row that appears again (removed locally, then
-    // inserted) starts from what the replica holds for its key: the transactions still active
-    // on it and its synced version, as a reload would show.
-    QHash<CollectionStore *, QList<StoreChange>> perStore;
+    // inserted) keeps the version and the active transactions its key has.
+    noteActive(tx);
+    QHash<CollectionStore *, QList<RowState>> perStore;
     for (qsizetype i = 0; i < staged.size(); ++i) {
         const Staged &st = staged.at(i);
-        const bool appears = st.visible && !st.store->find(st.key);
-        const ItemActivity before =
-                appears ? activity.value(itemId(st.store->name(), st.key)) : ItemActivity();
-        perStore[st.store].append(
-                { st.key, writes.at(i).ord, st.visible, 1 + before.activeTransactions,
-                  before.version });
+        const StoreRow *row = st.store->find(st.key);
+        const ItemActivity &a = activity[itemId(st.store->name(), st.key)];
+        perStore[st.store].append({ st.key, writes.at(i).ord, st.visible,
+                                    row ? row->version : a.version(), a.transactionCount(),
+                                    true, row ? row->lastError : SyncError() });
     }
-    noteActive(tx);
-    for (auto it = perStore.cbegin(); it != perStore.cend(); ++it)
-        it.key()->apply(it.value(), 1);
+    for (auto it = perStore.cbegin(); it != perStore.cend(); ++it) {
+        it.key()->applyStates(it.value());
+        it.key()->setPendingTransactions(activeTransactionsIn(it.key()->name()));
+    }
+    if (autoSync)
+        scheduleSync(LocalChangeDebounceMs);
 
     auto *t = new Transaction(tx, q);
     transactions.insert(tx.id, t);
@@ -449,17 +548,38 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
     return t;
 }
 
+int SyncEnginePrivate::ItemActivity::transactionCount() const
+{
+    int count = 0;
+    for (qsizetype i = 0; i < pending.size(); ++i) {
+        if (i == 0 || pending.at(i).transactionId != pending.at(i - 1).transactionId)
+            ++count;
+    }
+    return count;
+}
+
 void SyncEnginePrivate::noteActive(const TransactionRecord &tx)
 {
-    QSet<QString> counted;
+    for (const MutationRecord &m : tx.mutations)
+        activity[itemId(m.collection, m.key)].pending.append(m);
+    for (const QString &collection : tx.collections())
+        ++activeByCollection[collection];
+}
+
+void SyncEnginePrivate::noteFinished(const TransactionRecord &tx)
+{
     for (const MutationRecord &m : tx.mutations) {
         const QString id = itemId(m.collection, m.key);
-        ItemActivity &a = activity[id];
-        if (!counted.contains(id)) {
-            counted.insert(id);
-            ++a.activeTransactions;
-        }
-        a.version = m.baseVersion;
+        auto it = activity.find(id);
+        if (it == activity.end())
+            continue;
+        it->pending.removeIf([&](const MutationRecord &p) { return p.transactionId == tx.id; });
+        if (it->pending.isEmpty())
+            activity.erase(it);
+    }
+    for (const QString &collection : tx.collections()) {
+        if (--activeByCollection[collection] <= 0)
+            activeByCollection.remove(collection);
     }
 }
 

@@ -4,6 +4,7 @@
 
 #include <synq/syncerror.h>
 #include <synq/syncstatus.h>
+#include <synq/synctransport.h>
 #include <synq/synq_export.h>
 #include <synq/transaction.h>
 
@@ -26,6 +27,11 @@ class SYNQ_EXPORT SyncEngine : public QObject
     Q_PROPERTY(QVariantMap scope READ scope WRITE setScope NOTIFY scopeChanged FINAL)
     Q_PROPERTY(Synq::SyncStatus *status READ status CONSTANT FINAL)
     Q_PROPERTY(bool ready READ isReady NOTIFY readyChanged FINAL)
+    Q_PROPERTY(Synq::SyncTransport *transport READ transport WRITE setTransport NOTIFY
+                       transportChanged FINAL)
+    Q_PROPERTY(bool autoSync READ autoSync WRITE setAutoSync NOTIFY autoSyncChanged FINAL)
+    Q_PROPERTY(int syncInterval READ syncInterval WRITE setSyncInterval NOTIFY
+                       syncIntervalChanged FINAL)
 
 public:
     enum Durability {
@@ -50,6 +56,17 @@ public:
 
     bool isReady() const;
 
+    SyncTransport *transport() const;
+    void setTransport(SyncTransport *transport);
+    bool autoSync() const;
+    void setAutoSync(bool enabled);
+    int syncInterval() const;
+    void setSyncInterval(int ms);
+
+    // Starts a sync run now (push the outbox, then pull every collection), or right after
+    // the one in progress.
+    Q_INVOKABLE void syncNow();
+
     Q_INVOKABLE bool open();
     Q_INVOKABLE void close();
 
@@ -64,6 +81,11 @@ Q_SIGNALS:
     void durabilityChanged();
     void scopeChanged();
     void readyChanged();
+    void transportChanged();
+    void autoSyncChanged();
+    void syncIntervalChanged();
+    void syncStarted();
+    void syncFinished(const QVariantMap &report);
     void transactionStateChanged(const QString &id, Synq::Transaction::State state);
     void errorOccurred(const Synq::SyncError &error);
 

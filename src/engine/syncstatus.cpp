@@ -51,4 +51,28 @@ void SyncStatus::setLastError(const SyncError &error)
     Q_EMIT lastErrorChanged();
 }
 
+void SyncStatus::setLastSyncedAt(const QDateTime &at)
+{
+    if (m_lastSyncedAt == at)
+        return;
+    m_lastSyncedAt = at;
+    Q_EMIT lastSyncedAtChanged();
+}
+
+void SyncStatus::setSyncing(bool syncing)
+{
+    if (m_syncing == syncing)
+        return;
+    m_syncing = syncing;
+    Q_EMIT syncingChanged();
+}
+
+void SyncStatus::setOnline(bool online)
+{
+    if (m_online == online)
+        return;
+    m_online = online;
+    Q_EMIT onlineChanged();
+}
+
 } // namespace Synq

@@ -57,6 +57,9 @@ private:
     void setPendingCount(int count);
     void setFailedCount(int count);
     void setLastError(const SyncError &error);
+    void setLastSyncedAt(const QDateTime &at);
+    void setSyncing(bool syncing);
+    void setOnline(bool online);
 
     bool m_online = false;
     bool m_syncing = false;

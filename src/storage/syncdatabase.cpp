@@ -8,6 +8,7 @@
 #include <QtCore/QLoggingCategory>
 #include <QtCore/QMutex>
 #include <QtCore/QThread>
+#include <QtCore/QUuid>
 #include <QtSql/QSqlError>
 #include <QtSql/QSqlQuery>
 
@@ -134,7 +135,15 @@ const char *const migrationV1[] = {
     nullptr,
 };
 
-const char *const *const migrations[] = { migrationV1 };
+// Schema 2: the meta table (client id) and the highest applied version per cursor, which
+// makes a cursor that moves backwards detectable.
+const char *const migrationV2[] = {
+    "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    "ALTER TABLE cursors ADD COLUMN max_version INTEGER NOT NULL DEFAULT 0",
+    nullptr,
+};
+
+const char *const *const migrations[] = { migrationV1, migrationV2 };
 static_assert(sizeof(migrations) / sizeof(migrations[0]) == SyncDatabase::SchemaVersion,
               "one migration per schema version");
 
@@ -454,8 +463,8 @@ SyncError SyncDatabase::loadItems(const QString &collection, const QString &scop
                                   QList<StoredItem> *out) const
 {
     QSqlQuery &q = d->statement(
-            "SELECT ord, key, version, COALESCE(local_data, data), local_data IS NOT NULL"
-            " FROM items WHERE collection = ? AND scope = ? AND local_deleted = 0"
+            "SELECT ord, key, version, COALESCE(local_data, data), local_data IS NOT NULL,"
+            " CASE WHEN local_data IS NOT NULL THEN data END FROM items WHERE collection = ? AND scope = ? AND local_deleted = 0"
             " AND deleted = 0 AND COALESCE(local_data, data) IS NOT NULL ORDER BY ord");
     q.bindValue(0, collection);
     q.bindValue(1, text(scope));
@@ -469,27 +478,10 @@ SyncError SyncDatabase::loadItems(const QString &collection, const QString &scop
         item.version = q.value(2).toLongLong();
         item.data = decode(q.value(3));
         item.optimistic = q.value(4).toBool();
+        if (item.optimistic && !q.value(5).isNull())
+            item.synced = decode(q.value(5));
         out->append(std::move(item));
     }
-    q.finish();
-    return SyncError();
-}
-
-SyncError SyncDatabase::activeTransactionsPerKey(const QString &collection, const QString &scope,
-                                                 QHash<QString, int> *out) const
-{
-    QSqlQuery &q = d->statement(
-            "SELECT m.key, COUNT(DISTINCT m.tx_id) FROM mutations m"
-            " JOIN transactions t ON t.id = m.tx_id"
-            " WHERE m.collection = ? AND m.scope = ? AND t.state NOT IN (4, 5)"
-            " GROUP BY m.key");
-    q.bindValue(0, collection);
-    q.bindValue(1, text(scope));
-    if (!q.exec())
-        return d->failed(q);
-    out->clear();
-    while (q.next())
-        out->insert(q.value(0).toString(), q.value(1).toInt());
     q.finish();
     return SyncError();
 }
@@ -734,6 +726,183 @@ SyncError SyncDatabasePrivate::loadTransactions(const QString &scope, bool inclu
             (*out)[i].attempts.append(std::move(a));
     }
     aq.finish();
+    return SyncError();
+}
+
+SyncError SyncDatabase::clientId(QString *out)
+{
+    QSqlQuery &get = d->statement("SELECT value FROM meta WHERE name = 'client_id'");
+    if (!get.exec())
+        return d->failed(get);
+    if (get.next()) {
+        *out = get.value(0).toString();
+        get.finish();
+        return SyncError();
+    }
+    get.finish();
+    const QString id = QUuid::createUuid().toString(QUuid::WithoutBraces);
+    QSqlQuery &put = d->statement("INSERT OR IGNORE INTO meta (name, value) VALUES ('client_id', ?)");
+    put.bindValue(0, id);
+    if (!put.exec())
+        return d->failed(put);
+    return clientId(out);
+}
+
+SyncError SyncDatabase::cursor(const QString &collection, const QString &scope, Cursor *out) const
+{
+    QSqlQuery &q = d->statement(
+            "SELECT cursor, max_version FROM cursors WHERE collection = ? AND scope = ?");
+    q.bindValue(0, collection);
+    q.bindValue(1, text(scope));
+    if (!q.exec())
+        return d->failed(q);
+    *out = Cursor();
+    if (q.next()) {
+        out->cursor = q.value(0).toString();
+        out->maxVersion = q.value(1).toLongLong();
+    }
+    q.finish();
+    return SyncError();
+}
+
+SyncError SyncDatabase::writeSynced(const QString &scope, const QList<TransactionUpdate> &transactions,
+                                    QList<SyncedWrite> *items, const CursorWrite *cursorWrite)
+{
+    QSqlDatabase db = d->database();
+    if (!db.transaction())
+        return d->storageError(tr("The local database could not be written."), db.lastError());
+    auto rollback = [&](const QSqlQuery &q) {
+        const SyncError error = d->failed(q);
+        db.rollback();
+        return error;
+    };
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+
+    QSqlQuery &tx = d->statement(
+            "UPDATE transactions SET state = ?, updated_at = ?, current_attempt = ?,"
+            " error_code = ?, error_message = ?, error_detail = ?, error_retryable = ?,"
+            " error_http = ?, error_tx = ? WHERE id = ?");
+    QSqlQuery &mutationState = d->statement("UPDATE mutations SET state = ?, updated_at = ? WHERE tx_id = ?");
+    QSqlQuery &rebase = d->statement("UPDATE mutations SET base_version = ? WHERE id = ?");
+    QSqlQuery &attempt = d->statement(
+            "INSERT INTO attempts (id, tx_id, started_at, completed_at, error_code, error_message,"
+            " error_detail, retry_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET completed_at = excluded.completed_at,"
+            " error_code = excluded.error_code, error_message = excluded.error_message,"
+            " error_detail = excluded.error_detail, retry_at = excluded.retry_at");
+    for (const TransactionUpdate &u : transactions) {
+        tx.bindValue(0, int(u.state));
+        tx.bindValue(1, toMs(u.updatedAt));
+        tx.bindValue(2, u.currentAttempt);
+        tx.bindValue(3, int(u.error.code()));
+        tx.bindValue(4, u.error.message());
+        tx.bindValue(5, u.error.detail());
+        tx.bindValue(6, u.error.isRetryable() ? 1 : 0);
+        tx.bindValue(7, u.error.httpStatus());
+        tx.bindValue(8, u.error.transactionId());
+        tx.bindValue(9, u.id);
+        if (!tx.exec())
+            return rollback(tx);
+        mutationState.bindValue(0, int(u.mutationState));
+        mutationState.bindValue(1, toMs(u.updatedAt));
+        mutationState.bindValue(2, u.id);
+        if (!mutationState.exec())
+            return rollback(mutationState);
+        for (const auto &r : u.rebases) {
+            rebase.bindValue(0, r.second);
+            rebase.bindValue(1, r.first);
+            if (!rebase.exec())
+                return rollback(rebase);
+        }
+        if (u.attempt) {
+            const AttemptRecord &a = *u.attempt;
+            attempt.bindValue(0, a.id);
+            attempt.bindValue(1, u.id);
+            attempt.bindValue(2, toMs(a.startedAt));
+            attempt.bindValue(3, a.completedAt.isValid() ? QVariant(toMs(a.completedAt)) : QVariant());
+            attempt.bindValue(4, int(a.error.code()));
+            attempt.bindValue(5, a.error.message());
+            attempt.bindValue(6, a.error.detail());
+            attempt.bindValue(7, a.retryScheduledFor.isValid() ? QVariant(toMs(a.retryScheduledFor)) : QVariant());
+            if (!attempt.exec())
+                return rollback(attempt);
+        }
+    }
+
+    // Synced state, and the local overlay where the caller knows it (local set): a pulled
+    // row without local changes keeps local_data NULL; local_deleted is only ever changed by
+    // the caller, so a pulled upsert never resurrects a row removed locally.
+    QSqlQuery &item = d->statement(
+            "INSERT INTO items (collection, scope, key, version, data, local_data,"
+            " local_deleted, deleted, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (collection, scope, key) DO UPDATE SET"
+            " ord = CASE WHEN (items.local_deleted = 1 OR items.deleted = 1"
+            "   OR COALESCE(items.local_data, items.data) IS NULL)"
+            "   AND NOT (CASE WHEN ? THEN excluded.local_deleted ELSE items.local_deleted END = 1"
+            "   OR excluded.deleted = 1 OR COALESCE(CASE WHEN ? THEN excluded.local_data"
+            "   ELSE items.local_data END, excluded.data) IS NULL)"
+            "   THEN (SELECT MAX(ord) + 1 FROM items) ELSE items.ord END,"
+            " version = excluded.version, data = excluded.data, deleted = excluded.deleted,"
+            " local_data = CASE WHEN ? THEN excluded.local_data ELSE items.local_data END,"
+            " local_deleted = CASE WHEN ? THEN excluded.local_deleted ELSE items.local_deleted END,"
+            " updated_at = excluded.updated_at"
+            " RETURNING ord, local_deleted = 0 AND deleted = 0"
+            " AND COALESCE(local_data, data) IS NOT NULL");
+    QSqlQuery &tombstone = d->statement(
+            "INSERT INTO tombstones (collection, scope, key, version, deleted_at, confirmed)"
+            " VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (collection, scope, key) DO UPDATE SET"
+            " version = excluded.version, deleted_at = excluded.deleted_at, confirmed = 1");
+    for (SyncedWrite &w : *items) {
+        item.bindValue(0, w.collection);
+        item.bindValue(1, text(scope));
+        item.bindValue(2, w.key);
+        item.bindValue(3, w.version);
+        item.bindValue(4, jsonOrNull(w.synced.value_or(QJsonObject()), w.synced.has_value()));
+        item.bindValue(5, w.local ? jsonOrNull(w.local->value_or(QJsonObject()), w.local->has_value()) : QVariant());
+        item.bindValue(6, w.localDeleted ? 1 : 0);
+        item.bindValue(7, w.synced ? 0 : 1);
+        item.bindValue(8, now);
+        item.bindValue(9, w.setLocal ? 1 : 0);
+        item.bindValue(10, w.setLocal ? 1 : 0);
+        item.bindValue(11, w.setLocal ? 1 : 0);
+        item.bindValue(12, w.setLocal ? 1 : 0);
+        if (!item.exec() || !item.next())
+            return rollback(item);
+        w.ord = item.value(0).toLongLong();
+        w.visibleInStore = item.value(1).toBool();
+        item.finish();
+        if (!w.synced) {
+            tombstone.bindValue(0, w.collection);
+            tombstone.bindValue(1, text(scope));
+            tombstone.bindValue(2, w.key);
+            tombstone.bindValue(3, w.version);
+            tombstone.bindValue(4, now);
+            if (!tombstone.exec())
+                return rollback(tombstone);
+        }
+    }
+
+    if (cursorWrite) {
+        QSqlQuery &c = d->statement(
+                "INSERT INTO cursors (collection, scope, cursor, updated_at, max_version)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (collection, scope) DO UPDATE SET"
+                " cursor = excluded.cursor, updated_at = excluded.updated_at,"
+                " max_version = MAX(cursors.max_version, excluded.max_version)");
+        c.bindValue(0, cursorWrite->collection);
+        c.bindValue(1, text(scope));
+        c.bindValue(2, cursorWrite->cursor);
+        c.bindValue(3, now);
+        c.bindValue(4, cursorWrite->maxVersion);
+        if (!c.exec())
+            return rollback(c);
+    }
+
+    if (!db.commit()) {
+        const SyncError error = d->storageError(tr("The local database could not be written."),
+                                                db.lastError());
+        db.rollback();
+        return error;
+    }
     return SyncError();
 }
 

@@ -37,7 +37,7 @@ public:
     enum class Synchronous { Normal, Full };
 
     // Schema versions this build can read and write (PRAGMA user_version).
-    static constexpr int SchemaVersion = 1;
+    static constexpr int SchemaVersion = 2;
     // PRAGMA application_id of every Synq database: "Synq" in ASCII.
     static constexpr qint32 ApplicationId = 0x53796e71;
 
@@ -48,6 +48,48 @@ public:
         qint64 version = 0;
         QJsonObject data; // the visible state: synced data with the optimistic overlay
         bool optimistic = false; // the visible state differs from the synced one
+        std::optional<QJsonObject> synced; // for optimistic rows: the synced state, if any
+    };
+
+    // A transaction's new state after a push attempt.
+    struct TransactionUpdate
+    {
+        QString id;
+        TransactionState state = TransactionState::Pending;
+        MutationState mutationState = MutationState::Created;
+        int currentAttempt = 0;
+        SyncError error;
+        QDateTime updatedAt;
+        std::optional<AttemptRecord> attempt; // inserted, or updated by id
+        QList<QPair<QString, qint64>> rebases; // mutation id -> new base version
+    };
+
+    // An item's synced state from the server (a push result or a pulled change).
+    struct SyncedWrite
+    {
+        QString collection;
+        QString key;
+        qint64 version = 0;
+        std::optional<QJsonObject> synced; // nullopt: deleted on the server
+        // The local overlay: written only when setLocal (the caller knows it).
+        bool setLocal = false;
+        std::optional<std::optional<QJsonObject>> local; // local_data (nullopt inside: NULL)
+        bool localDeleted = false;
+        // Out: the item's place, and whether it is visible after the write.
+        qint64 ord = 0;
+        bool visibleInStore = false;
+    };
+
+    struct Cursor
+    {
+        QString cursor; // empty: from the beginning
+        qint64 maxVersion = 0; // the highest version applied through this cursor
+    };
+    struct CursorWrite
+    {
+        QString collection;
+        QString cursor;
+        qint64 maxVersion = 0;
     };
 
     // One item's new visible state, written together with an outbox transaction.
@@ -80,10 +122,6 @@ public:
 
     SyncError loadItems(const QString &collection, const QString &scope,
                         QList<StoredItem> *out) const;
-    // Number of active (neither completed nor failed) transactions touching each key.
-    SyncError activeTransactionsPerKey(const QString &collection, const QString &scope,
-                                       QHash<QString, int> *out) const;
-
     // Writes the items' visible states and the transaction with its mutations in ONE SQL
     // transaction: either all of it is durable when this returns, or none of it is.
     SyncError writeLocalTransaction(const TransactionRecord &transaction,
@@ -94,6 +132,16 @@ public:
     SyncError loadTransactions(const QString &scope, bool includeCompleted,
                                QList<TransactionRecord> *out) const;
     SyncError loadTransaction(const QString &id, TransactionRecord *out, bool *found) const;
+
+    // This replica's client id (made once, kept in the file).
+    SyncError clientId(QString *out);
+
+    SyncError cursor(const QString &collection, const QString &scope, Cursor *out) const;
+
+    // In ONE SQL transaction: transaction state changes, synced item states and (for a
+    // pulled page) the new cursor.
+    SyncError writeSynced(const QString &scope, const QList<TransactionUpdate> &transactions,
+                          QList<SyncedWrite> *items, const CursorWrite *cursor = nullptr);
 
     // PRAGMA integrity_check; *result is "ok" for a sound file.
     SyncError integrityCheck(QString *result) const;

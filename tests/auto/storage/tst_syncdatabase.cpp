@@ -37,6 +37,7 @@ namespace {
 const QStringList todoFields { QStringLiteral("title"), QStringLiteral("done") };
 const QStringList synqTables { QStringLiteral("attempts"),     QStringLiteral("cursors"),
                                QStringLiteral("id_map"),       QStringLiteral("items"),
+                               QStringLiteral("meta"),
                                QStringLiteral("mutations"),    QStringLiteral("sqlite_sequence"),
                                QStringLiteral("tombstones"),   QStringLiteral("transactions") };
 
@@ -248,6 +249,7 @@ private Q_SLOTS:
     void refusesInvalidChanges();
 
     void loadsTransactionsByScopeStateAndId();
+    void upgradesSchemaOneKeepingTheOutbox();
 
 private:
     // The strategy of the current global data row, for every collection that writes.
@@ -1337,6 +1339,96 @@ void tst_SyncDatabase::loadsTransactionsByScopeStateAndId()
     QCOMPARE(done->state(), Transaction::Completed);
     QCOMPARE(engine.transaction(QStringLiteral("done")), done);
     QCOMPARE(engine.transaction(QStringLiteral("elsewhere")), nullptr);
+}
+
+void tst_SyncDatabase::upgradesSchemaOneKeepingTheOutbox()
+{
+    // A file as Synq's first schema wrote it: one synced item with a pending update, one
+    // local insert, both in the outbox.
+    {
+        QSqlDatabase v1 = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("v1"));
+        v1.setDatabaseName(path());
+        QVERIFY(v1.open());
+        QSqlQuery q(v1);
+        const char *const schema1[] = {
+            "PRAGMA journal_mode = WAL",
+            "CREATE TABLE items (ord INTEGER PRIMARY KEY, collection TEXT NOT NULL,"
+            " scope TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL DEFAULT 0,"
+            " data TEXT, local_data TEXT, local_deleted INTEGER NOT NULL DEFAULT 0,"
+            " deleted INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL DEFAULT 0,"
+            " UNIQUE (collection, scope, key))",
+            "CREATE INDEX items_order ON items (collection, scope, ord)",
+            "CREATE TABLE transactions (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL"
+            " UNIQUE, scope TEXT NOT NULL, strategy INTEGER NOT NULL, state INTEGER NOT NULL,"
+            " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, current_attempt INTEGER"
+            " NOT NULL DEFAULT 0, queued_behind TEXT, error_code INTEGER NOT NULL DEFAULT 0,"
+            " error_message TEXT, error_detail TEXT, error_retryable INTEGER NOT NULL DEFAULT 0,"
+            " error_http INTEGER NOT NULL DEFAULT 0, error_tx TEXT)",
+            "CREATE INDEX transactions_scope_state ON transactions (scope, state)",
+            "CREATE TABLE mutations (id TEXT PRIMARY KEY, tx_id TEXT NOT NULL REFERENCES"
+            " transactions (id) ON DELETE CASCADE, seq INTEGER NOT NULL, collection TEXT NOT NULL,"
+            " scope TEXT NOT NULL, key TEXT NOT NULL, type INTEGER NOT NULL, base_version INTEGER"
+            " NOT NULL DEFAULT 0, original TEXT, modified TEXT, changes TEXT, metadata TEXT,"
+            " state INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,"
+            " updated_at INTEGER NOT NULL)",
+            "CREATE INDEX mutations_tx ON mutations (tx_id, seq)",
+            "CREATE INDEX mutations_item ON mutations (collection, scope, key)",
+            "CREATE TABLE attempts (id TEXT PRIMARY KEY, tx_id TEXT NOT NULL REFERENCES"
+            " transactions (id) ON DELETE CASCADE, started_at INTEGER NOT NULL, completed_at"
+            " INTEGER, error_code INTEGER NOT NULL DEFAULT 0, error_message TEXT, error_detail"
+            " TEXT, retry_at INTEGER)",
+            "CREATE INDEX attempts_tx ON attempts (tx_id, started_at)",
+            "CREATE TABLE cursors (collection TEXT NOT NULL, scope TEXT NOT NULL, cursor TEXT NOT"
+            " NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (collection, scope)) WITHOUT ROWID",
+            "CREATE TABLE id_map (collection TEXT NOT NULL, scope TEXT NOT NULL, client_key TEXT"
+            " NOT NULL, server_key TEXT NOT NULL, created_at INTEGER NOT NULL,"
+            " PRIMARY KEY (collection, scope, client_key)) WITHOUT ROWID",
+            "CREATE TABLE tombstones (collection TEXT NOT NULL, scope TEXT NOT NULL, key TEXT NOT"
+            " NULL, version INTEGER NOT NULL DEFAULT 0, deleted_at INTEGER NOT NULL, confirmed"
+            " INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (collection, scope, key)) WITHOUT ROWID",
+            "INSERT INTO items VALUES (1, 'todos', '', 'a', 7, '{\"id\":\"a\",\"title\":\"Milk\"}',"
+            " '{\"id\":\"a\",\"title\":\"Oat milk\"}', 0, 0, 1)",
+            "INSERT INTO items VALUES (2, 'todos', '', 'b', 0, NULL, '{\"id\":\"b\",\"title\":\"Tea\"}',"
+            " 0, 0, 1)",
+            "INSERT INTO transactions (id, scope, strategy, state, created_at, updated_at)"
+            " VALUES ('t1', '', 0, 1, 1, 1), ('t2', '', 0, 1, 2, 2)",
+            "INSERT INTO mutations VALUES ('m1', 't1', 0, 'todos', '', 'a', 1, 7,"
+            " '{\"id\":\"a\",\"title\":\"Milk\"}', '{\"id\":\"a\",\"title\":\"Oat milk\"}',"
+            " '{\"title\":\"Oat milk\"}', NULL, 0, 1, 1)",
+            "INSERT INTO mutations VALUES ('m2', 't2', 0, 'todos', '', 'b', 0, 0, NULL,"
+            " '{\"id\":\"b\",\"title\":\"Tea\"}', '{\"id\":\"b\",\"title\":\"Tea\"}', NULL, 0, 2, 2)",
+            "INSERT INTO cursors VALUES ('todos', '', 'v1:7', 1)",
+            "PRAGMA application_id = 1400467057",
+            "PRAGMA user_version = 1",
+        };
+        for (const char *sql : schema1)
+            QVERIFY2(q.exec(QString::fromLatin1(sql)), qPrintable(q.lastError().text()));
+        q = QSqlQuery();
+        v1.close();
+    }
+    QSqlDatabase::removeDatabase(QStringLiteral("v1"));
+
+    SyncEngine engine;
+    engine.setDatabasePath(path());
+    QVERIFY(engine.open());
+    SyncCollection todos(&engine, QStringLiteral("todos"), todoFields);
+    QAbstractItemModelTester tester(&todos, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QCOMPARE(todos.rowCount(), 2);
+    QCOMPARE(todos.get(0).value(QStringLiteral("title")).toString(), QStringLiteral("Oat milk"));
+    QCOMPARE(todos.get(0).value(QStringLiteral("version")).toLongLong(), 7);
+    QCOMPARE(todos.get(0).value(QStringLiteral("syncState")).toInt(), int(SyncCollection::Pending));
+    QCOMPARE(todos.get(1).value(QStringLiteral("title")).toString(), QStringLiteral("Tea"));
+    QStringList ids;
+    for (Transaction *t : engine.transactions())
+        ids << t->id();
+    QCOMPARE(ids, (QStringList { QStringLiteral("t1"), QStringLiteral("t2") }));
+
+    Direct direct(path());
+    QCOMPARE(direct.value(QStringLiteral("PRAGMA user_version")).toInt(), SyncDatabase::SchemaVersion);
+    QCOMPARE(direct.tables(), synqTables);
+    QCOMPARE(direct.value(QStringLiteral("SELECT cursor || '@' || max_version FROM cursors")).toString(),
+             QStringLiteral("v1:7@0"));
+    QCOMPARE(direct.value(QStringLiteral("SELECT count(*) FROM mutations")).toInt(), 2);
 }
 
 QTEST_GUILESS_MAIN(tst_SyncDatabase)

@@ -1,0 +1,601 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// The sync run of a SyncEngine: push the outbox, then pull every collection.
+
+#include "pullapplier_p.h"
+#include "syncengine_p.h"
+
+#include <synq/keygenerator.h>
+#include <synq/overlay.h>
+
+#include <QtCore/QLoggingCategory>
+#include <QtCore/QRandomGenerator>
+
+Q_LOGGING_CATEGORY(lcPush, "synq.push", QtInfoMsg)
+Q_LOGGING_CATEGORY(lcPull, "synq.pull", QtInfoMsg)
+
+namespace Synq {
+
+namespace {
+
+// Rows handed to the models per event-loop turn: keeps every turn short (L3).
+constexpr int DeliveryChunk = 500;
+// Pages per collection and run (L2); a run that stops early leaves the rest to the next one.
+constexpr int PagesPerRun = 1000;
+constexpr int PageSize = 500;
+
+} // namespace
+
+void PullApplier::apply(quint64 serial, const QString &scope, const QString &collection,
+                        const Protocol::PullResponse &page)
+{
+    QList<SyncDatabase::SyncedWrite> writes;
+    writes.reserve(page.changes.size());
+    qint64 maxVersion = 0;
+    for (const Protocol::Change &c : page.changes) {
+        SyncDatabase::SyncedWrite w;
+        w.collection = collection;
+        w.key = c.key;
+        w.version = c.version;
+        if (!c.deleted)
+            w.synced = c.data;
+        maxVersion = qMax(maxVersion, c.version);
+        writes.append(std::move(w));
+    }
+    const SyncDatabase::CursorWrite cursor { collection, page.cursor, maxVersion };
+    const SyncError error = m_db->writeSynced(scope, {}, &writes, &cursor);
+    Q_EMIT applied(serial, collection, error.isError() ? QList<SyncDatabase::SyncedWrite>() : writes,
+                   page.hasMore, error);
+}
+
+void PullApplier::release()
+{
+    m_db->releaseThreadConnection();
+}
+
+void SyncEnginePrivate::scheduleSync(int delayMs)
+{
+    if (!transport || !db)
+        return;
+    if (!syncTimer) {
+        syncTimer = new QTimer(q);
+        syncTimer->setSingleShot(true);
+        QObject::connect(syncTimer, &QTimer::timeout, q, [this] { startRun(); });
+    }
+    // An earlier run keeps its place; a later request never postpones it.
+    if (syncTimer->isActive() && syncTimer->remainingTime() <= delayMs)
+        return;
+    syncTimer->start(qMax(0, delayMs));
+}
+
+void SyncEnginePrivate::startRun()
+{
+    if (running) {
+        again = true;
+        return;
+    }
+    if (!transport || !ensureOpen())
+        return;
+    if (clientId.isEmpty()) {
+        const SyncError error = db->clientId(&clientId);
+        if (error.isError()) {
+            report(error);
+            return;
+        }
+    }
+    running = true;
+    again = false;
+    ++runSerial;
+    runBatchLimit = 0;
+    runReport = { { QStringLiteral("pushed"), 0 }, { QStringLiteral("pulled"), 0 },
+                  { QStringLiteral("conflicts"), 0 }, { QStringLiteral("failed"), 0 } };
+    runClock.start();
+    status->setSyncing(true);
+    Q_EMIT q->syncStarted();
+    pushNext();
+}
+
+static void bump(QVariantMap &report, const char *name, int by = 1)
+{
+    const QString key = QString::fromLatin1(name);
+    report.insert(key, report.value(key).toInt() + by);
+}
+
+void SyncEnginePrivate::pushNext()
+{
+    // FIFO: whole transactions, in commit order, up to the batch size.
+    const int limit = runBatchLimit > 0 ? runBatchLimit : transport->batchSize();
+    QStringList batch;
+    int count = 0;
+    for (const QString &id : std::as_const(transactionOrder)) {
+        Transaction *t = transactions.value(id);
+        if (!t || t->state() != Transaction::Pending)
+            continue;
+        if (!batch.isEmpty() && count + t->mutationCount() > limit)
+            break;
+        batch.append(id);
+        count += t->mutationCount();
+    }
+    if (batch.isEmpty()) {
+        pullQueue = stores.keys();
+        pullQueue.sort();
+        pagesLeft = PagesPerRun;
+        pullNext();
+        return;
+    }
+
+    const QDateTime now = QDateTime::currentDateTimeUtc();
+    Protocol::PushRequest request;
+    request.client = clientId;
+    QList<SyncDatabase::TransactionUpdate> updates;
+    for (const QString &id : std::as_const(batch)) {
+        const TransactionRecord &record = transactions.value(id)->record();
+        for (const MutationRecord &m : record.mutations) {
+            Protocol::PushMutation pm;
+            pm.id = m.id;
+            pm.tx = record.id;
+            pm.collection = m.collection;
+            pm.op = m.type;
+            pm.key = m.key;
+            pm.baseVersion = m.baseVersion;
+            pm.data = m.type == MutationType::Insert ? m.modified : m.changes;
+            request.mutations.append(pm);
+        }
+        SyncDatabase::TransactionUpdate u;
+        u.id = id;
+        u.state = TransactionState::Persisting;
+        u.mutationState = MutationState::Persisting;
+        u.currentAttempt = record.currentAttempt + 1;
+        u.updatedAt = now;
+        AttemptRecord attempt;
+        attempt.id = KeyGenerator::global().next();
+        attempt.startedAt = now;
+        u.attempt = attempt;
+        updates.append(u);
+    }
+    request.batch = Protocol::batchId(request.mutations);
+    settle(updates, {}, {});
+    qCDebug(lcPush) << "pushing" << request.mutations.size() << "mutations of" << batch.size()
+                    << "transactions, batch" << request.batch;
+
+    const quint64 run = runSerial;
+    const QString scopeAtStart = scopeId;
+    transport->push(request, [this, run, scopeAtStart, batch, request](
+                                     const Protocol::PushResponse &response, const SyncError &error) {
+        if (!sameRun(run) || scopeAtStart != scopeId || !db)
+            return; // the engine moved on; the transactions are pending again after a reload
+        onPushed(batch, request, response, error);
+    });
+}
+
+RowState SyncEnginePrivate::rowState(CollectionStore *s, const QString &key,
+                                     const std::optional<QJsonObject> &synced, qint64 version,
+                                     qint64 ord) const
+{
+    const auto a = activity.constFind(itemId(s->name(), key));
+    const bool active = a != activity.cend();
+    RowState r;
+    r.key = key;
+    r.ord = ord;
+    r.version = version;
+    r.visible = active ? Overlay::visibleState(synced, a->pending) : synced;
+    r.pending = active ? a->transactionCount() : 0;
+    r.optimistic = active;
+    return r;
+}
+
+void SyncEnginePrivate::settle(const QList<SyncDatabase::TransactionUpdate> &updates,
+                               const QHash<QString, std::optional<QJsonObject>> &synced,
+                               const QHash<QString, qint64> &syncedVersions)
+{
+    // Memory first (the rows' new states depend on which transactions stay active), then one
+    // SQL transaction, then the signals.
+    QList<QPair<Transaction *, TransactionRecord>> changed;
+    QSet<QString> touched;
+    for (const SyncDatabase::TransactionUpdate &u : updates) {
+        Transaction *t = transactions.value(u.id);
+        if (!t)
+            continue;
+        TransactionRecord record = t->record();
+        const bool wasActive = isActive(record.state);
+        record.state = u.state;
+        record.currentAttempt = u.currentAttempt;
+        record.error = u.error;
+        record.updatedAt = u.updatedAt;
+        for (MutationRecord &m : record.mutations) {
+            m.state = u.mutationState;
+            m.updatedAt = u.updatedAt;
+            for (const auto &r : u.rebases) {
+                if (r.first == m.id)
+                    m.baseVersion = r.second;
+            }
+        }
+        if (u.attempt) {
+            auto it = std::find_if(record.attempts.begin(), record.attempts.end(),
+                                   [&](const AttemptRecord &a) { return a.id == u.attempt->id; });
+            if (it == record.attempts.end())
+                record.attempts.append(*u.attempt);
+            else
+                *it = *u.attempt;
+        }
+        if (wasActive && !isActive(record.state)) {
+            noteFinished(t->record());
+            for (const MutationRecord &m : record.mutations)
+                touched.insert(itemId(m.collection, m.key));
+        }
+        changed.append({ t, record });
+    }
+    // Rebased base versions must also reach the in-memory pending lists.
+    for (const SyncDatabase::TransactionUpdate &u : updates) {
+        for (const auto &r : u.rebases) {
+            for (ItemActivity &a : activity) {
+                for (MutationRecord &m : a.pending) {
+                    if (m.id == r.first)
+                        m.baseVersion = r.second;
+                }
+            }
+        }
+    }
+    for (auto it = synced.cbegin(); it != synced.cend(); ++it)
+        touched.insert(it.key());
+
+    QList<SyncDatabase::SyncedWrite> writes;
+    QList<CollectionStore *> writeStores;
+    for (const QString &id : std::as_const(touched)) {
+        const qsizetype slash = id.indexOf(QLatin1Char('/'));
+        const QString collection = id.left(slash);
+        const QString key = id.mid(slash + 1);
+        CollectionStore *s = store(collection);
+        if (!s)
+            continue;
+        const StoreRow *row = s->find(key);
+        SyncDatabase::SyncedWrite w;
+        w.collection = collection;
+        w.key = key;
+        if (synced.contains(id)) {
+            w.synced = synced.value(id);
+            w.version = syncedVersions.value(id);
+        } else {
+            // Rolled back without news from the server: the synced state is what the
+            // oldest pending mutation on the row started from.
+            w.version = row ? row->version : 0;
+            w.synced = row && !row->optimistic ? std::optional<QJsonObject>(row->data) : std::nullopt;
+            for (const auto &[t, record] : std::as_const(changed)) {
+                for (const MutationRecord &m : record.mutations) {
+                    if (m.collection == collection && m.key == key && !w.version) {
+                        w.version = m.baseVersion;
+                        w.synced = m.type == MutationType::Insert
+                                ? std::nullopt
+                                : std::optional<QJsonObject>(m.original);
+                    }
+                }
+            }
+        }
+        const RowState state = rowState(s, key, w.synced, w.version, 0);
+        w.setLocal = true;
+        w.local = state.optimistic ? state.visible : std::optional<QJsonObject>();
+        if (!state.optimistic)
+            w.local = std::optional<std::optional<QJsonObject>>(std::optional<QJsonObject>());
+        w.localDeleted = state.optimistic && !state.visible;
+        writes.append(w);
+        writeStores.append(s);
+    }
+
+    const SyncError error = db->writeSynced(scopeId, updates, &writes);
+    if (error.isError()) {
+        report(error);
+        return;
+    }
+
+    for (const auto &[t, record] : std::as_const(changed)) {
+        const Transaction::State before = t->state();
+        t->setRecord(record);
+        if (before != t->state())
+            Q_EMIT q->transactionStateChanged(t->id(), t->state());
+    }
+    QHash<CollectionStore *, QList<RowState>> perStore;
+    for (qsizetype i = 0; i < writes.size(); ++i) {
+        const SyncDatabase::SyncedWrite &w = writes.at(i);
+        perStore[writeStores.at(i)].append(
+                rowState(writeStores.at(i), w.key, w.synced, w.version, w.ord));
+    }
+    for (auto it = perStore.cbegin(); it != perStore.cend(); ++it)
+        it.key()->applyStates(it.value());
+    for (CollectionStore *s : std::as_const(stores))
+        s->setPendingTransactions(activeTransactionsIn(s->name()));
+    updateStatusCounts();
+}
+
+void SyncEnginePrivate::onPushed(const QStringList &txIds, const Protocol::PushRequest &request,
+                                 const Protocol::PushResponse &response, const SyncError &error)
+{
+    const QDateTime now = QDateTime::currentDateTimeUtc();
+    QList<SyncDatabase::TransactionUpdate> updates;
+    QHash<QString, std::optional<QJsonObject>> synced;
+    QHash<QString, qint64> versions;
+    QHash<QString, QList<QPair<QString, qint64>>> rebases; // transaction -> (mutation, version)
+
+    auto base = [&](const QString &id, TransactionState state, const SyncError &e) {
+        const TransactionRecord &record = transactions.value(id)->record();
+        SyncDatabase::TransactionUpdate u;
+        u.id = id;
+        u.state = state;
+        u.mutationState = state == TransactionState::Completed ? MutationState::Synced
+                                                               : MutationState::Created;
+        u.currentAttempt = record.currentAttempt;
+        u.error = e;
+        u.updatedAt = now;
+        AttemptRecord attempt = record.attempts.isEmpty() ? AttemptRecord() : record.attempts.constLast();
+        attempt.completedAt = now;
+        attempt.error = e;
+        u.attempt = attempt;
+        return u;
+    };
+
+    if (error.isError()) {
+        if (error.httpStatus() == 413 && txIds.size() > 1) {
+            // Too large: send the same transactions again in smaller batches.
+            runBatchLimit = qMax(1, request.mutations.size() / 2);
+            for (const QString &id : txIds)
+                updates.append(base(id, TransactionState::Pending, error));
+            settle(updates, {}, {});
+            pushNext();
+            return;
+        }
+        const bool retry = error.isRetryable();
+        for (const QString &id : txIds) {
+            SyncDatabase::TransactionUpdate u = base(id, retry ? TransactionState::Pending
+                                                               : TransactionState::Failed, error);
+            updates.append(u);
+        }
+        if (!retry)
+            bump(runReport, "failed", txIds.size());
+        settle(updates, {}, {});
+        if (retry) {
+            finishRun(error);
+            return;
+        }
+        pushNext();
+        return;
+    }
+
+    // Per transaction: all applied, or the first failure decides.
+    qsizetype i = 0;
+    for (const QString &id : txIds) {
+        const TransactionRecord &record = transactions.value(id)->record();
+        const qsizetype first = i;
+        const Protocol::PushResult *failure = nullptr;
+        for (qsizetype k = 0; k < record.mutations.size(); ++k, ++i) {
+            const Protocol::PushResult &r = response.results.at(i);
+            if (r.status != Protocol::PushResult::Applied && !failure
+                && !(r.status == Protocol::PushResult::Rejected
+                     && r.error.code() == SyncError::Cancelled))
+                failure = &r;
+        }
+        if (!failure) {
+            SyncDatabase::TransactionUpdate u = base(id, TransactionState::Completed, SyncError());
+            for (qsizetype k = 0; k < record.mutations.size(); ++k) {
+                const MutationRecord &m = record.mutations.at(k);
+                const Protocol::PushResult &r = response.results.at(first + k);
+                const QString item = itemId(m.collection, m.key);
+                synced.insert(item, m.type == MutationType::Remove
+                                            ? std::nullopt
+                                            : std::optional<QJsonObject>(m.modified));
+                versions.insert(item, r.version);
+                // Later pending changes on the row were made on top of this one: they now
+                // build on the version it produced.
+                const auto a = activity.constFind(item);
+                if (a == activity.cend())
+                    continue;
+                for (const MutationRecord &p : a->pending) {
+                    if (p.transactionId != id && p.baseVersion == m.baseVersion)
+                        rebases[p.transactionId].append({ p.id, r.version });
+                }
+            }
+            bump(runReport, "pushed", record.mutations.size());
+            updates.append(u);
+        } else if (failure->status == Protocol::PushResult::Retry) {
+            updates.append(base(id, TransactionState::Pending, failure->error));
+        } else {
+            // Conflict (server wins: adopt its record) or rejected: the transaction fails and
+            // its optimistic changes roll back.
+            SyncError e = failure->error;
+            if (failure->status == Protocol::PushResult::Conflict) {
+                bump(runReport, "conflicts");
+                for (const MutationRecord &m : record.mutations) {
+                    if (m.id != failure->id)
+                        continue;
+                    const QString item = itemId(m.collection, m.key);
+                    synced.insert(item, failure->deleted ? std::nullopt : failure->record);
+                    versions.insert(item, failure->version);
+                }
+            }
+            bump(runReport, "failed");
+            e.setRetryable(false);
+            updates.append(base(id, TransactionState::Failed, e));
+        }
+    }
+    for (auto it = rebases.cbegin(); it != rebases.cend(); ++it) {
+        auto u = std::find_if(updates.begin(), updates.end(),
+                              [&](const SyncDatabase::TransactionUpdate &x) { return x.id == it.key(); });
+        if (u != updates.end()) {
+            u->rebases.append(it.value());
+            continue;
+        }
+        Transaction *t = transactions.value(it.key());
+        if (!t)
+            continue;
+        SyncDatabase::TransactionUpdate keep; // unchanged but for the base versions
+        keep.id = t->id();
+        keep.state = t->record().state;
+        keep.mutationState = t->record().mutations.constFirst().state;
+        keep.currentAttempt = t->currentAttempt();
+        keep.error = t->error();
+        keep.updatedAt = t->updatedAt();
+        keep.rebases = it.value();
+        updates.append(keep);
+    }
+    settle(updates, synced, versions);
+    pushNext();
+}
+
+void SyncEnginePrivate::pullNext()
+{
+    if (pullQueue.isEmpty()) {
+        finishRun(SyncError());
+        return;
+    }
+    const QString collection = pullQueue.constFirst();
+    SyncDatabase::Cursor cursor;
+    const SyncError error = db->cursor(collection, scopeId, &cursor);
+    if (error.isError()) {
+        finishRun(error);
+        return;
+    }
+    Protocol::PullRequest request;
+    request.collection = collection;
+    request.cursor = cursor.cursor;
+    request.limit = PageSize;
+    const quint64 run = runSerial;
+    const QString scopeAtStart = scopeId;
+    const qint64 maxVersion = cursor.maxVersion;
+    transport->pull(request, [this, run, scopeAtStart, collection, request, maxVersion](
+                                     const Protocol::PullResponse &response, const SyncError &e) {
+        if (!sameRun(run) || scopeAtStart != scopeId || !db)
+            return;
+        if (!e.isError() && !request.cursor.isEmpty()) {
+            // Cursors only move forward: a page that goes back means the server lost data.
+            for (const Protocol::Change &c : response.changes) {
+                if (c.version <= maxVersion) {
+                    onPulled(collection, request, {},
+                             SyncError(SyncError::Protocol,
+                                       SyncEngine::tr("The server's changes went back in time "
+                                                      "(version %1 after %2).")
+                                               .arg(c.version)
+                                               .arg(maxVersion)));
+                    return;
+                }
+            }
+        }
+        onPulled(collection, request, response, e);
+    });
+}
+
+void SyncEnginePrivate::onPulled(const QString &collection, const Protocol::PullRequest &request,
+                                 const Protocol::PullResponse &response, const SyncError &error)
+{
+    Q_UNUSED(request);
+    if (error.isError()) {
+        finishRun(error);
+        return;
+    }
+    if (!applier) {
+        applyThread = new QThread(q);
+        applyThread->setObjectName(QStringLiteral("synq-apply"));
+        applier = new PullApplier(db.get());
+        applier->moveToThread(applyThread);
+        QObject::connect(applyThread, &QThread::finished, applier, &QObject::deleteLater);
+        QObject::connect(applier, &PullApplier::applied, q,
+                         [this](quint64 serial, const QString &c,
+                                const QList<SyncDatabase::SyncedWrite> &w, bool more,
+                                const SyncError &e) { onPageApplied(serial, c, w, more, e); });
+        applyThread->start();
+    }
+    bump(runReport, "pulled", response.changes.size());
+    QMetaObject::invokeMethod(applier, "apply", Qt::QueuedConnection, Q_ARG(quint64, runSerial),
+                              Q_ARG(QString, scopeId), Q_ARG(QString, collection),
+                              Q_ARG(Synq::Protocol::PullResponse, response));
+}
+
+void SyncEnginePrivate::onPageApplied(quint64 serial, const QString &collection,
+                                      const QList<SyncDatabase::SyncedWrite> &writes,
+                                      bool hasMore, const SyncError &error)
+{
+    if (!sameRun(serial))
+        return;
+    if (error.isError()) {
+        finishRun(error);
+        return;
+    }
+    deliveryQueue.append(writes);
+    deliveryCollection = collection;
+    deliveryMore = hasMore;
+    deliverChunk();
+}
+
+void SyncEnginePrivate::deliverChunk()
+{
+    CollectionStore *s = store(deliveryCollection);
+    const qsizetype n = qMin<qsizetype>(DeliveryChunk, deliveryQueue.size());
+    QList<RowState> states;
+    QList<SyncDatabase::SyncedWrite> fixups;
+    states.reserve(n);
+    for (qsizetype i = 0; i < n; ++i) {
+        const SyncDatabase::SyncedWrite &w = deliveryQueue.at(i);
+        RowState state = rowState(s, w.key, w.synced, w.version, w.ord);
+        if (state.optimistic) {
+            // The row has local changes: they stay on top of the new synced state, and the
+            // stored overlay follows.
+            SyncDatabase::SyncedWrite f = w;
+            f.setLocal = true;
+            f.local = state.visible;
+            f.localDeleted = !state.visible;
+            fixups.append(f);
+        } else if (!w.visibleInStore) {
+            state.visible = std::nullopt;
+        }
+        states.append(std::move(state));
+    }
+    deliveryQueue.remove(0, n);
+    if (!fixups.isEmpty()) {
+        const SyncError error = db->writeSynced(scopeId, {}, &fixups);
+        if (error.isError())
+            report(error);
+    }
+    if (s)
+        s->applyStates(states);
+    if (!deliveryQueue.isEmpty()) {
+        const quint64 run = runSerial;
+        QTimer::singleShot(0, q, [this, run] {
+            if (sameRun(run))
+                deliverChunk();
+        });
+        return;
+    }
+    if (deliveryMore && --pagesLeft > 0) {
+        pullNext();
+        return;
+    }
+    pullQueue.removeFirst();
+    pagesLeft = PagesPerRun;
+    pullNext();
+}
+
+void SyncEnginePrivate::finishRun(const SyncError &error)
+{
+    running = false;
+    status->setSyncing(false);
+    // Reached means answered: only a failure to get any answer says offline.
+    status->setOnline(!(error.code() == SyncError::Network && error.httpStatus() == 0)
+                      && error.code() != SyncError::Timeout);
+    runReport.insert(QStringLiteral("durationMs"), runClock.elapsed());
+    runReport.insert(QStringLiteral("error"), QVariant::fromValue(error));
+    if (error.isError()) {
+        report(error);
+        ++failedRuns;
+        // Exponential backoff with jitter, or the server's Retry-After if longer (S3).
+        const int exp = qMin(failedRuns - 1, 6);
+        int delay = 1000 * (1 << exp);
+        delay += int(QRandomGenerator::global()->bounded(delay / 2 + 1)) - delay / 4;
+        delay = qMax(delay, error.retryAfterMs());
+        if (autoSync)
+            scheduleSync(delay);
+    } else {
+        failedRuns = 0;
+        status->setLastSyncedAt(QDateTime::currentDateTimeUtc());
+    }
+    Q_EMIT q->syncFinished(runReport);
+    if (again)
+        scheduleSync(0);
+}
+
+} // namespace Synq
