@@ -9,6 +9,8 @@
 #include <synq/syncerror.h>
 #include <synq/syncstatus.h>
 #include <synq/synccollection.h>
+#include <synq/httptransport.h>
+#include <synq/synctransport.h>
 #include <synq/transaction.h>
 
 #include <QtQml/qqml.h>
@@ -41,6 +43,21 @@ struct SynqSyncStatusForeign
     QML_FOREIGN(Synq::SyncStatus)
     QML_NAMED_ELEMENT(SyncStatus)
     QML_UNCREATABLE("SyncStatus is provided by SyncEngine.status.")
+};
+
+struct SynqSyncTransportForeign
+{
+    Q_GADGET
+    QML_FOREIGN(Synq::SyncTransport)
+    QML_NAMED_ELEMENT(SyncTransport)
+    QML_UNCREATABLE("SyncTransport is abstract: use HttpTransport or another transport.")
+};
+
+struct SynqHttpTransportForeign
+{
+    Q_GADGET
+    QML_FOREIGN(Synq::HttpTransport)
+    QML_NAMED_ELEMENT(HttpTransport)
 };
 
 struct SynqSyncErrorForeign

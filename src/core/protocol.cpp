@@ -85,7 +85,7 @@ QByteArray encodePushRequest(const PushRequest &request)
             { QStringLiteral("id"), m.id },
             { QStringLiteral("tx"), m.tx },
             { QStringLiteral("collection"), m.collection },
-            { QStringLiteral("op"), toString(m.op) },
+            { QStringLiteral("op"), nameOf(m.op) },
             { QStringLiteral("key"), m.key },
             { QStringLiteral("baseVersion"),
               m.baseVersion ? QJsonValue(*m.baseVersion) : QJsonValue(QJsonValue::Null) },

@@ -5,7 +5,7 @@
 
 namespace Synq {
 
-QString toString(TransactionState state)
+QString nameOf(TransactionState state)
 {
     switch (state) {
     case TransactionState::Queued: return QStringLiteral("Queued");
@@ -18,7 +18,7 @@ QString toString(TransactionState state)
     return QString();
 }
 
-QString toString(MutationType type)
+QString nameOf(MutationType type)
 {
     switch (type) {
     case MutationType::Insert: return QStringLiteral("insert");
@@ -28,7 +28,7 @@ QString toString(MutationType type)
     return QString();
 }
 
-QString toString(MutationState state)
+QString nameOf(MutationState state)
 {
     switch (state) {
     case MutationState::Created: return QStringLiteral("created");
@@ -48,14 +48,14 @@ QVariantMap MutationRecord::toVariantMap() const
     return {
         { QStringLiteral("mutationId"), id },
         { QStringLiteral("collection"), collection },
-        { QStringLiteral("type"), toString(type) },
+        { QStringLiteral("type"), nameOf(type) },
         { QStringLiteral("key"), key },
         { QStringLiteral("baseVersion"), baseVersion },
         { QStringLiteral("original"), original.toVariantMap() },
         { QStringLiteral("modified"), modified.toVariantMap() },
         { QStringLiteral("changes"), changes.toVariantMap() },
         { QStringLiteral("metadata"), metadata.toVariant() },
-        { QStringLiteral("state"), toString(state) },
+        { QStringLiteral("state"), nameOf(state) },
         { QStringLiteral("createdAt"), createdAt },
         { QStringLiteral("updatedAt"), updatedAt },
     };

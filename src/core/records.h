@@ -38,9 +38,9 @@ enum class StrategyKind : int { Ordered = 0, Parallel = 1 };
 // What a row shows about its sync state (the syncState role).
 enum class ItemSyncState : int { Synced = 0, Pending = 1, Syncing = 2, Failed = 3, Conflict = 4 };
 
-SYNQ_EXPORT QString toString(TransactionState state);
-SYNQ_EXPORT QString toString(MutationType type);
-SYNQ_EXPORT QString toString(MutationState state);
+SYNQ_EXPORT QString nameOf(TransactionState state);
+SYNQ_EXPORT QString nameOf(MutationType type);
+SYNQ_EXPORT QString nameOf(MutationState state);
 SYNQ_EXPORT bool isActive(TransactionState state); // not Completed and not Failed
 
 struct SYNQ_EXPORT MutationRecord

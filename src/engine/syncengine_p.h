@@ -18,6 +18,7 @@
 #include <QtCore/QJsonObject>
 #include <QtCore/QElapsedTimer>
 #include <QtCore/QPointer>
+#include <QtCore/QSet>
 #include <QtCore/QThread>
 #include <QtCore/QTimer>
 
@@ -134,6 +135,7 @@ public:
     bool again = false;
     quint64 runSerial = 0;
     int runBatchLimit = 0; // 0: the transport's batch size
+    QSet<QString> triedThisRun;
     int failedRuns = 0;
     QStringList pullQueue; // collections still to pull in this run
     int pagesLeft = 0;

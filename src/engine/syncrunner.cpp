@@ -86,6 +86,7 @@ void SyncEnginePrivate::startRun()
     again = false;
     ++runSerial;
     runBatchLimit = 0;
+    triedThisRun.clear();
     runReport = { { QStringLiteral("pushed"), 0 }, { QStringLiteral("pulled"), 0 },
                   { QStringLiteral("conflicts"), 0 }, { QStringLiteral("failed"), 0 } };
     runClock.start();
@@ -108,7 +109,7 @@ void SyncEnginePrivate::pushNext()
     int count = 0;
     for (const QString &id : std::as_const(transactionOrder)) {
         Transaction *t = transactions.value(id);
-        if (!t || t->state() != Transaction::Pending)
+        if (!t || t->state() != Transaction::Pending || triedThisRun.contains(id))
             continue;
         if (!batch.isEmpty() && count + t->mutationCount() > limit)
             break;
@@ -153,6 +154,8 @@ void SyncEnginePrivate::pushNext()
         updates.append(u);
     }
     request.batch = Protocol::batchId(request.mutations);
+    for (const QString &id : std::as_const(batch))
+        triedThisRun.insert(id); // one attempt per run: a retry waits for the next run
     settle(updates, {}, {});
     qCDebug(lcPush) << "pushing" << request.mutations.size() << "mutations of" << batch.size()
                     << "transactions, batch" << request.batch;
@@ -238,6 +241,27 @@ void SyncEnginePrivate::settle(const QList<SyncDatabase::TransactionUpdate> &upd
     for (auto it = synced.cbegin(); it != synced.cend(); ++it)
         touched.insert(it.key());
 
+    // Rows settled without news from the server (a failure rolls back) return to the synced
+    // state the replica holds for them.
+    QHash<QString, QStringList> unknownByCollection;
+    for (const QString &id : std::as_const(touched)) {
+        if (!synced.contains(id)) {
+            const qsizetype slash = id.indexOf(QLatin1Char('/'));
+            unknownByCollection[id.left(slash)].append(id.mid(slash + 1));
+        }
+    }
+    QHash<QString, SyncDatabase::SyncedState> stored;
+    for (auto it = unknownByCollection.cbegin(); it != unknownByCollection.cend(); ++it) {
+        QHash<QString, SyncDatabase::SyncedState> states;
+        const SyncError error = db->loadSynced(it.key(), scopeId, it.value(), &states);
+        if (error.isError()) {
+            report(error);
+            return;
+        }
+        for (auto s = states.cbegin(); s != states.cend(); ++s)
+            stored.insert(itemId(it.key(), s.key()), s.value());
+    }
+
     QList<SyncDatabase::SyncedWrite> writes;
     QList<CollectionStore *> writeStores;
     for (const QString &id : std::as_const(touched)) {
@@ -247,7 +271,6 @@ void SyncEnginePrivate::settle(const QList<SyncDatabase::TransactionUpdate> &upd
         CollectionStore *s = store(collection);
         if (!s)
             continue;
-        const StoreRow *row = s->find(key);
         SyncDatabase::SyncedWrite w;
         w.collection = collection;
         w.key = key;
@@ -255,20 +278,9 @@ void SyncEnginePrivate::settle(const QList<SyncDatabase::TransactionUpdate> &upd
             w.synced = synced.value(id);
             w.version = syncedVersions.value(id);
         } else {
-            // Rolled back without news from the server: the synced state is what the
-            // oldest pending mutation on the row started from.
-            w.version = row ? row->version : 0;
-            w.synced = row && !row->optimistic ? std::optional<QJsonObject>(row->data) : std::nullopt;
-            for (const auto &[t, record] : std::as_const(changed)) {
-                for (const MutationRecord &m : record.mutations) {
-                    if (m.collection == collection && m.key == key && !w.version) {
-                        w.version = m.baseVersion;
-                        w.synced = m.type == MutationType::Insert
-                                ? std::nullopt
-                                : std::optional<QJsonObject>(m.original);
-                    }
-                }
-            }
+            const SyncDatabase::SyncedState state = stored.value(id);
+            w.synced = state.data;
+            w.version = state.version;
         }
         const RowState state = rowState(s, key, w.synced, w.version, 0);
         w.setLocal = true;
@@ -335,8 +347,10 @@ void SyncEnginePrivate::onPushed(const QStringList &txIds, const Protocol::PushR
         if (error.httpStatus() == 413 && txIds.size() > 1) {
             // Too large: send the same transactions again in smaller batches.
             runBatchLimit = qMax(1, request.mutations.size() / 2);
-            for (const QString &id : txIds)
+            for (const QString &id : txIds) {
                 updates.append(base(id, TransactionState::Pending, error));
+                triedThisRun.remove(id); // not tried: sent again at once in smaller batches
+            }
             settle(updates, {}, {});
             pushNext();
             return;
@@ -579,8 +593,19 @@ void SyncEnginePrivate::finishRun(const SyncError &error)
                       && error.code() != SyncError::Timeout);
     runReport.insert(QStringLiteral("durationMs"), runClock.elapsed());
     runReport.insert(QStringLiteral("error"), QVariant::fromValue(error));
+
+    // Transactions tried in this run that are still pending wait for a later run (S5).
+    bool leftPending = false;
+    for (const QString &id : std::as_const(triedThisRun)) {
+        const Transaction *t = transactions.value(id);
+        leftPending = leftPending || (t && t->state() == Transaction::Pending);
+    }
     if (error.isError()) {
         report(error);
+    } else {
+        status->setLastSyncedAt(QDateTime::currentDateTimeUtc());
+    }
+    if (error.isError() || leftPending) {
         ++failedRuns;
         // Exponential backoff with jitter, or the server's Retry-After if longer (S3).
         const int exp = qMin(failedRuns - 1, 6);
@@ -591,7 +616,6 @@ void SyncEnginePrivate::finishRun(const SyncError &error)
             scheduleSync(delay);
     } else {
         failedRuns = 0;
-        status->setLastSyncedAt(QDateTime::currentDateTimeUtc());
     }
     Q_EMIT q->syncFinished(runReport);
     if (again)

@@ -38,7 +38,7 @@ Transaction::~Transaction() = default;
 
 QString Transaction::id() const { return m_record.id; }
 Transaction::State Transaction::state() const { return State(m_record.state); }
-QString Transaction::stateName() const { return toString(m_record.state); }
+QString Transaction::stateName() const { return nameOf(m_record.state); }
 Transaction::Strategy Transaction::strategy() const { return Strategy(m_record.strategy); }
 
 QString Transaction::key() const

@@ -7,6 +7,8 @@
 #include <QtCore/QFileInfo>
 #include <QtCore/QLoggingCategory>
 #include <QtCore/QMutex>
+#include <QtCore/QJsonArray>
+#include <QtCore/QJsonDocument>
 #include <QtCore/QThread>
 #include <QtCore/QUuid>
 #include <QtSql/QSqlError>
@@ -726,6 +728,35 @@ SyncError SyncDatabasePrivate::loadTransactions(const QString &scope, bool inclu
             (*out)[i].attempts.append(std::move(a));
     }
     aq.finish();
+    return SyncError();
+}
+
+SyncError SyncDatabase::loadSynced(const QString &collection, const QString &scope,
+                                   const QStringList &keys, QHash<QString, SyncedState> *out) const
+{
+    out->clear();
+    if (keys.isEmpty())
+        return SyncError();
+    // Any number of keys in one statement: they arrive as one bound JSON array.
+    QSqlQuery &q = d->statement(
+            "SELECT key, version, CASE WHEN deleted = 0 THEN data END FROM items"
+            " WHERE collection = ? AND scope = ? AND key IN (SELECT value FROM json_each(?))");
+    QJsonArray array;
+    for (const QString &key : keys)
+        array.append(key);
+    q.bindValue(0, collection);
+    q.bindValue(1, text(scope));
+    q.bindValue(2, QString::fromUtf8(QJsonDocument(array).toJson(QJsonDocument::Compact)));
+    if (!q.exec())
+        return d->failed(q);
+    while (q.next()) {
+        SyncedState state;
+        state.version = q.value(1).toLongLong();
+        if (!q.value(2).isNull())
+            state.data = decode(q.value(2));
+        out->insert(q.value(0).toString(), state);
+    }
+    q.finish();
     return SyncError();
 }
 

@@ -133,6 +133,16 @@ public:
                                QList<TransactionRecord> *out) const;
     SyncError loadTransaction(const QString &id, TransactionRecord *out, bool *found) const;
 
+    // The synced state (server version and data; nullopt data: never synced or deleted) of
+    // the given keys, whether they are visible or not.
+    struct SyncedState
+    {
+        qint64 version = 0;
+        std::optional<QJsonObject> data;
+    };
+    SyncError loadSynced(const QString &collection, const QString &scope, const QStringList &keys,
+                         QHash<QString, SyncedState> *out) const;
+
     // This replica's client id (made once, kept in the file).
     SyncError clientId(QString *out);
 

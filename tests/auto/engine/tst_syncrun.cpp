@@ -1,0 +1,580 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Sync runs against a scripted in-process transport: every request the engine makes is
+// answered by the test, so each push and pull rule can be checked exactly.
+
+#include <synq/synccollection.h>
+#include <synq/syncengine.h>
+#include <synq/synctransport.h>
+
+#include <QtCore/QCryptographicHash>
+#include <QtCore/QTemporaryDir>
+#include <QtSql/QSqlDatabase>
+#include <QtSql/QSqlQuery>
+#include <QtTest/QAbstractItemModelTester>
+#include <QtTest/QSignalSpy>
+#include <QtTest/QTest>
+
+#include <memory>
+
+using namespace Synq;
+
+namespace {
+
+class FakeTransport : public SyncTransport
+{
+    Q_OBJECT
+public:
+    struct Push
+    {
+        Protocol::PushRequest request;
+        PushCallback done;
+    };
+    struct Pull
+    {
+        Protocol::PullRequest request;
+        PullCallback done;
+    };
+    QList<Push> pushes;
+    QList<Pull> pulls;
+
+    void push(const Protocol::PushRequest &request, PushCallback done) override
+    {
+        pushes.append({ request, std::move(done) });
+        Q_EMIT requested();
+    }
+    void pull(const Protocol::PullRequest &request, PullCallback done) override
+    {
+        pulls.append({ request, std::move(done) });
+        Q_EMIT requested();
+    }
+
+    // Answers the oldest push: every mutation applied with consecutive versions from first.
+    void applyAll(qint64 firstVersion)
+    {
+        Push p = pushes.takeFirst();
+        Protocol::PushResponse response;
+        for (const Protocol::PushMutation &m : p.request.mutations) {
+            Protocol::PushResult r;
+            r.id = m.id;
+            r.key = m.key;
+            r.version = firstVersion++;
+            response.results.append(r);
+        }
+        p.done(response, SyncError());
+    }
+    void answerPush(const Protocol::PushResponse &response, const SyncError &error = SyncError())
+    {
+        Push p = pushes.takeFirst();
+        p.done(response, error);
+    }
+    void answerPull(const QList<Protocol::Change> &changes, const QString &cursor, bool hasMore)
+    {
+        Pull p = pulls.takeFirst();
+        Protocol::PullResponse response;
+        response.changes = changes;
+        response.cursor = cursor;
+        response.hasMore = hasMore;
+        p.done(response, SyncError());
+    }
+    void failPull(const SyncError &error)
+    {
+        Pull p = pulls.takeFirst();
+        p.done({}, error);
+    }
+
+Q_SIGNALS:
+    void requested();
+};
+
+Protocol::Change upsert(const QString &key, qint64 version, const QString &title)
+{
+    return { QStringLiteral("todos"), key, version, false,
+             QJsonObject { { QStringLiteral("id"), key }, { QStringLiteral("title"), title } } };
+}
+
+Protocol::Change removal(const QString &key, qint64 version)
+{
+    return { QStringLiteral("todos"), key, version, true, {} };
+}
+
+} // namespace
+
+class tst_SyncRun : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void init();
+    void cleanup();
+
+    void appliedPushCompletesAndSyncsTheRow();
+    void pushCarriesTheProtocolFields();
+    void laterChangesAreRebasedOnTheNewVersion();
+    void retryableFailureKeepsTheTransactionAndItsIds();
+    void rejectedTransactionFailsAndRollsBack_data();
+    void rejectedTransactionFailsAndRollsBack();
+    void conflictAdoptsTheServerRecord();
+    void oversizedBatchIsSplit();
+    void pullAppliesPagesAndStoresTheCursor();
+    void pullKeepsLocalChangesOnTop();
+    void pullNeverResurrectsALocallyRemovedRow();
+    void backwardCursorIsAnError();
+    void largePullArrivesInChunksWithoutReset();
+    void answerAfterScopeSwitchIsDropped();
+
+private:
+    // Runs one sync run to the point where the transport has a request waiting.
+    void waitForRequest();
+    void finishPulls(const QString &cursor = QStringLiteral("c-end"));
+    SyncEngine *reopen();
+    QVariantMap row(int i) const { return m_todos->get(i); }
+
+    std::unique_ptr<QTemporaryDir> m_dir;
+    std::unique_ptr<FakeTransport> m_transport;
+    std::unique_ptr<SyncEngine> m_engine;
+    std::unique_ptr<SyncCollection> m_todos;
+    std::unique_ptr<QAbstractItemModelTester> m_tester;
+};
+
+void tst_SyncRun::init()
+{
+    m_dir = std::make_unique<QTemporaryDir>();
+    m_transport = std::make_unique<FakeTransport>();
+    m_engine = std::make_unique<SyncEngine>();
+    m_engine->setAutoSync(false); // runs start only through syncNow() here
+    m_engine->setDatabasePath(m_dir->filePath(QStringLiteral("run.sqlite")));
+    QVERIFY(m_engine->open());
+    m_engine->setTransport(m_transport.get());
+    m_todos = std::make_unique<SyncCollection>(m_engine.get(), QStringLiteral("todos"),
+                                               QStringList { QStringLiteral("title"), QStringLiteral("done") });
+    m_tester = std::make_unique<QAbstractItemModelTester>(
+            m_todos.get(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+}
+
+void tst_SyncRun::cleanup()
+{
+    m_tester.reset();
+    m_todos.reset();
+    m_engine.reset();
+    m_transport.reset();
+    m_dir.reset();
+}
+
+void tst_SyncRun::waitForRequest()
+{
+    if (m_transport->pushes.isEmpty() && m_transport->pulls.isEmpty()) {
+        QSignalSpy spy(m_transport.get(), &FakeTransport::requested);
+        QVERIFY(spy.wait(5000));
+    }
+}
+
+void tst_SyncRun::finishPulls(const QString &cursor)
+{
+    // Answers every pull with an empty last page until the run ends.
+    QSignalSpy finished(m_engine.get(), &SyncEngine::syncFinished);
+    for (int guard = 0; guard < 10 && finished.isEmpty(); ++guard) {
+        QTRY_VERIFY_WITH_TIMEOUT(!m_transport->pulls.isEmpty() || !finished.isEmpty(), 5000);
+        if (!m_transport->pulls.isEmpty())
+            m_transport->answerPull({}, cursor, false);
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, 5000);
+}
+
+SyncEngine *tst_SyncRun::reopen()
+{
+    m_tester.reset();
+    m_todos.reset();
+    m_engine.reset();
+    m_engine = std::make_unique<SyncEngine>();
+    m_engine->setAutoSync(false);
+    m_engine->setDatabasePath(m_dir->filePath(QStringLiteral("run.sqlite")));
+    if (!m_engine->open())
+        return nullptr;
+    m_engine->setTransport(m_transport.get());
+    m_todos = std::make_unique<SyncCollection>(m_engine.get(), QStringLiteral("todos"),
+                                               QStringList { QStringLiteral("title"), QStringLiteral("done") });
+    m_tester = std::make_unique<QAbstractItemModelTester>(
+            m_todos.get(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+    return m_engine.get();
+}
+
+void tst_SyncRun::appliedPushCompletesAndSyncsTheRow()
+{
+    Transaction *t = m_todos->insert(QVariantMap { { QStringLiteral("title"), QStringLiteral("Milk") } });
+    QVERIFY(t);
+    const QString key = t->key();
+    const QString txId = t->id();
+    QSignalSpy completed(t, &Transaction::completed);
+    QSignalSpy failed(t, &Transaction::failed);
+    QSignalSpy changed(m_todos.get(), &QAbstractItemModel::dataChanged);
+    m_engine->syncNow();
+    waitForRequest();
+    QCOMPARE(t->state(), Transaction::Persisting);
+    QCOMPARE(t->currentAttempt(), 1);
+    m_transport->applyAll(5);
+    finishPulls();
+
+    QCOMPARE(t->state(), Transaction::Completed);
+    QCOMPARE(completed.size(), 1);
+    QCOMPARE(failed.size(), 0);
+    QCOMPARE(t->attempts().size(), 1);
+    QVERIFY(t->attempts().constFirst().toMap().value(QStringLiteral("completedAt")).toDateTime().isValid());
+    QCOMPARE(row(0).value(QStringLiteral("version")).toLongLong(), 5);
+    QCOMPARE(row(0).value(QStringLiteral("syncState")).toInt(), int(SyncCollection::Synced));
+    QCOMPARE(row(0).value(QStringLiteral("isOptimistic")).toBool(), false);
+    QCOMPARE(row(0).value(QStringLiteral("pendingTransactions")).toInt(), 0);
+    QCOMPARE(m_todos->pendingCount(), 0);
+    QCOMPARE(m_engine->status()->pendingCount(), 0);
+    QVERIFY(!changed.isEmpty());
+
+    // A new process sees the synced row and an empty outbox.
+    QVERIFY(reopen());
+    QCOMPARE(m_todos->rowCount(), 1);
+    QCOMPARE(row(0).value(QStringLiteral("key")).toString(), key);
+    QCOMPARE(row(0).value(QStringLiteral("version")).toLongLong(), 5);
+    QCOMPARE(row(0).value(QStringLiteral("syncState")).toInt(), int(SyncCollection::Synced));
+    QVERIFY(m_engine->transactions().isEmpty());
+    QCOMPARE(m_engine->transaction(txId)->state(), Transaction::Completed);
+}
+
+void tst_SyncRun::pushCarriesTheProtocolFields()
+{
+    Transaction *a = m_todos->insert(QVariantMap { { QStringLiteral("id"), QStringLiteral("a") },
+                                                  { QStringLiteral("title"), QStringLiteral("Milk") } });
+    Transaction *b = m_todos->update(QStringLiteral("a"), QVariantMap { { QStringLiteral("done"), true } });
+    Transaction *c = m_todos->remove(QStringLiteral("a"));
+    QVERIFY(a && b && c);
+    m_engine->syncNow();
+    waitForRequest();
+    const Protocol::PushRequest request = m_transport->pushes.constFirst().request;
+    QCOMPARE(request.mutations.size(), 3);
+    const auto &m0 = request.mutations.at(0);
+    QCOMPARE(m0.op, MutationType::Insert);
+    QCOMPARE(m0.tx, a->id());
+    QCOMPARE(m0.id, a->mutations().constFirst().toMap().value(QStringLiteral("mutationId")).toString());
+    QCOMPARE(m0.key, QStringLiteral("a"));
+    QCOMPARE(m0.baseVersion.value_or(-1), 0);
+    QCOMPARE(m0.data.value(QStringLiteral("title")).toString(), QStringLiteral("Milk"));
+    QCOMPARE(request.mutations.at(1).op, MutationType::Update);
+    QCOMPARE(request.mutations.at(1).data, (QJsonObject { { QStringLiteral("done"), true } }));
+    QCOMPARE(request.mutations.at(2).op, MutationType::Remove);
+    QCOMPARE(request.mutations.at(2).tx, c->id());
+    // The batch id is the SHA-256 of the mutation ids joined by newlines.
+    QByteArray joined;
+    for (const auto &m : request.mutations)
+        joined += (joined.isEmpty() ? "" : "\n") + m.id.toUtf8();
+    QCOMPARE(request.batch,
+             QString::fromLatin1(QCryptographicHash::hash(joined, QCryptographicHash::Sha256).toHex()));
+    QVERIFY(!request.client.isEmpty());
+    m_transport->applyAll(1);
+    finishPulls();
+    QCOMPARE(c->state(), Transaction::Completed);
+    QCOMPARE(m_todos->rowCount(), 0);
+}
+
+void tst_SyncRun::laterChangesAreRebasedOnTheNewVersion()
+{
+    m_transport->setBatchSize(1);
+    Transaction *a = m_todos->insert(QVariantMap { { QStringLiteral("id"), QStringLiteral("a") },
+                                                  { QStringLiteral("title"), QStringLiteral("Milk") } });
+    Transaction *b = m_todos->update(QStringLiteral("a"), QVariantMap { { QStringLiteral("done"), true } });
+    QVERIFY(a && b);
+    m_engine->syncNow();
+    waitForRequest();
+    QCOMPARE(m_transport->pushes.constFirst().request.mutations.size(), 1);
+    m_transport->applyAll(8);
+    waitForRequest();
+    // The update was made on the unsynced insert; it now builds on version 8.
+    QCOMPARE(m_transport->pushes.constFirst().request.mutations.constFirst().baseVersion.value_or(-1), 8);
+    QCOMPARE(row(0).value(QStringLiteral("version")).toLongLong(), 8);
+    QCOMPARE(row(0).value(QStringLiteral("done")).toBool(), true); // still shown on top
+    QCOMPARE(row(0).value(QStringLiteral("syncState")).toInt(), int(SyncCollection::Pending));
+    m_transport->applyAll(9);
+    finishPulls();
+    QCOMPARE(row(0).value(QStringLiteral("version")).toLongLong(), 9);
+    QCOMPARE(row(0).value(QStringLiteral("syncState")).toInt(), int(SyncCollection::Synced));
+    QCOMPARE(b->state(), Transaction::Completed);
+}
+
+void tst_SyncRun::retryableFailureKeepsTheTransactionAndItsIds()
+{
+    Transaction *t = m_todos->insert(QVariantMap { { QStringLiteral("title"), QStringLiteral("Milk") } });
+    QVERIFY(t);
+    const QString txId = t->id();
+    QSignalSpy finished(m_engine.get(), &SyncEngine::syncFinished);
+    m_engine->syncNow();
+    waitForRequest();
+    const Protocol::PushRequest first = m_transport->pushes.constFirst().request;
+    m_transport->answerPush({}, SyncError(SyncError::Network, QStringLiteral("unreachable")).setRetryable(true));
+    QTRY_COMPARE(finished.size(), 1);
+    QCOMPARE(t->state(), Transaction::Pending);
+    QCOMPARE(t->attempts().size(), 1);
+    QCOMPARE(t->attempts().constFirst().toMap().value(QStringLiteral("error")).value<SyncError>().code(),
+             SyncError::Network);
+    QCOMPARE(m_engine->status()->lastError().code(), SyncError::Network);
+    QCOMPARE(row(0).value(QStringLiteral("syncState")).toInt(), int(SyncCollection::Pending));
+
+    // After a restart, the same mutation goes out again with the same ids (idempotency).
+    QVERIFY(reopen());
+    m_engine->syncNow();
+    waitForRequest();
+    const Protocol::PushRequest second = m_transport->pushes.constFirst().request;
+    QCOMPARE(second.mutations.constFirst().id, first.mutations.constFirst().id);
+    QCOMPARE(second.batch, first.batch);
+    Transaction *again = m_engine->transaction(txId); // the old handle died with its engine
+    QVERIFY(again);
+    QCOMPARE(again->attempts().size(), 2);
+    m_transport->applyAll(3);
+    finishPulls();
+    QCOMPARE(again->state(), Transaction::Completed);
+}
+
+void tst_SyncRun::rejectedTransactionFailsAndRollsBack_data()
+{
+    QTest::addColumn<bool>("wholeRequest");
+    QTest::addRow("a rejected result fails its transaction") << false;
+    QTest::addRow("a non-retriable request error fails the batch") << true;
+}
+
+void tst_SyncRun::rejectedTransactionFailsAndRollsBack()
+{
+    QFETCH(bool, wholeRequest);
+    // Synced row "a" first.
+    m_engine->syncNow();
+    waitForRequest();
+    m_transport->answerPull({ upsert(QStringLiteral("a"), 4, QStringLiteral("Milk")) }, QStringLiteral("c1"), false);
+    QTRY_COMPARE(m_todos->rowCount(), 1);
+    QTRY_VERIFY(!m_engine->status()->isSyncing());
+
+    Transaction *u = m_todos->update(QStringLiteral("a"), QVariantMap { { QStringLiteral("title"), QStringLiteral("Oat milk") } });
+    Transaction *i = m_todos->insert(QVariantMap { { QStringLiteral("id"), QStringLiteral("b") },
+                                                  { QStringLiteral("title"), QStringLiteral("Tea") } });
+    QVERIFY(u && i);
+    QSignalSpy failedU(u, &Transaction::failed);
+    m_engine->syncNow();
+    waitForRequest();
+    if (wholeRequest) {
+        m_transport->answerPush({}, SyncError(SyncError::Forbidden, QStringLiteral("no")).setHttpStatus(403));
+    } else {
+        const auto &req = m_transport->pushes.constFirst().request;
+        Protocol::PushResponse response;
+        Protocol::PushResult r0;
+        r0.id = req.mutations.at(0).id;
+        r0.status = Protocol::PushResult::Rejected;
+        r0.key = QStringLiteral("a");
+        r0.error = SyncError(SyncError::Validation, QStringLiteral("title too long"));
+        Protocol::PushResult r1;
+        r1.id = req.mutations.at(1).id;
+        r1.status = Protocol::PushResult::Rejected;
+        r1.key = QStringLiteral("b");
+        r1.error = SyncError(SyncError::Validation, QStringLiteral("no tea"));
+        response.results = { r0, r1 };
+        m_transport->answerPush(response);
+    }
+    finishPulls(QStringLiteral("c2"));
+    QCOMPARE(u->state(), Transaction::Failed);
+    QCOMPARE(i->state(), Transaction::Failed);
+    QCOMPARE(failedU.size(), 1);
+    QVERIFY(!u->error().isRetryable());
+    // Rolled back: the update's field returns, the inserted row goes.
+    QCOMPARE(m_todos->rowCount(), 1);
+    QCOMPARE(row(0).value(QStringLiteral("title")).toString(), QStringLiteral("Milk"));
+    QCOMPARE(row(0).value(QStringLiteral("syncState")).toInt(), int(SyncCollection::Synced));
+    QCOMPARE(m_engine->status()->failedCount(), 2);
+    QCOMPARE(m_engine->status()->pendingCount(), 0);
+    // Dead letters are kept across restarts.
+    QVERIFY(reopen());
+    QCOMPARE(m_engine->transactions().size(), 2);
+    QCOMPARE(m_engine->status()->failedCount(), 2);
+    QCOMPARE(row(0).value(QStringLiteral("title")).toString(), QStringLiteral("Milk"));
+}
+
+void tst_SyncRun::conflictAdoptsTheServerRecord()
+{
+    m_engine->syncNow();
+    waitForRequest();
+    m_transport->answerPull({ upsert(QStringLiteral("a"), 4, QStringLiteral("Milk")) }, QStringLiteral("c1"), false);
+    QTRY_VERIFY(!m_engine->status()->isSyncing());
+    Transaction *u = m_todos->update(QStringLiteral("a"), QVariantMap { { QStringLiteral("title"), QStringLiteral("Oat milk") } });
+    QVERIFY(u);
+    m_engine->syncNow();
+    waitForRequest();
+    Protocol::PushResult r;
+    r.id = m_transport->pushes.constFirst().request.mutations.constFirst().id;
+    r.status = Protocol::PushResult::Conflict;
+    r.key = QStringLiteral("a");
+    r.version = 6;
+    r.record = QJsonObject { { QStringLiteral("id"), QStringLiteral("a") }, { QStringLiteral("title"), QStringLiteral("Milk 2l") } };
+    r.error = SyncError(SyncError::Conflict, QStringLiteral("changed"));
+    m_transport->answerPush({ { r } });
+    finishPulls(QStringLiteral("c2"));
+    QCOMPARE(u->state(), Transaction::Failed);
+    QCOMPARE(u->error().code(), SyncError::Conflict);
+    QCOMPARE(row(0).value(QStringLiteral("title")).toString(), QStringLiteral("Milk 2l"));
+    QCOMPARE(row(0).value(QStringLiteral("version")).toLongLong(), 6);
+}
+
+void tst_SyncRun::oversizedBatchIsSplit()
+{
+    QVariantList items;
+    for (int i = 0; i < 4; ++i)
+        QVERIFY(m_todos->insert(QVariantMap { { QStringLiteral("title"), i } }));
+    m_engine->syncNow();
+    waitForRequest();
+    QCOMPARE(m_transport->pushes.constFirst().request.mutations.size(), 4);
+    m_transport->answerPush({}, SyncError(SyncError::Validation, QStringLiteral("too large")).setHttpStatus(413).setRetryable(true));
+    waitForRequest();
+    QCOMPARE(m_transport->pushes.constFirst().request.mutations.size(), 2);
+    m_transport->applyAll(1);
+    waitForRequest();
+    QCOMPARE(m_transport->pushes.constFirst().request.mutations.size(), 2);
+    m_transport->applyAll(3);
+    finishPulls();
+    QCOMPARE(m_engine->status()->pendingCount(), 0);
+}
+
+void tst_SyncRun::pullAppliesPagesAndStoresTheCursor()
+{
+    QSignalSpy resets(m_todos.get(), &QAbstractItemModel::modelReset);
+    m_engine->syncNow();
+    waitForRequest();
+    QCOMPARE(m_transport->pulls.constFirst().request.collection, QStringLiteral("todos"));
+    QVERIFY(m_transport->pulls.constFirst().request.cursor.isEmpty());
+    m_transport->answerPull({ upsert(QStringLiteral("a"), 1, QStringLiteral("A")),
+                              upsert(QStringLiteral("b"), 2, QStringLiteral("B")) },
+                            QStringLiteral("c1"), true);
+    waitForRequest();
+    QCOMPARE(m_transport->pulls.constFirst().request.cursor, QStringLiteral("c1"));
+    QCOMPARE(m_todos->rowCount(), 2);
+    m_transport->answerPull({ upsert(QStringLiteral("a"), 3, QStringLiteral("A2")), removal(QStringLiteral("b"), 4) },
+                            QStringLiteral("c2"), false);
+    QTRY_VERIFY(!m_engine->status()->isSyncing());
+    QCOMPARE(m_todos->rowCount(), 1);
+    QCOMPARE(row(0).value(QStringLiteral("title")).toString(), QStringLiteral("A2"));
+    QCOMPARE(row(0).value(QStringLiteral("version")).toLongLong(), 3);
+    QCOMPARE(row(0).value(QStringLiteral("syncState")).toInt(), int(SyncCollection::Synced));
+    QCOMPARE(resets.size(), 0);
+    QVERIFY(m_engine->status()->lastSyncedAt().isValid());
+
+    // The next run starts from the stored cursor, also after a restart.
+    QVERIFY(reopen());
+    QCOMPARE(m_todos->rowCount(), 1);
+    m_engine->syncNow();
+    waitForRequest();
+    QCOMPARE(m_transport->pulls.constFirst().request.cursor, QStringLiteral("c2"));
+}
+
+void tst_SyncRun::pullKeepsLocalChangesOnTop()
+{
+    m_engine->syncNow();
+    waitForRequest();
+    m_transport->answerPull({ upsert(QStringLiteral("a"), 1, QStringLiteral("A")) }, QStringLiteral("c1"), false);
+    QTRY_VERIFY(!m_engine->status()->isSyncing());
+    QVERIFY(m_todos->update(QStringLiteral("a"), QVariantMap { { QStringLiteral("done"), true } }));
+
+    // The push is told to retry later; the run goes on to pull a newer server version.
+    m_engine->syncNow();
+    waitForRequest();
+    Protocol::PushResult retry;
+    retry.id = m_transport->pushes.constFirst().request.mutations.constFirst().id;
+    retry.status = Protocol::PushResult::Retry;
+    retry.key = QStringLiteral("a");
+    retry.error = SyncError(SyncError::Network, QStringLiteral("busy")).setRetryable(true);
+    m_transport->answerPush({ { retry } });
+    waitForRequest();
+    QVERIFY(m_transport->pushes.isEmpty()); // no second attempt in the same run
+    m_transport->answerPull({ upsert(QStringLiteral("a"), 2, QStringLiteral("A2")) }, QStringLiteral("c2"), false);
+    QTRY_VERIFY(!m_engine->status()->isSyncing());
+
+    auto check = [this] {
+        QCOMPARE(m_todos->rowCount(), 1);
+        QCOMPARE(row(0).value(QStringLiteral("title")).toString(), QStringLiteral("A2")); // server
+        QCOMPARE(row(0).value(QStringLiteral("done")).toBool(), true); // local, on top
+        QCOMPARE(row(0).value(QStringLiteral("version")).toLongLong(), 2);
+        QCOMPARE(row(0).value(QStringLiteral("syncState")).toInt(), int(SyncCollection::Pending));
+    };
+    check();
+    QVERIFY(reopen());
+    check();
+}
+
+void tst_SyncRun::pullNeverResurrectsALocallyRemovedRow()
+{
+    m_engine->syncNow();
+    waitForRequest();
+    m_transport->answerPull({ upsert(QStringLiteral("a"), 1, QStringLiteral("A")) }, QStringLiteral("c1"), false);
+    QTRY_VERIFY(!m_engine->status()->isSyncing());
+    QVERIFY(m_todos->remove(QStringLiteral("a")));
+    m_engine->syncNow();
+    waitForRequest();
+    Protocol::PushResult retry;
+    retry.id = m_transport->pushes.constFirst().request.mutations.constFirst().id;
+    retry.status = Protocol::PushResult::Retry;
+    retry.key = QStringLiteral("a");
+    retry.error = SyncError(SyncError::Network, QStringLiteral("busy")).setRetryable(true);
+    m_transport->answerPush({ { retry } });
+    waitForRequest();
+    m_transport->answerPull({ upsert(QStringLiteral("a"), 2, QStringLiteral("A2")) }, QStringLiteral("c2"), false);
+    QTRY_VERIFY(!m_engine->status()->isSyncing());
+    QCOMPARE(m_todos->rowCount(), 0);
+    QVERIFY(reopen());
+    QCOMPARE(m_todos->rowCount(), 0);
+    QCOMPARE(m_engine->transactions().size(), 1);
+}
+
+void tst_SyncRun::backwardCursorIsAnError()
+{
+    m_engine->syncNow();
+    waitForRequest();
+    m_transport->answerPull({ upsert(QStringLiteral("a"), 10, QStringLiteral("A")) }, QStringLiteral("c1"), false);
+    QTRY_VERIFY(!m_engine->status()->isSyncing());
+    QSignalSpy errors(m_engine.get(), &SyncEngine::errorOccurred);
+    m_engine->syncNow();
+    waitForRequest();
+    m_transport->answerPull({ upsert(QStringLiteral("b"), 9, QStringLiteral("B")) }, QStringLiteral("c0"), false);
+    QTRY_VERIFY(!m_engine->status()->isSyncing());
+    QCOMPARE(errors.size(), 1);
+    QCOMPARE(errors.constFirst().constFirst().value<SyncError>().code(), SyncError::Protocol);
+    QCOMPARE(m_todos->rowCount(), 1);
+    // The cursor did not move.
+    m_engine->syncNow();
+    waitForRequest();
+    QCOMPARE(m_transport->pulls.constFirst().request.cursor, QStringLiteral("c1"));
+}
+
+void tst_SyncRun::largePullArrivesInChunksWithoutReset()
+{
+    QSignalSpy resets(m_todos.get(), &QAbstractItemModel::modelReset);
+    QSignalSpy inserted(m_todos.get(), &QAbstractItemModel::rowsInserted);
+    m_engine->syncNow();
+    waitForRequest();
+    QList<Protocol::Change> page;
+    for (int i = 0; i < 1200; ++i)
+        page.append(upsert(QStringLiteral("k%1").arg(i, 5, 10, QLatin1Char('0')), i + 1, QStringLiteral("t%1").arg(i)));
+    m_transport->answerPull(page, QStringLiteral("c1"), false);
+    QTRY_VERIFY(!m_engine->status()->isSyncing());
+    QCOMPARE(m_todos->rowCount(), 1200);
+    QCOMPARE(resets.size(), 0);
+    QCOMPARE(inserted.size(), 3); // 500 + 500 + 200, one range each
+    QCOMPARE(inserted.at(0).at(1).toInt(), 0);
+    QCOMPARE(inserted.at(0).at(2).toInt(), 499);
+    QCOMPARE(row(1199).value(QStringLiteral("title")).toString(), QStringLiteral("t1199"));
+}
+
+void tst_SyncRun::answerAfterScopeSwitchIsDropped()
+{
+    m_engine->setScope({ { QStringLiteral("user"), QStringLiteral("ann") } });
+    QVERIFY(m_todos->insert(QVariantMap { { QStringLiteral("title"), QStringLiteral("ann's") } }));
+    m_engine->syncNow();
+    waitForRequest();
+    m_engine->setScope({ { QStringLiteral("user"), QStringLiteral("bob") } });
+    m_transport->applyAll(1); // arrives for ann, after the switch
+    QCOMPARE(m_todos->rowCount(), 0);
+    m_engine->setScope({ { QStringLiteral("user"), QStringLiteral("ann") } });
+    QCOMPARE(m_todos->rowCount(), 1);
+    // Still pending for ann: it goes out again on the next run.
+    QCOMPARE(m_engine->transactions().constFirst()->state(), Transaction::Pending);
+}
+
+QTEST_GUILESS_MAIN(tst_SyncRun)
+#include "tst_syncrun.moc"
