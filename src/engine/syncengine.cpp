@@ -220,6 +220,25 @@ void SyncEngine::syncNow()
 }
 
 /*!
+    Removes every row, outbox transaction, cursor, id mapping and tombstone of the current
+    scope in one SQL transaction, and empties the collections (a model reset). An answer to a
+    request made before arrives for a scope that is gone and is dropped. Returns false, with
+    errorOccurred(), if the database could not be written; nothing is removed then.
+*/
+bool SyncEngine::clearScope()
+{
+    if (!d->ensureOpen())
+        return false;
+    const SyncError error = d->db->clearScope(d->scopeId);
+    if (error.isError()) {
+        d->report(error);
+        return false;
+    }
+    d->loadScope();
+    return true;
+}
+
+/*!
     Opens the database now, if it is not open yet. Returns false, and reports the error through
     errorOccurred(), when the file cannot be opened: a path that cannot be written, a file that
     is not a Synq database or is damaged, or one written by a newer Synq.

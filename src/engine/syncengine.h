@@ -66,6 +66,9 @@ public:
     // Starts a sync run now (push the outbox, then pull every collection), or right after
     // the one in progress.
     Q_INVOKABLE void syncNow();
+    // Removes the current scope's rows, outbox and cursors (logout). Pending changes of the
+    // scope are dropped with it: push them first if they matter.
+    Q_INVOKABLE bool clearScope();
 
     Q_INVOKABLE bool open();
     Q_INVOKABLE void close();

@@ -760,6 +760,32 @@ SyncError SyncDatabase::loadSynced(const QString &collection, const QString &sco
     return SyncError();
 }
 
+SyncError SyncDatabase::clearScope(const QString &scope)
+{
+    QSqlDatabase db = d->database();
+    if (!db.transaction())
+        return d->storageError(tr("The local database could not be written."), db.lastError());
+    // Mutations and attempts go with their transactions (ON DELETE CASCADE).
+    for (const char *sql : { "DELETE FROM items WHERE scope = ?", "DELETE FROM transactions WHERE scope = ?",
+                             "DELETE FROM cursors WHERE scope = ?", "DELETE FROM id_map WHERE scope = ?",
+                             "DELETE FROM tombstones WHERE scope = ?" }) {
+        QSqlQuery &q = d->statement(sql);
+        q.bindValue(0, text(scope));
+        if (!q.exec()) {
+            const SyncError error = d->failed(q);
+            db.rollback();
+            return error;
+        }
+    }
+    if (!db.commit()) {
+        const SyncError error = d->storageError(tr("The local database could not be written."),
+                                                db.lastError());
+        db.rollback();
+        return error;
+    }
+    return SyncError();
+}
+
 SyncError SyncDatabase::clientId(QString *out)
 {
     QSqlQuery &get = d->statement("SELECT value FROM meta WHERE name = 'client_id'");

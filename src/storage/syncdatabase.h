@@ -143,6 +143,10 @@ public:
     SyncError loadSynced(const QString &collection, const QString &scope, const QStringList &keys,
                          QHash<QString, SyncedState> *out) const;
 
+    // Removes everything of a scope — items, outbox (transactions, mutations, attempts),
+    // cursors, id map, tombstones — in one SQL transaction.
+    SyncError clearScope(const QString &scope);
+
     // This replica's client id (made once, kept in the file).
     SyncError clientId(QString *out);
 

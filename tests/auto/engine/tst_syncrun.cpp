@@ -121,6 +121,7 @@ private Q_SLOTS:
     void backwardCursorIsAnError();
     void largePullArrivesInChunksWithoutReset();
     void answerAfterScopeSwitchIsDropped();
+    void clearScopeRemovesOnlyThatScope();
 
 private:
     // Runs one sync run to the point where the transport has a request waiting.
@@ -574,6 +575,41 @@ void tst_SyncRun::answerAfterScopeSwitchIsDropped()
     QCOMPARE(m_todos->rowCount(), 1);
     // Still pending for ann: it goes out again on the next run.
     QCOMPARE(m_engine->transactions().constFirst()->state(), Transaction::Pending);
+}
+
+void tst_SyncRun::clearScopeRemovesOnlyThatScope()
+{
+    m_engine->setScope({ { QStringLiteral("user"), QStringLiteral("ann") } });
+    m_engine->syncNow();
+    waitForRequest();
+    m_transport->answerPull({ upsert(QStringLiteral("a"), 1, QStringLiteral("A")) }, QStringLiteral("c1"), false);
+    QTRY_VERIFY(!m_engine->status()->isSyncing());
+    QVERIFY(m_todos->insert(QVariantMap { { QStringLiteral("title"), QStringLiteral("ann's") } }));
+    m_engine->setScope({ { QStringLiteral("user"), QStringLiteral("bob") } });
+    QVERIFY(m_todos->insert(QVariantMap { { QStringLiteral("title"), QStringLiteral("bob's") } }));
+    m_engine->setScope({ { QStringLiteral("user"), QStringLiteral("ann") } });
+    QCOMPARE(m_todos->rowCount(), 2);
+
+    m_engine->syncNow(); // a request in flight when the scope goes
+    waitForRequest();
+    QSignalSpy resets(m_todos.get(), &QAbstractItemModel::modelReset);
+    QVERIFY(m_engine->clearScope());
+    QCOMPARE(resets.size(), 1);
+    QCOMPARE(m_todos->rowCount(), 0);
+    QCOMPARE(m_engine->transactions().size(), 0);
+    m_transport->applyAll(5); // dropped
+    QCOMPARE(m_todos->rowCount(), 0);
+
+    // The next pull of ann's scope starts from the beginning; bob's scope is untouched.
+    m_engine->syncNow();
+    waitForRequest();
+    QVERIFY(m_transport->pulls.constFirst().request.cursor.isEmpty());
+    m_transport->answerPull({}, QStringLiteral("c0"), false);
+    QTRY_VERIFY(!m_engine->status()->isSyncing());
+    m_engine->setScope({ { QStringLiteral("user"), QStringLiteral("bob") } });
+    QCOMPARE(m_todos->rowCount(), 1);
+    QCOMPARE(row(0).value(QStringLiteral("title")).toString(), QStringLiteral("bob's"));
+    QCOMPARE(m_engine->transactions().size(), 1);
 }
 
 QTEST_GUILESS_MAIN(tst_SyncRun)
