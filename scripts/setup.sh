@@ -13,6 +13,7 @@ packages=(
     qml6-module-qtquick-controls qml6-module-qtquick-layouts qml6-module-qtquick-templates
     qml6-module-qtquick-window
     qt6-tools-dev qt6-l10n-tools qt6-httpserver-dev qt6-websockets-dev
+    ${SYNQ_EXTRA_PACKAGES:-}
 )
 
 missing=()

@@ -39,6 +39,13 @@ struct StoreRow
     }
 };
 
+} // namespace Synq
+
+// Rows move by memcpy when the list grows: a 100,000-row list regrows without copying rows.
+Q_DECLARE_TYPEINFO(Synq::StoreRow, Q_RELOCATABLE_TYPE);
+
+namespace Synq {
+
 // A row's complete new state, as the engine computed it.
 struct RowState
 {

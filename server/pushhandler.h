@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#ifndef SYNQ_PUSHHANDLER_H
+#define SYNQ_PUSHHANDLER_H
+
+#include "pushrequest.h"
+
+#include <QtCore/QHash>
+#include <QtCore/QJsonArray>
+#include <QtCore/QSet>
+#include <QtCore/QString>
+
+namespace Synq {
+namespace Server {
+
+class ServerStore;
+
+/*
+    Applies one push for one owner (docs/protocol.md, Push).
+
+    The batch runs in one database transaction (one commit, one sync to disk), each of its
+    transactions (adjacent mutations sharing a tx) under a savepoint of its own, in request
+    order:
+    - mutation ids seen before return their stored result and are not applied again;
+    - the others are checked and written one by one; the first conflict or rejection rolls
+      the transaction back to its savepoint: that mutation carries its status, its siblings
+      "rejected"/"aborted" with the cause's retryable;
+    - otherwise the results are stored under their mutation ids in the same database
+      transaction, so a result is remembered exactly when its write is committed.
+    Only applied results are remembered: a conflicted or aborted mutation was not applied and
+    is judged afresh when sent again (after the client rebased it, say).
+
+    If the database fails, that transaction and every later one in the batch get "retry"
+    (transactions are applied in order, so none may overtake one that has to be retried); if
+    the commit fails, every result not remembered from before does.
+*/
+class PushHandler
+{
+public:
+    PushHandler(ServerStore *store, const QSet<QString> &serverAssignedKeys);
+
+    struct Outcome
+    {
+        QJsonArray results; // one per mutation, in request order
+        bool databaseFailed = false;
+        bool anyDecided = false; // some result is not "retry"
+    };
+    Outcome run(const QString &owner, const PushRequest &request);
+
+private:
+    enum class Verdict { Applied, Conflict };
+    struct Applied
+    {
+        QString key;
+        qint64 version = 0;
+    };
+
+    bool runTransaction(const QString &owner, const QList<PushMutation> &mutations,
+                        qsizetype begin, qsizetype end, QList<QJsonObject> *results,
+                        QList<bool> *stored);
+    bool applyOne(const QString &owner, const PushMutation &m, QHash<QString, qint64> *produced,
+                  QHash<QString, QString> *assigned, Verdict *verdict, Applied *applied,
+                  QString *conflictKey);
+    QJsonObject conflictResult(const QString &owner, const PushMutation &m, const QString &key);
+    void noteApplied(const PushMutation &m, const QJsonObject &result,
+                     QHash<QString, qint64> *produced, QHash<QString, QString> *assigned) const;
+
+    ServerStore *m_store;
+    QSet<QString> m_serverAssignedKeys;
+    // Batch-wide facts of applied (or earlier remembered) mutations:
+    QHash<QString, qint64> m_produced; // item -> the version an earlier mutation produced
+    QHash<QString, QString> m_assigned; // item as the client named it -> server-assigned key
+};
+
+} // namespace Server
+} // namespace Synq
+
+#endif
