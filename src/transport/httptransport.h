@@ -13,7 +13,7 @@ namespace Synq {
 
 class HttpTransportPrivate;
 
-class SYNQ_EXPORT HttpTransport : public SyncTransport
+class SYNQ_EXPORT HttpTransport : public Synq::SyncTransport // qualified for qmltyperegistrar
 {
     Q_OBJECT
     Q_PROPERTY(QUrl url READ url WRITE setUrl NOTIFY urlChanged FINAL)
