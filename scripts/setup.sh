@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-    build-essential cmake ninja-build pkg-config
+    build-essential cmake ninja-build pkg-config tzdata
     qt6-base-dev libqt6sql6-sqlite qt6-declarative-dev qt6-declarative-dev-tools
     qml6-module-qtqml qml6-module-qtqml-workerscript qml6-module-qtqml-models qml6-module-qtcore
     qml6-module-qtquick qml6-module-qttest qml-qt6

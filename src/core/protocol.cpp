@@ -270,7 +270,7 @@ bool decodePullResponse(const QByteArray &body, const PullRequest &request, Pull
                 return bad("an upsert needs a data object");
             c.data = data.toObject();
         } else if (op == QLatin1String("delete")) {
-            if (!(data.isNull() || data.isUndefined() || data.isObject()))
+            if (!(data.isNull() || data.isUndefined()))
                 return bad("data of a delete must be null");
             c.deleted = true;
         } else {
@@ -334,14 +334,16 @@ qint64 parseRetryAfter(const QByteArray &value, const QDateTime &now)
     const qint64 seconds = v.toLongLong(&ok);
     if (ok)
         return seconds >= 0 && seconds <= 24 * 3600 ? seconds * 1000 : -1;
-    // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
-    const QDateTime at = QLocale::c().toDateTime(QString::fromLatin1(v),
-                                                 QStringLiteral("ddd, dd MMM yyyy HH:mm:ss 'GMT'"));
-    if (!at.isValid())
+    // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT". Date and time are parsed apart and joined
+    // as UTC: parsed as one local date-time, a time in the local zone's DST gap is invalid.
+    const QString text = QString::fromLatin1(v);
+    if (text.size() != 29 || text.at(16) != QLatin1Char(' ') || !text.endsWith(QLatin1String(" GMT")))
         return -1;
-    QDateTime utc = at;
-    utc.setTimeSpec(Qt::UTC);
-    return qMax<qint64>(0, now.msecsTo(utc));
+    const QDate date = QLocale::c().toDate(text.left(16), QStringLiteral("ddd, dd MMM yyyy"));
+    const QTime time = QLocale::c().toTime(text.mid(17, 8), QStringLiteral("HH:mm:ss"));
+    if (!date.isValid() || !time.isValid())
+        return -1;
+    return qMax<qint64>(0, now.msecsTo(QDateTime(date, time, Qt::UTC)));
 }
 
 } // namespace Protocol

@@ -182,9 +182,20 @@ QNetworkRequest HttpTransportPrivate::request(const QString &path, const QUrlQue
 void HttpTransportPrivate::finish(QNetworkReply *reply,
                                   std::function<void(const QByteArray &, const SyncError &)> done)
 {
-    // A hostile server could send an endless body: stop reading past the limit.
-    QObject::connect(reply, &QNetworkReply::downloadProgress, reply, [reply](qint64 received) {
-        if (received > HttpTransport::MaxResponseBytes) {
+    // A hostile server could send an endless body: stop reading past the limit, or as soon as
+    // its Content-Length announces more than the limit (not after downloading that much).
+    QObject::connect(reply, &QNetworkReply::metaDataChanged, reply, [reply] {
+        const QVariant length = reply->header(QNetworkRequest::ContentLengthHeader);
+        if (length.isValid() && length.toLongLong() > HttpTransport::MaxResponseBytes) {
+            reply->setProperty("synqTooLarge", true);
+            QMetaObject::invokeMethod(reply, &QNetworkReply::abort, Qt::QueuedConnection);
+        }
+    });
+    // Checked on readyRead, which comes with every piece of data: downloadProgress is throttled
+    // (at most one per 100 ms), so a fast server could get far past the limit between two.
+    // Nobody reads the reply before it finished, so bytesAvailable() is all that arrived.
+    QObject::connect(reply, &QNetworkReply::readyRead, reply, [reply] {
+        if (reply->bytesAvailable() > HttpTransport::MaxResponseBytes) {
             reply->setProperty("synqTooLarge", true);
             reply->abort();
         }
@@ -197,7 +208,10 @@ void HttpTransportPrivate::finish(QNetworkReply *reply,
                              .setRetryable(true));
             return;
         }
-        if (status == 0) {
+        // A 2xx whose transfer failed (connection lost, timed out mid-body) has an incomplete
+        // body: it is a network failure, never a response to decode.
+        const bool success = status >= 200 && status <= 299;
+        if (status == 0 || (success && reply->error() != QNetworkReply::NoError)) {
             const bool timeout = reply->error() == QNetworkReply::OperationCanceledError
                     || reply->error() == QNetworkReply::TimeoutError;
             SyncError error(timeout ? SyncError::Timeout : SyncError::Network,
@@ -210,7 +224,7 @@ void HttpTransportPrivate::finish(QNetworkReply *reply,
             return;
         }
         const QByteArray body = reply->readAll();
-        if (status < 200 || status > 299) {
+        if (!success) {
             SyncError error = Protocol::errorFromResponse(status, body);
             const qint64 wait = Protocol::parseRetryAfter(reply->rawHeader("Retry-After"),
                                                           QDateTime::currentDateTimeUtc());
@@ -244,8 +258,11 @@ void HttpTransport::pull(const Protocol::PullRequest &request, PullCallback done
 {
     QUrlQuery query;
     query.addQueryItem(QStringLiteral("collection"), request.collection);
+    // The cursor is opaque: percent-encode all of it ('+', '%', '&' ...). QUrlQuery leaves '+'
+    // and existing %XX sequences as they are, which a server would decode into another cursor.
     if (!request.cursor.isEmpty())
-        query.addQueryItem(QStringLiteral("since"), request.cursor);
+        query.addQueryItem(QStringLiteral("since"),
+                           QString::fromLatin1(QUrl::toPercentEncoding(request.cursor)));
     query.addQueryItem(QStringLiteral("limit"), QString::number(request.limit));
     QNetworkReply *reply = d->manager()->get(d->request(QStringLiteral("/v1/changes"), query));
     d->finish(reply, [this, request, done](const QByteArray &body, const SyncError &error) {

@@ -1,0 +1,1274 @@
+// SPDX-License-Identifier: BSD-3-Clause
+//
+// Synq::Protocol (docs/protocol.md): the strict decoders, the error and Retry-After mapping,
+// the batch id and the push encoder. Every malformed response must be refused as a Protocol
+// error without touching the caller's output.
+
+#include <synq/protocol.h>
+
+#include <QtCore/QCryptographicHash>
+#include <QtCore/QDateTime>
+#include <QtCore/QElapsedTimer>
+#include <QtCore/QJsonArray>
+#include <QtCore/QJsonDocument>
+#include <QtCore/QJsonObject>
+#include <QtCore/QLocale>
+#include <QtCore/QScopeGuard>
+#include <QtTest/QTest>
+
+#include <ctime>
+#include <optional>
+
+using namespace Synq;
+using Synq::Protocol::PushResult;
+
+Q_DECLARE_METATYPE(std::optional<qint64>)
+Q_DECLARE_METATYPE(Synq::MutationType)
+
+namespace Synq {
+char *toString(const SyncError &error)
+{
+    return QTest::toString(QStringLiteral("%1 retryable=%2 http=%3 retryAfter=%4")
+                                   .arg(error.toString())
+                                   .arg(error.isRetryable())
+                                   .arg(error.httpStatus())
+                                   .arg(error.retryAfterMs()));
+}
+} // namespace Synq
+
+namespace {
+
+void resetTimeZone()
+{
+#ifdef Q_OS_WIN
+    _tzset();
+#else
+    tzset();
+#endif
+}
+
+// Hostile inputs must be refused well within this, even in a Debug build on a slow runner.
+constexpr qint64 QuickMs = 5000;
+
+const QString Sentinel = QStringLiteral("untouched");
+
+Protocol::PushRequest pushRequest(int count)
+{
+    Protocol::PushRequest request;
+    request.client = QStringLiteral("client-1");
+    for (int i = 1; i <= count; ++i) {
+        Protocol::PushMutation m;
+        m.id = QStringLiteral("m%1").arg(i);
+        m.tx = m.id;
+        m.collection = QStringLiteral("todos");
+        m.op = MutationType::Update;
+        m.key = QStringLiteral("k%1").arg(i);
+        m.baseVersion = 10 + i;
+        m.data = QJsonObject { { QStringLiteral("done"), true } };
+        request.mutations.append(m);
+    }
+    request.batch = Protocol::batchId(request.mutations);
+    return request;
+}
+
+Protocol::PullRequest pullRequest(int limit = 500)
+{
+    Protocol::PullRequest request;
+    request.collection = QStringLiteral("todos");
+    request.cursor = QStringLiteral("v1:10");
+    request.limit = limit;
+    return request;
+}
+
+// A response the caller already held: a failing decode must leave it exactly as it was.
+Protocol::PushResponse sentinelPush()
+{
+    Protocol::PushResponse response;
+    PushResult r;
+    r.id = Sentinel;
+    r.version = 7;
+    response.results.append(r);
+    return response;
+}
+
+Protocol::PullResponse sentinelPull()
+{
+    Protocol::PullResponse response;
+    Protocol::Change c;
+    c.collection = Sentinel;
+    c.key = Sentinel;
+    c.version = 7;
+    response.changes.append(c);
+    response.cursor = Sentinel;
+    response.hasMore = true;
+    return response;
+}
+
+QByteArray json(const QJsonValue &value)
+{
+    if (value.isArray())
+        return QJsonDocument(value.toArray()).toJson(QJsonDocument::Compact);
+    return QJsonDocument(value.toObject()).toJson(QJsonDocument::Compact);
+}
+
+QJsonObject applied(const QString &id, const QString &key, qint64 version)
+{
+    return QJsonObject { { QStringLiteral("id"), id },
+                         { QStringLiteral("status"), QStringLiteral("applied") },
+                         { QStringLiteral("key"), key },
+                         { QStringLiteral("version"), version } };
+}
+
+// {"results":[r]} with r = the applied result for m1/k1 at version 41, then changed by `edit`.
+template<typename Edit>
+QByteArray oneResult(Edit edit)
+{
+    QJsonObject r = applied(QStringLiteral("m1"), QStringLiteral("k1"), 41);
+    edit(r);
+    return json(QJsonObject { { QStringLiteral("results"), QJsonArray { r } } });
+}
+
+QJsonObject conflict()
+{
+    return QJsonObject {
+        { QStringLiteral("id"), QStringLiteral("m1") },
+        { QStringLiteral("status"), QStringLiteral("conflict") },
+        { QStringLiteral("key"), QStringLiteral("k1") },
+        { QStringLiteral("version"), 19 },
+        { QStringLiteral("record"), QJsonObject { { QStringLiteral("id"), QStringLiteral("k1") } } },
+        { QStringLiteral("error"),
+          QJsonObject { { QStringLiteral("code"), QStringLiteral("conflict") },
+                        { QStringLiteral("message"), QStringLiteral("k1 is at version 19") },
+                        { QStringLiteral("retryable"), false } } },
+    };
+}
+
+QJsonObject refusal(const QString &status, const QString &code, bool retryable)
+{
+    return QJsonObject {
+        { QStringLiteral("id"), QStringLiteral("m1") },
+        { QStringLiteral("status"), status },
+        { QStringLiteral("key"), QStringLiteral("k1") },
+        { QStringLiteral("error"),
+          QJsonObject { { QStringLiteral("code"), code },
+                        { QStringLiteral("message"), QStringLiteral("refused: ") + code },
+                        { QStringLiteral("retryable"), retryable } } },
+    };
+}
+
+template<typename Edit>
+QByteArray oneRefusal(const QString &status, Edit edit)
+{
+    QJsonObject r = status == QLatin1String("conflict")
+            ? conflict()
+            : refusal(status, QStringLiteral("validation"), false);
+    edit(r);
+    return json(QJsonObject { { QStringLiteral("results"), QJsonArray { r } } });
+}
+
+QJsonObject upsert(const QString &key, qint64 version)
+{
+    return QJsonObject { { QStringLiteral("collection"), QStringLiteral("todos") },
+                         { QStringLiteral("key"), key },
+                         { QStringLiteral("version"), version },
+                         { QStringLiteral("op"), QStringLiteral("upsert") },
+                         { QStringLiteral("data"), QJsonObject { { QStringLiteral("id"), key } } } };
+}
+
+QJsonObject removal(const QString &key, qint64 version)
+{
+    return QJsonObject { { QStringLiteral("collection"), QStringLiteral("todos") },
+                         { QStringLiteral("key"), key },
+                         { QStringLiteral("version"), version },
+                         { QStringLiteral("op"), QStringLiteral("delete") },
+                         { QStringLiteral("data"), QJsonValue::Null } };
+}
+
+QByteArray page(const QJsonArray &changes, const QJsonValue &cursor = QStringLiteral("v1:42"),
+                const QJsonValue &hasMore = false)
+{
+    QJsonObject o { { QStringLiteral("changes"), changes } };
+    if (!cursor.isUndefined())
+        o.insert(QStringLiteral("cursor"), cursor);
+    if (!hasMore.isUndefined())
+        o.insert(QStringLiteral("hasMore"), hasMore);
+    return json(o);
+}
+
+// A page whose single change is upsert("k1", 19) changed by `edit`.
+template<typename Edit>
+QByteArray oneChange(Edit edit)
+{
+    QJsonObject c = upsert(QStringLiteral("k1"), 19);
+    edit(c);
+    return page(QJsonArray { c });
+}
+
+QJsonArray manyUpserts(int count)
+{
+    QJsonArray changes;
+    for (int i = 1; i <= count; ++i)
+        changes.append(upsert(QStringLiteral("k%1").arg(i), i));
+    return changes;
+}
+
+QByteArray protocolErrorBody(const QString &code, const QString &message, bool retryable)
+{
+    return json(QJsonObject {
+            { QStringLiteral("error"),
+              QJsonObject { { QStringLiteral("code"), code },
+                            { QStringLiteral("message"), message },
+                            { QStringLiteral("retryable"), retryable } } } });
+}
+
+QString imfFixdate(const QDateTime &at)
+{
+    return QLocale::c().toString(at.toUTC(), QStringLiteral("ddd, dd MMM yyyy HH:mm:ss 'GMT'"));
+}
+
+QDateTime fixedNow()
+{
+    return QDateTime(QDate(2030, 1, 15), QTime(12, 0), Qt::UTC); // a Tuesday
+}
+
+} // namespace
+
+class tst_Protocol : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    // push responses
+    void pushWellFormed_data();
+    void pushWellFormed();
+    void pushResultsFollowRequestOrder();
+    void pushMalformed_data();
+    void pushMalformed();
+    void hugeInputsFailQuickly_data();
+    void hugeInputsFailQuickly();
+    void deepNestingIsRefusedByTheJsonParser();
+    void deepButAllowedRecordDecodes();
+
+    // pull responses
+    void pullWellFormed_data();
+    void pullWellFormed();
+    void pullMalformed_data();
+    void pullMalformed();
+
+    // errors and Retry-After
+    void errorFromResponse_data();
+    void errorFromResponse();
+    void retryabilityFollowsTheStatusNotTheBody_data();
+    void retryabilityFollowsTheStatusNotTheBody();
+    void parseRetryAfter_data();
+    void parseRetryAfter();
+    void parseRetryAfterIgnoresTheLocalTimeZone();
+
+    // requests
+    void batchId_data();
+    void batchId();
+    void batchIdDependsOnOrder();
+    void encodePushRequest_data();
+    void encodePushRequest();
+    void encodePushRequestEnvelope();
+};
+
+// --- push -------------------------------------------------------------------------------
+
+void tst_Protocol::pushWellFormed_data()
+{
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<int>("status");
+    QTest::addColumn<QString>("key");
+    QTest::addColumn<qint64>("version");
+    QTest::addColumn<bool>("hasRecord");
+    QTest::addColumn<bool>("deleted");
+    QTest::addColumn<SyncError::Code>("errorCode");
+    QTest::addColumn<bool>("retryable");
+    QTest::addColumn<QString>("errorMessage");
+
+    const QString k1 = QStringLiteral("k1");
+    auto same = [](QJsonObject &) { };
+
+    QTest::newRow("an applied result gives the server's version")
+            << oneResult(same) << int(PushResult::Applied) << k1 << qint64(41) << false << false
+            << SyncError::None << false << QString();
+    QTest::newRow("an applied result with a server-assigned key takes that key")
+            << oneResult([](QJsonObject &r) { r[QStringLiteral("key")] = QStringLiteral("srv-9"); })
+            << int(PushResult::Applied) << QStringLiteral("srv-9") << qint64(41) << false << false
+            << SyncError::None << false << QString();
+    QTest::newRow("an applied result with a 512-character key is accepted")
+            << oneResult([](QJsonObject &r) { r[QStringLiteral("key")] = QString(512, QLatin1Char('k')); })
+            << int(PushResult::Applied) << QString(512, QLatin1Char('k')) << qint64(41) << false
+            << false << SyncError::None << false << QString();
+    QTest::newRow("an applied result at version 2^53 - 1 is accepted")
+            << oneResult([](QJsonObject &r) { r[QStringLiteral("version")] = qint64(9007199254740991); })
+            << int(PushResult::Applied) << k1 << qint64(9007199254740991) << false << false
+            << SyncError::None << false << QString();
+    QTest::newRow("an applied result with error null is accepted")
+            << oneResult([](QJsonObject &r) { r[QStringLiteral("error")] = QJsonValue::Null; })
+            << int(PushResult::Applied) << k1 << qint64(41) << false << false << SyncError::None
+            << false << QString();
+
+    QTest::newRow("a conflict carries the server's record, version and error")
+            << oneRefusal(QStringLiteral("conflict"), same) << int(PushResult::Conflict) << k1
+            << qint64(19) << true << false << SyncError::Conflict << false
+            << QStringLiteral("k1 is at version 19");
+    QTest::newRow("a conflict on a removed record has deleted true and no record")
+            << oneRefusal(QStringLiteral("conflict"),
+                          [](QJsonObject &r) {
+                              r[QStringLiteral("record")] = QJsonValue::Null;
+                              r[QStringLiteral("deleted")] = true;
+                          })
+            << int(PushResult::Conflict) << k1 << qint64(19) << false << true
+            << SyncError::Conflict << false << QStringLiteral("k1 is at version 19");
+    QTest::newRow("a conflict with deleted true and the record absent")
+            << oneRefusal(QStringLiteral("conflict"),
+                          [](QJsonObject &r) {
+                              r.remove(QStringLiteral("record"));
+                              r[QStringLiteral("deleted")] = true;
+                          })
+            << int(PushResult::Conflict) << k1 << qint64(19) << false << true
+            << SyncError::Conflict << false << QStringLiteral("k1 is at version 19");
+    QTest::newRow("a conflict without an error object still gets a Conflict error")
+            << oneRefusal(QStringLiteral("conflict"),
+                          [](QJsonObject &r) { r.remove(QStringLiteral("error")); })
+            << int(PushResult::Conflict) << k1 << qint64(19) << true << false
+            << SyncError::Conflict << false << QStringLiteral("The server refused the change.");
+
+    QTest::newRow("a rejected result carries the server's validation error")
+            << oneRefusal(QStringLiteral("rejected"), same) << int(PushResult::Rejected) << k1
+            << qint64(0) << false << false << SyncError::Validation << false
+            << QStringLiteral("refused: validation");
+    QTest::newRow("a rejected result is never retryable, whatever its error says")
+            << json(QJsonObject { { QStringLiteral("results"),
+                                    QJsonArray { refusal(QStringLiteral("rejected"),
+                                                         QStringLiteral("forbidden"), true) } } })
+            << int(PushResult::Rejected) << k1 << qint64(0) << false << false
+            << SyncError::Forbidden << false << QStringLiteral("refused: forbidden");
+    QTest::newRow("an aborted rejection keeps the retriability of its cause")
+            << json(QJsonObject { { QStringLiteral("results"),
+                                    QJsonArray { refusal(QStringLiteral("rejected"),
+                                                         QStringLiteral("aborted"), true) } } })
+            << int(PushResult::Rejected) << k1 << qint64(0) << false << false
+            << SyncError::Cancelled << true << QStringLiteral("refused: aborted");
+    QTest::newRow("a rejected result without key keeps the key that was sent")
+            << oneRefusal(QStringLiteral("rejected"),
+                          [](QJsonObject &r) { r.remove(QStringLiteral("key")); })
+            << int(PushResult::Rejected) << k1 << qint64(0) << false << false
+            << SyncError::Validation << false << QStringLiteral("refused: validation");
+    QTest::newRow("a rejected result without an error object gets a Validation error")
+            << oneRefusal(QStringLiteral("rejected"),
+                          [](QJsonObject &r) { r.remove(QStringLiteral("error")); })
+            << int(PushResult::Rejected) << k1 << qint64(0) << false << false
+            << SyncError::Validation << false << QStringLiteral("The server refused the change.");
+    QTest::newRow("an error without a message gets a generic message")
+            << oneRefusal(QStringLiteral("rejected"),
+                          [](QJsonObject &r) {
+                              r[QStringLiteral("error")] = QJsonObject {
+                                  { QStringLiteral("code"), QStringLiteral("forbidden") } };
+                          })
+            << int(PushResult::Rejected) << k1 << qint64(0) << false << false
+            << SyncError::Forbidden << false << QStringLiteral("The server refused the change.");
+
+    QTest::newRow("a retry result is retryable even when its error says otherwise")
+            << json(QJsonObject { { QStringLiteral("results"),
+                                    QJsonArray { refusal(QStringLiteral("retry"),
+                                                         QStringLiteral("rate-limited"), false) } } })
+            << int(PushResult::Retry) << k1 << qint64(0) << false << false
+            << SyncError::RateLimited << true << QStringLiteral("refused: rate-limited");
+    QTest::newRow("a retry result with an unknown error code falls back to Network")
+            << json(QJsonObject { { QStringLiteral("results"),
+                                    QJsonArray { refusal(QStringLiteral("retry"),
+                                                         QStringLiteral("busy"), true) } } })
+            << int(PushResult::Retry) << k1 << qint64(0) << false << false << SyncError::Network
+            << true << QStringLiteral("refused: busy");
+    QTest::newRow("a retry result without an error object is a retryable Network error")
+            << oneRefusal(QStringLiteral("retry"),
+                          [](QJsonObject &r) { r.remove(QStringLiteral("error")); })
+            << int(PushResult::Retry) << k1 << qint64(0) << false << false << SyncError::Network
+            << true << QStringLiteral("The server refused the change.");
+}
+
+void tst_Protocol::pushWellFormed()
+{
+    QFETCH(QByteArray, body);
+    QFETCH(int, status);
+    QFETCH(QString, key);
+    QFETCH(qint64, version);
+    QFETCH(bool, hasRecord);
+    QFETCH(bool, deleted);
+    QFETCH(SyncError::Code, errorCode);
+    QFETCH(bool, retryable);
+    QFETCH(QString, errorMessage);
+
+    Protocol::PushResponse response = sentinelPush();
+    SyncError error;
+    QVERIFY2(Protocol::decodePushResponse(body, pushRequest(1), &response, &error),
+             qPrintable(error.toString()));
+    QCOMPARE(error, SyncError());
+    QCOMPARE(response.results.size(), 1);
+    const PushResult &r = response.results.first();
+    QCOMPARE(r.id, QStringLiteral("m1"));
+    QCOMPARE(int(r.status), status);
+    QCOMPARE(r.key, key);
+    QCOMPARE(r.version, version);
+    QCOMPARE(r.record.has_value(), hasRecord);
+    if (hasRecord)
+        QCOMPARE(r.record->value(QLatin1String("id")).toString(), QStringLiteral("k1"));
+    QCOMPARE(r.deleted, deleted);
+    QCOMPARE(r.error.code(), errorCode);
+    QCOMPARE(r.error.isRetryable(), retryable);
+    QCOMPARE(r.error.message(), errorMessage);
+}
+
+void tst_Protocol::pushResultsFollowRequestOrder()
+{
+    QJsonObject c = conflict();
+    c[QStringLiteral("id")] = QStringLiteral("m2");
+    c[QStringLiteral("key")] = QStringLiteral("k2");
+    QJsonObject r = refusal(QStringLiteral("rejected"), QStringLiteral("aborted"), false);
+    r[QStringLiteral("id")] = QStringLiteral("m3");
+    r[QStringLiteral("key")] = QStringLiteral("k3");
+    const QByteArray body = json(QJsonObject {
+            { QStringLiteral("results"),
+              QJsonArray { applied(QStringLiteral("m1"), QStringLiteral("k1"), 41), c, r,
+                           applied(QStringLiteral("m4"), QStringLiteral("k4"), 42) } } });
+
+    Protocol::PushResponse response;
+    SyncError error;
+    QVERIFY2(Protocol::decodePushResponse(body, pushRequest(4), &response, &error),
+             qPrintable(error.toString()));
+    QCOMPARE(response.results.size(), 4);
+    const QList<int> statuses { PushResult::Applied, PushResult::Conflict, PushResult::Rejected,
+                                PushResult::Applied };
+    for (int i = 0; i < 4; ++i) {
+        QCOMPARE(response.results.at(i).id, QStringLiteral("m%1").arg(i + 1));
+        QCOMPARE(response.results.at(i).key, QStringLiteral("k%1").arg(i + 1));
+        QCOMPARE(int(response.results.at(i).status), statuses.at(i));
+    }
+    QCOMPARE(response.results.at(0).version, qint64(41));
+    QCOMPARE(response.results.at(1).version, qint64(19));
+    QCOMPARE(response.results.at(2).error.code(), SyncError::Cancelled);
+    QCOMPARE(response.results.at(3).version, qint64(42));
+}
+
+void tst_Protocol::pushMalformed_data()
+{
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<int>("mutations");
+
+    const QByteArray good = oneResult([](QJsonObject &) { });
+    auto row = [](const char *tag, const QByteArray &body, int mutations = 1) {
+        QTest::newRow(tag) << body << mutations;
+    };
+    auto set = [](const char *field, const QJsonValue &value) {
+        return [field, value](QJsonObject &r) { r[QLatin1String(field)] = value; };
+    };
+    auto drop = [](const char *field) {
+        return [field](QJsonObject &r) { r.remove(QLatin1String(field)); };
+    };
+
+    // not a response object at all
+    row("a body that is not JSON", "<html>oops</html>");
+    row("an empty body", "");
+    row("truncated JSON", good.left(good.size() - 3));
+    row("a body cut in the middle of a string", good.left(good.indexOf("applied") + 3));
+    row("valid JSON followed by garbage", good + "x");
+    row("a JSON array at the root", "[" + good + "]");
+    row("a JSON string at the root", "\"results\"");
+    row("a JSON number at the root", "41");
+    row("JSON null at the root", "null");
+    row("JSON true at the root", "true");
+
+    // the results array
+    row("an object without results", "{}");
+    row("results misspelt", "{\"result\":[]}");
+    row("results as an object", "{\"results\":{\"id\":\"m1\"}}");
+    row("results as a string", "{\"results\":\"applied\"}");
+    row("results as null", "{\"results\":null}");
+    row("no results for one mutation", "{\"results\":[]}");
+    row("fewer results than mutations", good, 2);
+    row("more results than mutations",
+        json(QJsonObject { { QStringLiteral("results"),
+                             QJsonArray { applied(QStringLiteral("m1"), QStringLiteral("k1"), 41),
+                                          applied(QStringLiteral("m2"), QStringLiteral("k2"), 42) } } }));
+    row("a result that is not an object", "{\"results\":[\"m1\"]}");
+    row("a result that is null", "{\"results\":[null]}");
+
+    // ids
+    row("a result with another mutation's id", oneResult(set("id", QStringLiteral("m9"))));
+    row("a result without id", oneResult(drop("id")));
+    row("a result whose id is a number", oneResult(set("id", 1)));
+    row("a result whose id differs in case", oneResult(set("id", QStringLiteral("M1"))));
+    row("results out of order",
+        json(QJsonObject { { QStringLiteral("results"),
+                             QJsonArray { applied(QStringLiteral("m2"), QStringLiteral("k2"), 42),
+                                          applied(QStringLiteral("m1"), QStringLiteral("k1"), 41) } } }),
+        2);
+    row("the same result twice instead of two",
+        json(QJsonObject { { QStringLiteral("results"),
+                             QJsonArray { applied(QStringLiteral("m1"), QStringLiteral("k1"), 41),
+                                          applied(QStringLiteral("m1"), QStringLiteral("k1"), 41) } } }),
+        2);
+
+    // status
+    row("an unknown status", oneResult(set("status", QStringLiteral("done"))));
+    row("a status in capitals", oneResult(set("status", QStringLiteral("APPLIED"))));
+    row("a status that is a number", oneResult(set("status", 0)));
+    row("a missing status", oneResult(drop("status")));
+
+    // key
+    row("a key that is a number", oneResult(set("key", 1)));
+    row("a key that is null", oneResult(set("key", QJsonValue::Null)));
+    row("a key that is an object", oneResult(set("key", QJsonObject())));
+    row("an empty key", oneResult(set("key", QString())));
+    row("a key of 513 characters", oneResult(set("key", QString(513, QLatin1Char('k')))));
+    row("an applied result without key", oneResult(drop("key")));
+    row("a rejected result with an empty key",
+        oneRefusal(QStringLiteral("rejected"), set("key", QString())));
+    row("a conflict whose key is a number", oneRefusal(QStringLiteral("conflict"), set("key", 7)));
+
+    // version
+    row("a negative version", oneResult(set("version", -1)));
+    row("a fractional version", oneResult(set("version", 41.5)));
+    row("a version as a string", oneResult(set("version", QStringLiteral("41"))));
+    row("a version that is a boolean", oneResult(set("version", true)));
+    row("a version of 2^53", oneResult(set("version", 9007199254740992.0)));
+    row("a version above 2^53", oneResult(set("version", 9007199254740994.0)));
+    row("a huge version", oneResult(set("version", 1e300)));
+    row("an applied result without version", oneResult(drop("version")));
+    row("an applied result with version null", oneResult(set("version", QJsonValue::Null)));
+    row("an applied result with version 0", oneResult(set("version", 0)));
+    row("a conflict whose version is a string",
+        oneRefusal(QStringLiteral("conflict"), set("version", QStringLiteral("19"))));
+    row("a conflict with a negative version", oneRefusal(QStringLiteral("conflict"), set("version", -19)));
+
+    // conflict record and deleted
+    row("a conflict without record and without deleted",
+        oneRefusal(QStringLiteral("conflict"), drop("record")));
+    row("a conflict with record null and deleted false",
+        oneRefusal(QStringLiteral("conflict"), [](QJsonObject &r) {
+            r[QStringLiteral("record")] = QJsonValue::Null;
+            r[QStringLiteral("deleted")] = false;
+        }));
+    row("a conflict with deleted false and no record",
+        oneRefusal(QStringLiteral("conflict"), [](QJsonObject &r) {
+            r.remove(QStringLiteral("record"));
+            r[QStringLiteral("deleted")] = false;
+        }));
+    row("a record that is an array", oneRefusal(QStringLiteral("conflict"), set("record", QJsonArray())));
+    row("a record that is a string",
+        oneRefusal(QStringLiteral("conflict"), set("record", QStringLiteral("{}"))));
+    row("a record that is a number", oneRefusal(QStringLiteral("conflict"), set("record", 1)));
+    row("deleted as a string", oneRefusal(QStringLiteral("conflict"), [](QJsonObject &r) {
+            r.remove(QStringLiteral("record"));
+            r[QStringLiteral("deleted")] = QStringLiteral("true");
+        }));
+    row("deleted as a number", oneRefusal(QStringLiteral("conflict"), [](QJsonObject &r) {
+            r.remove(QStringLiteral("record"));
+            r[QStringLiteral("deleted")] = 1;
+        }));
+    row("deleted as null", oneRefusal(QStringLiteral("conflict"), set("deleted", QJsonValue::Null)));
+    row("an applied result with deleted as a string", oneResult(set("deleted", QStringLiteral("no"))));
+
+    // error objects
+    row("an error that is a string", oneRefusal(QStringLiteral("rejected"), set("error", QStringLiteral("bad"))));
+    row("an error that is null on a rejected result",
+        oneRefusal(QStringLiteral("rejected"), set("error", QJsonValue::Null)));
+    row("an error that is an array", oneRefusal(QStringLiteral("retry"), [](QJsonObject &r) {
+            r[QStringLiteral("status")] = QStringLiteral("retry");
+            r[QStringLiteral("error")] = QJsonArray();
+        }));
+    row("an error whose code is a number", oneRefusal(QStringLiteral("rejected"), set("error", QJsonObject {
+            { QStringLiteral("code"), 400 }, { QStringLiteral("message"), QStringLiteral("x") } })));
+    row("an error without code", oneRefusal(QStringLiteral("rejected"), set("error", QJsonObject {
+            { QStringLiteral("message"), QStringLiteral("x") } })));
+    row("an error whose message is a number", oneRefusal(QStringLiteral("conflict"), set("error", QJsonObject {
+            { QStringLiteral("code"), QStringLiteral("conflict") }, { QStringLiteral("message"), 1 } })));
+    row("an error whose retryable is a string", oneRefusal(QStringLiteral("rejected"), set("error", QJsonObject {
+            { QStringLiteral("code"), QStringLiteral("validation") },
+            { QStringLiteral("retryable"), QStringLiteral("false") } })));
+    row("an applied result carrying an error", oneResult(set("error", QJsonObject {
+            { QStringLiteral("code"), QStringLiteral("validation") },
+            { QStringLiteral("message"), QStringLiteral("x") } })));
+    row("an applied result carrying an error string", oneResult(set("error", QStringLiteral("x"))));
+
+    // one bad result spoils the whole response
+    QJsonObject second = applied(QStringLiteral("m2"), QStringLiteral("k2"), 42);
+    second[QStringLiteral("version")] = -42;
+    row("the last of three results is malformed",
+        json(QJsonObject { { QStringLiteral("results"),
+                             QJsonArray { applied(QStringLiteral("m1"), QStringLiteral("k1"), 41),
+                                          applied(QStringLiteral("m2"), QStringLiteral("k2"), 42),
+                                          applied(QStringLiteral("m3"), QStringLiteral("k3"), 0) } } }),
+        3);
+    row("the middle of three results is malformed",
+        json(QJsonObject { { QStringLiteral("results"),
+                             QJsonArray { applied(QStringLiteral("m1"), QStringLiteral("k1"), 41),
+                                          second,
+                                          applied(QStringLiteral("m3"), QStringLiteral("k3"), 43) } } }),
+        3);
+}
+
+void tst_Protocol::pushMalformed()
+{
+    QFETCH(QByteArray, body);
+    QFETCH(int, mutations);
+
+    Protocol::PushResponse response = sentinelPush();
+    SyncError error;
+    QVERIFY(!Protocol::decodePushResponse(body, pushRequest(mutations), &response, &error));
+    QCOMPARE(error.code(), SyncError::Protocol);
+    QVERIFY(error.isRetryable()); // "nothing of it is applied, and the request is retried later"
+    QVERIFY(!error.message().isEmpty());
+    QVERIFY(!error.detail().isEmpty());
+    QCOMPARE(response.results.size(), 1);
+    QCOMPARE(response.results.first().id, Sentinel);
+    QCOMPARE(response.results.first().version, qint64(7));
+}
+
+void tst_Protocol::hugeInputsFailQuickly_data()
+{
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<bool>("push");
+
+    const QByteArray tenMiBOfArrays(10 * 1024 * 1024, '[');
+    QTest::newRow("push: 10 MiB of opening brackets") << tenMiBOfArrays << true;
+    QTest::newRow("pull: 10 MiB of opening brackets") << tenMiBOfArrays << false;
+    QTest::newRow("push: 1 MiB of balanced nested arrays")
+            << QByteArray(512 * 1024, '[') + QByteArray(512 * 1024, ']') << true;
+    QTest::newRow("push: results nested 100k deep")
+            << "{\"results\":" + QByteArray(100000, '[') + QByteArray(100000, ']') + "}" << true;
+
+    QByteArray objects;
+    objects.reserve(10 * 1024 * 1024);
+    while (objects.size() < 10 * 1024 * 1024)
+        objects += "{\"a\":";
+    QTest::newRow("pull: 10 MiB of nested objects") << objects << false;
+
+    QJsonArray many;
+    for (int i = 0; i < 100000; ++i)
+        many.append(applied(QStringLiteral("m1"), QStringLiteral("k1"), 41));
+    QTest::newRow("push: 100k results for one mutation")
+            << json(QJsonObject { { QStringLiteral("results"), many } }) << true;
+    QTest::newRow("pull: 100k changes for a limit of 500") << page(manyUpserts(100000)) << false;
+}
+
+void tst_Protocol::hugeInputsFailQuickly()
+{
+    QFETCH(QByteArray, body);
+    QFETCH(bool, push);
+
+    QElapsedTimer timer;
+    timer.start();
+    SyncError error;
+    if (push) {
+        Protocol::PushResponse response = sentinelPush();
+        QVERIFY(!Protocol::decodePushResponse(body, pushRequest(1), &response, &error));
+        QCOMPARE(response.results.first().id, Sentinel);
+    } else {
+        Protocol::PullResponse response = sentinelPull();
+        QVERIFY(!Protocol::decodePullResponse(body, pullRequest(), &response, &error));
+        QCOMPARE(response.cursor, Sentinel);
+        QCOMPARE(response.changes.size(), 1);
+    }
+    QCOMPARE(error.code(), SyncError::Protocol);
+    QVERIFY2(timer.elapsed() < QuickMs, qPrintable(QStringLiteral("%1 ms").arg(timer.elapsed())));
+}
+
+void tst_Protocol::deepNestingIsRefusedByTheJsonParser()
+{
+    // QJsonDocument stops at 1024 levels with DeepNesting instead of recursing into the stack;
+    // the decoders rely on that and report it as a protocol error naming the parse error.
+    QJsonParseError parse;
+    QJsonDocument::fromJson(QByteArray(1024, '[') + QByteArray(1024, ']'), &parse);
+    QCOMPARE(parse.error, QJsonParseError::NoError);
+    QJsonDocument::fromJson(QByteArray(1025, '[') + QByteArray(1025, ']'), &parse);
+    QCOMPARE(parse.error, QJsonParseError::DeepNesting);
+
+    const QByteArray deep = QByteArray(10 * 1024 * 1024, '[');
+    QJsonDocument::fromJson(deep, &parse);
+    QCOMPARE(parse.error, QJsonParseError::DeepNesting);
+    QVERIFY(parse.offset <= 1025);
+
+    Protocol::PushResponse response = sentinelPush();
+    SyncError error;
+    QVERIFY(!Protocol::decodePushResponse(deep, pushRequest(1), &response, &error));
+    QCOMPARE(error.code(), SyncError::Protocol);
+    QVERIFY2(error.detail().contains(parse.errorString()), qPrintable(error.detail()));
+}
+
+void tst_Protocol::deepButAllowedRecordDecodes()
+{
+    // A record nested just below the parser's limit is data like any other.
+    const QByteArray nested = QByteArray(1000, '[') + "1" + QByteArray(1000, ']');
+    const QByteArray body = "{\"results\":[{\"id\":\"m1\",\"status\":\"conflict\",\"key\":\"k1\","
+                            "\"version\":19,\"record\":{\"deep\":"
+            + nested + "}}]}";
+    Protocol::PushResponse response;
+    SyncError error;
+    QVERIFY2(Protocol::decodePushResponse(body, pushRequest(1), &response, &error),
+             qPrintable(error.toString()));
+    QVERIFY(response.results.first().record.has_value());
+    QJsonValue v = response.results.first().record->value(QLatin1String("deep"));
+    int depth = 0;
+    while (v.isArray()) {
+        v = v.toArray().at(0);
+        ++depth;
+    }
+    QCOMPARE(depth, 1000);
+    QCOMPARE(v.toInt(), 1);
+}
+
+// --- pull -------------------------------------------------------------------------------
+
+void tst_Protocol::pullWellFormed_data()
+{
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<int>("limit");
+    QTest::addColumn<QStringList>("keys");
+    QTest::addColumn<QList<qint64>>("versions");
+    QTest::addColumn<QList<bool>>("deleted");
+    QTest::addColumn<QString>("cursor");
+    QTest::addColumn<bool>("hasMore");
+
+    QTest::newRow("an upsert and a delete")
+            << page(QJsonArray { upsert(QStringLiteral("k1"), 19), removal(QStringLiteral("k2"), 42) })
+            << 500 << QStringList { QStringLiteral("k1"), QStringLiteral("k2") }
+            << QList<qint64> { 19, 42 } << QList<bool> { false, true } << QStringLiteral("v1:42")
+            << false;
+    QJsonObject bareDelete = removal(QStringLiteral("k2"), 42);
+    bareDelete.remove(QStringLiteral("data"));
+    QTest::newRow("a delete without data")
+            << page(QJsonArray { bareDelete }) << 500 << QStringList { QStringLiteral("k2") }
+            << QList<qint64> { 42 } << QList<bool> { true } << QStringLiteral("v1:42") << false;
+    QTest::newRow("an empty last page")
+            << page(QJsonArray()) << 500 << QStringList() << QList<qint64>() << QList<bool>()
+            << QStringLiteral("v1:42") << false;
+    QTest::newRow("a page with more waiting")
+            << page(manyUpserts(3), QStringLiteral("v1:3"), true) << 3
+            << QStringList { QStringLiteral("k1"), QStringLiteral("k2"), QStringLiteral("k3") }
+            << QList<qint64> { 1, 2, 3 } << QList<bool> { false, false, false }
+            << QStringLiteral("v1:3") << true;
+    QTest::newRow("a cursor of exactly 1024 characters")
+            << page(QJsonArray(), QString(1024, QLatin1Char('c'))) << 500 << QStringList()
+            << QList<qint64>() << QList<bool>() << QString(1024, QLatin1Char('c')) << false;
+    QTest::newRow("versions with gaps up to 2^53 - 1")
+            << page(QJsonArray { upsert(QStringLiteral("a"), 5),
+                                 upsert(QStringLiteral("b"), 9007199254740991) })
+            << 500 << QStringList { QStringLiteral("a"), QStringLiteral("b") }
+            << QList<qint64> { 5, 9007199254740991 } << QList<bool> { false, false }
+            << QStringLiteral("v1:42") << false;
+    QTest::newRow("a key of 512 characters")
+            << page(QJsonArray { upsert(QString(512, QLatin1Char('k')), 1) }) << 500
+            << QStringList { QString(512, QLatin1Char('k')) } << QList<qint64> { 1 }
+            << QList<bool> { false } << QStringLiteral("v1:42") << false;
+    QTest::newRow("a full page of 1000 changes")
+            << page(manyUpserts(1000), QStringLiteral("v1:1000"), true) << 1000
+            << [] {
+                   QStringList keys;
+                   for (int i = 1; i <= 1000; ++i)
+                       keys.append(QStringLiteral("k%1").arg(i));
+                   return keys;
+               }()
+            << [] {
+                   QList<qint64> versions;
+                   for (int i = 1; i <= 1000; ++i)
+                       versions.append(i);
+                   return versions;
+               }()
+            << QList<bool>(1000, false) << QStringLiteral("v1:1000") << true;
+}
+
+void tst_Protocol::pullWellFormed()
+{
+    QFETCH(QByteArray, body);
+    QFETCH(int, limit);
+    QFETCH(QStringList, keys);
+    QFETCH(QList<qint64>, versions);
+    QFETCH(QList<bool>, deleted);
+    QFETCH(QString, cursor);
+    QFETCH(bool, hasMore);
+
+    Protocol::PullResponse response = sentinelPull();
+    SyncError error;
+    QVERIFY2(Protocol::decodePullResponse(body, pullRequest(limit), &response, &error),
+             qPrintable(error.toString()));
+    QCOMPARE(error, SyncError());
+    QCOMPARE(response.cursor, cursor);
+    QCOMPARE(response.hasMore, hasMore);
+    QCOMPARE(response.changes.size(), keys.size());
+    for (qsizetype i = 0; i < keys.size(); ++i) {
+        const Protocol::Change &c = response.changes.at(i);
+        QCOMPARE(c.collection, QStringLiteral("todos"));
+        QCOMPARE(c.key, keys.at(i));
+        QCOMPARE(c.version, versions.at(i));
+        QCOMPARE(c.deleted, deleted.at(i));
+        if (c.deleted)
+            QVERIFY(c.data.isEmpty());
+        else
+            QCOMPARE(c.data.value(QLatin1String("id")).toString(), keys.at(i));
+    }
+}
+
+void tst_Protocol::pullMalformed_data()
+{
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<int>("limit");
+
+    auto row = [](const char *tag, const QByteArray &body, int limit = 500) {
+        QTest::newRow(tag) << body << limit;
+    };
+    auto set = [](const char *field, const QJsonValue &value) {
+        return [field, value](QJsonObject &c) { c[QLatin1String(field)] = value; };
+    };
+    auto drop = [](const char *field) {
+        return [field](QJsonObject &c) { c.remove(QLatin1String(field)); };
+    };
+    const QJsonValue undefined(QJsonValue::Undefined);
+    const QByteArray good = page(QJsonArray { upsert(QStringLiteral("k1"), 19) });
+
+    // the envelope
+    row("a body that is not JSON", "Service Unavailable");
+    row("an empty body", "");
+    row("truncated JSON", good.left(good.size() - 1));
+    row("a JSON array at the root", "[" + good + "]");
+    row("a JSON string at the root", "\"v1:42\"");
+    row("an object without changes", "{\"cursor\":\"v1:42\",\"hasMore\":false}");
+    row("changes as an object", "{\"changes\":{},\"cursor\":\"v1:42\",\"hasMore\":false}");
+    row("changes as null", "{\"changes\":null,\"cursor\":\"v1:42\",\"hasMore\":false}");
+    row("a missing cursor", page(QJsonArray(), undefined));
+    row("a null cursor", page(QJsonArray(), QJsonValue::Null));
+    row("a numeric cursor", page(QJsonArray(), 42));
+    row("an empty cursor", page(QJsonArray(), QString()));
+    row("a cursor of 1025 characters", page(QJsonArray(), QString(1025, QLatin1Char('c'))));
+    row("hasMore missing", page(QJsonArray(), QStringLiteral("v1:42"), undefined));
+    row("hasMore as a string", page(QJsonArray(), QStringLiteral("v1:42"), QStringLiteral("true")));
+    row("hasMore as a number", page(QJsonArray(), QStringLiteral("v1:42"), 1));
+    row("hasMore as null", page(QJsonArray(), QStringLiteral("v1:42"), QJsonValue::Null));
+
+    // the page size
+    row("more changes than the request's limit", page(manyUpserts(3)), 2);
+    row("two changes for a limit of 1", page(manyUpserts(2)), 1);
+    row("more than 1000 changes for a larger limit", page(manyUpserts(1001)), 5000);
+
+    // each change
+    row("a change that is not an object", page(QJsonArray { QStringLiteral("k1") }));
+    row("a change that is null", page(QJsonArray { QJsonValue::Null }));
+    row("a change for another collection", oneChange(set("collection", QStringLiteral("projects"))));
+    row("a change without collection", oneChange(drop("collection")));
+    row("a change whose collection differs in case", oneChange(set("collection", QStringLiteral("Todos"))));
+    row("a change without key", oneChange(drop("key")));
+    row("a change with an empty key", oneChange(set("key", QString())));
+    row("a change with a numeric key", oneChange(set("key", 1)));
+    row("a change with a key of 513 characters", oneChange(set("key", QString(513, QLatin1Char('k')))));
+    row("version 0", oneChange(set("version", 0)));
+    row("a negative version", oneChange(set("version", -19)));
+    row("a fractional version", oneChange(set("version", 19.5)));
+    row("a version as a string", oneChange(set("version", QStringLiteral("19"))));
+    row("a version above 2^53", oneChange(set("version", 9007199254740994.0)));
+    row("a missing version", oneChange(drop("version")));
+    row("two changes with the same version",
+        page(QJsonArray { upsert(QStringLiteral("a"), 5), upsert(QStringLiteral("b"), 5) }));
+    row("versions going down",
+        page(QJsonArray { upsert(QStringLiteral("a"), 6), upsert(QStringLiteral("b"), 5) }));
+    row("versions going down after going up",
+        page(QJsonArray { upsert(QStringLiteral("a"), 1), upsert(QStringLiteral("b"), 7),
+                          upsert(QStringLiteral("c"), 3) }));
+    row("an upsert without data", oneChange(drop("data")));
+    row("an upsert with data null", oneChange(set("data", QJsonValue::Null)));
+    row("an upsert with data as an array", oneChange(set("data", QJsonArray())));
+    row("an upsert with data as a string", oneChange(set("data", QStringLiteral("{}"))));
+    row("a delete with a data object",
+        page(QJsonArray { [] {
+            QJsonObject c = removal(QStringLiteral("k2"), 42);
+            c[QStringLiteral("data")] = QJsonObject { { QStringLiteral("id"), QStringLiteral("k2") } };
+            return c;
+        }() }));
+    row("a delete with an empty data object",
+        page(QJsonArray { [] {
+            QJsonObject c = removal(QStringLiteral("k2"), 42);
+            c[QStringLiteral("data")] = QJsonObject();
+            return c;
+        }() }));
+    row("a delete with data false",
+        page(QJsonArray { [] {
+            QJsonObject c = removal(QStringLiteral("k2"), 42);
+            c[QStringLiteral("data")] = false;
+            return c;
+        }() }));
+    row("a delete with data as a string",
+        page(QJsonArray { [] {
+            QJsonObject c = removal(QStringLiteral("k2"), 42);
+            c[QStringLiteral("data")] = QStringLiteral("null");
+            return c;
+        }() }));
+    row("an unknown op", oneChange(set("op", QStringLiteral("insert"))));
+    row("an op in capitals", oneChange(set("op", QStringLiteral("UPSERT"))));
+    row("a missing op", oneChange(drop("op")));
+    row("the last of three changes is malformed",
+        page(QJsonArray { upsert(QStringLiteral("a"), 1), upsert(QStringLiteral("b"), 2),
+                          [] {
+                              QJsonObject c = upsert(QStringLiteral("c"), 3);
+                              c.remove(QStringLiteral("data"));
+                              return c;
+                          }() }));
+}
+
+void tst_Protocol::pullMalformed()
+{
+    QFETCH(QByteArray, body);
+    QFETCH(int, limit);
+
+    Protocol::PullResponse response = sentinelPull();
+    SyncError error;
+    QVERIFY(!Protocol::decodePullResponse(body, pullRequest(limit), &response, &error));
+    QCOMPARE(error.code(), SyncError::Protocol);
+    QVERIFY(error.isRetryable());
+    QVERIFY(!error.detail().isEmpty());
+    QCOMPARE(response.cursor, Sentinel);
+    QVERIFY(response.hasMore);
+    QCOMPARE(response.changes.size(), 1);
+    QCOMPARE(response.changes.first().key, Sentinel);
+}
+
+// --- errors -----------------------------------------------------------------------------
+
+void tst_Protocol::errorFromResponse_data()
+{
+    QTest::addColumn<int>("status");
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<SyncError::Code>("code");
+    QTest::addColumn<bool>("retryable");
+    QTest::addColumn<QString>("message"); // empty: the status-based message
+
+    struct Expectation
+    {
+        int status;
+        const char *serverCode;
+        SyncError::Code code;
+        bool retryable;
+    };
+    const Expectation table[] = {
+        { 400, "validation", SyncError::Validation, false },
+        { 401, "unauthorized", SyncError::Unauthorized, true },
+        { 403, "forbidden", SyncError::Forbidden, false },
+        { 404, "not-found", SyncError::Protocol, false },
+        { 405, "method-not-allowed", SyncError::Protocol, false },
+        { 408, "request-timeout", SyncError::Timeout, true },
+        { 410, "resync-required", SyncError::Protocol, false },
+        { 413, "too-large", SyncError::Validation, true },
+        { 415, "unsupported-media-type", SyncError::Validation, false },
+        { 429, "rate-limited", SyncError::RateLimited, true },
+        { 500, "internal", SyncError::Network, true },
+        { 502, "bad-gateway", SyncError::Network, true },
+        { 503, "unavailable", SyncError::Network, true },
+        { 504, "gateway-timeout", SyncError::Timeout, true },
+    };
+    for (const Expectation &e : table) {
+        const QString message = QStringLiteral("the server says %1").arg(QLatin1String(e.serverCode));
+        QTest::addRow("%d with a protocol error body", e.status)
+                << e.status
+                << protocolErrorBody(QLatin1String(e.serverCode), message, e.retryable)
+                << e.code << e.retryable << message;
+        QTest::addRow("%d with a garbage body", e.status)
+                << e.status << QByteArray("<html><body>Bad things</body></html>") << e.code
+                << e.retryable << QString();
+        QTest::addRow("%d with an empty body", e.status)
+                << e.status << QByteArray() << e.code << e.retryable << QString();
+        QTest::addRow("%d with a JSON body of the wrong shape", e.status)
+                << e.status << QByteArray("{\"error\":\"nope\"}") << e.code << e.retryable
+                << QString();
+    }
+}
+
+void tst_Protocol::errorFromResponse()
+{
+    QFETCH(int, status);
+    QFETCH(QByteArray, body);
+    QFETCH(SyncError::Code, code);
+    QFETCH(bool, retryable);
+    QFETCH(QString, message);
+
+    const SyncError error = Protocol::errorFromResponse(status, body);
+    QCOMPARE(error.code(), code);
+    QCOMPARE(error.isRetryable(), retryable);
+    QCOMPARE(error.httpStatus(), status);
+    QCOMPARE(error.retryAfterMs(), -1);
+    if (message.isEmpty()) {
+        QVERIFY2(error.message().contains(QString::number(status)), qPrintable(error.message()));
+    } else {
+        QCOMPARE(error.message(), message);
+        const QString serverCode = QJsonDocument::fromJson(body)
+                                           .object()
+                                           .value(QLatin1String("error"))
+                                           .toObject()
+                                           .value(QLatin1String("code"))
+                                           .toString();
+        QVERIFY2(error.detail().contains(serverCode), qPrintable(error.detail()));
+    }
+}
+
+void tst_Protocol::retryabilityFollowsTheStatusNotTheBody_data()
+{
+    QTest::addColumn<int>("status");
+    QTest::addColumn<bool>("bodySays");
+    QTest::addColumn<bool>("retryable");
+
+    QTest::newRow("a 400 that claims to be retryable is not") << 400 << true << false;
+    QTest::newRow("a 403 that claims to be retryable is not") << 403 << true << false;
+    QTest::newRow("a 503 that claims not to be retryable is") << 503 << false << true;
+    QTest::newRow("a 429 that claims not to be retryable is") << 429 << false << true;
+}
+
+void tst_Protocol::retryabilityFollowsTheStatusNotTheBody()
+{
+    QFETCH(int, status);
+    QFETCH(bool, bodySays);
+    QFETCH(bool, retryable);
+
+    const SyncError error = Protocol::errorFromResponse(
+            status, protocolErrorBody(QStringLiteral("validation"), QStringLiteral("m"), bodySays));
+    QCOMPARE(error.isRetryable(), retryable);
+    QCOMPARE(error.message(), QStringLiteral("m"));
+}
+
+void tst_Protocol::parseRetryAfter_data()
+{
+    QTest::addColumn<QByteArray>("value");
+    QTest::addColumn<QDateTime>("now");
+    QTest::addColumn<qint64>("ms");
+
+    const QDateTime now = fixedNow();
+    QTest::newRow("3 seconds") << QByteArray("3") << now << qint64(3000);
+    QTest::newRow("0 seconds") << QByteArray("0") << now << qint64(0);
+    QTest::newRow("seconds padded with spaces") << QByteArray("  120 ") << now << qint64(120000);
+    QTest::newRow("exactly one day") << QByteArray("86400") << now << qint64(86400000);
+    QTest::newRow("one second more than a day") << QByteArray("86401") << now << qint64(-1);
+    QTest::newRow("a year of seconds") << QByteArray("31536000") << now << qint64(-1);
+    QTest::newRow("more seconds than 64 bits hold")
+            << QByteArray("99999999999999999999999") << now << qint64(-1);
+    QTest::newRow("negative seconds") << QByteArray("-5") << now << qint64(-1);
+    QTest::newRow("fractional seconds") << QByteArray("1.5") << now << qint64(-1);
+    QTest::newRow("seconds followed by a unit") << QByteArray("3s") << now << qint64(-1);
+    QTest::newRow("garbage") << QByteArray("soon") << now << qint64(-1);
+    QTest::newRow("an empty value") << QByteArray() << now << qint64(-1);
+    QTest::newRow("only spaces") << QByteArray("   ") << now << qint64(-1);
+
+    QTest::newRow("an IMF-fixdate 90 s in the future")
+            << QByteArray("Tue, 15 Jan 2030 12:01:30 GMT") << now << qint64(90000);
+    QTest::newRow("an IMF-fixdate a day and an hour in the future")
+            << QByteArray("Wed, 16 Jan 2030 13:00:00 GMT") << now << qint64(90000000);
+    QTest::newRow("an IMF-fixdate equal to now")
+            << QByteArray("Tue, 15 Jan 2030 12:00:00 GMT") << now << qint64(0);
+    QTest::newRow("an IMF-fixdate in the past")
+            << QByteArray("Tue, 15 Jan 2030 11:59:00 GMT") << now << qint64(0);
+    QTest::newRow("an IMF-fixdate years in the past")
+            << QByteArray("Sun, 06 Nov 1994 08:49:37 GMT") << now << qint64(0);
+    QTest::newRow("an IMF-fixdate measured from a now in another time zone")
+            << QByteArray("Tue, 15 Jan 2030 12:01:30 GMT")
+            << now.toOffsetFromUtc(5 * 3600) << qint64(90000);
+    QTest::newRow("an IMF-fixdate with sub-second now")
+            << QByteArray("Tue, 15 Jan 2030 12:00:10 GMT") << now.addMSecs(250) << qint64(9750);
+    QTest::newRow("an IMF-fixdate formatted from a date")
+            << imfFixdate(now.addSecs(3600)).toLatin1() << now << qint64(3600000);
+    QTest::newRow("an IMF-fixdate with the wrong weekday")
+            << QByteArray("Mon, 15 Jan 2030 12:01:30 GMT") << now << qint64(-1);
+    QTest::newRow("a date with a numeric zone")
+            << QByteArray("Tue, 15 Jan 2030 12:01:30 +0000") << now << qint64(-1);
+    QTest::newRow("an IMF-fixdate on an impossible day")
+            << QByteArray("Thu, 31 Feb 2030 12:01:30 GMT") << now << qint64(-1);
+    QTest::newRow("an IMF-fixdate without time")
+            << QByteArray("Tue, 15 Jan 2030 GMT") << now << qint64(-1);
+}
+
+void tst_Protocol::parseRetryAfter()
+{
+    QFETCH(QByteArray, value);
+    QFETCH(QDateTime, now);
+    QFETCH(qint64, ms);
+
+    QCOMPARE(Protocol::parseRetryAfter(value, now), ms);
+}
+
+void tst_Protocol::parseRetryAfterIgnoresTheLocalTimeZone()
+{
+    // An HTTP date is GMT: it must not pass through the local time zone, where its wall-clock
+    // time may not exist (the spring-forward gap, 02:00-03:00 on 31 March 2030 in Berlin).
+    const QByteArray oldTz = qgetenv("TZ");
+    const bool hadTz = qEnvironmentVariableIsSet("TZ");
+    qputenv("TZ", "Europe/Berlin");
+    resetTimeZone();
+    auto restore = qScopeGuard([&] {
+        if (hadTz)
+            qputenv("TZ", oldTz);
+        else
+            qunsetenv("TZ");
+        resetTimeZone();
+    });
+    // The premise: this wall-clock time does not exist locally here.
+    QVERIFY2(!QDateTime(QDate(2030, 3, 31), QTime(2, 30), Qt::LocalTime).isValid()
+                     || QDateTime(QDate(2030, 3, 31), QTime(2, 30), Qt::LocalTime).time()
+                             != QTime(2, 30),
+             "the Europe/Berlin time zone (tzdata) is needed for this test");
+
+    const QDateTime now(QDate(2030, 3, 31), QTime(2, 0), Qt::UTC);
+    QCOMPARE(Protocol::parseRetryAfter("Sun, 31 Mar 2030 02:30:00 GMT", now), qint64(1800000));
+    QCOMPARE(Protocol::parseRetryAfter("Sun, 31 Mar 2030 01:30:00 GMT", now), qint64(0));
+    QCOMPARE(Protocol::parseRetryAfter("Sun, 31 Mar 2030 03:30:00 GMT", now), qint64(5400000));
+}
+
+// --- requests ---------------------------------------------------------------------------
+
+void tst_Protocol::batchId_data()
+{
+    QTest::addColumn<QStringList>("ids");
+
+    QTest::newRow("no mutations") << QStringList();
+    QTest::newRow("one mutation") << QStringList { QStringLiteral("0192f1c3-0000-7000-8000-000000000001") };
+    QTest::newRow("three mutations")
+            << QStringList { QStringLiteral("a"), QStringLiteral("b"), QStringLiteral("c") };
+    QTest::newRow("non-ASCII ids hash as UTF-8")
+            << QStringList { QStringLiteral("caf\u00e9"), QStringLiteral("\u65e5\u672c") };
+    QTest::newRow("an empty id among others")
+            << QStringList { QStringLiteral("a"), QString(), QStringLiteral("c") };
+}
+
+void tst_Protocol::batchId()
+{
+    QFETCH(QStringList, ids);
+
+    QList<Protocol::PushMutation> mutations;
+    for (const QString &id : ids) {
+        Protocol::PushMutation m;
+        m.id = id;
+        m.tx = QStringLiteral("tx-is-not-hashed");
+        m.key = QStringLiteral("key-is-not-hashed");
+        mutations.append(m);
+    }
+    const QString expected = QString::fromLatin1(
+            QCryptographicHash::hash(ids.join(QLatin1Char('\n')).toUtf8(), QCryptographicHash::Sha256)
+                    .toHex());
+    const QString id = Protocol::batchId(mutations);
+    QCOMPARE(id, expected);
+    QCOMPARE(id.size(), 64);
+    QCOMPARE(id, id.toLower());
+}
+
+void tst_Protocol::batchIdDependsOnOrder()
+{
+    QList<Protocol::PushMutation> forward = pushRequest(3).mutations;
+    QList<Protocol::PushMutation> backward(forward.crbegin(), forward.crend());
+    QVERIFY(Protocol::batchId(forward) != Protocol::batchId(backward));
+    // Deterministic: the same mutations give the same id, whatever else differs.
+    QList<Protocol::PushMutation> changed = forward;
+    changed[0].data = QJsonObject { { QStringLiteral("other"), 1 } };
+    changed[1].baseVersion = std::nullopt;
+    QCOMPARE(Protocol::batchId(changed), Protocol::batchId(forward));
+}
+
+void tst_Protocol::encodePushRequest_data()
+{
+    QTest::addColumn<Synq::MutationType>("op");
+    QTest::addColumn<std::optional<qint64>>("baseVersion");
+    QTest::addColumn<QString>("opName");
+    QTest::addColumn<QStringList>("fields");
+
+    const QStringList common { QStringLiteral("baseVersion"), QStringLiteral("collection"),
+                               QStringLiteral("id"), QStringLiteral("key"), QStringLiteral("op"),
+                               QStringLiteral("tx") };
+    auto with = [&](const char *field) {
+        QStringList f = common;
+        f.append(QLatin1String(field));
+        f.sort();
+        return f;
+    };
+    QTest::newRow("an insert carries data") << MutationType::Insert << std::optional<qint64>(0)
+                                            << QStringLiteral("insert") << with("data");
+    QTest::newRow("an update carries changes") << MutationType::Update << std::optional<qint64>(17)
+                                               << QStringLiteral("update") << with("changes");
+    QTest::newRow("a remove carries neither data nor changes")
+            << MutationType::Remove << std::optional<qint64>(12) << QStringLiteral("remove")
+            << common;
+    QTest::newRow("an overwriting update has a null baseVersion")
+            << MutationType::Update << std::optional<qint64>() << QStringLiteral("update")
+            << with("changes");
+    QTest::newRow("an overwriting remove has a null baseVersion")
+            << MutationType::Remove << std::optional<qint64>() << QStringLiteral("remove") << common;
+    QTest::newRow("a large baseVersion survives")
+            << MutationType::Update << std::optional<qint64>(9007199254740991)
+            << QStringLiteral("update") << with("changes");
+}
+
+void tst_Protocol::encodePushRequest()
+{
+    QFETCH(Synq::MutationType, op);
+    QFETCH(std::optional<qint64>, baseVersion);
+    QFETCH(QString, opName);
+    QFETCH(QStringList, fields);
+
+    Protocol::PushMutation m;
+    m.id = QStringLiteral("0192f1c3-a");
+    m.tx = QStringLiteral("0192f1c3-t");
+    m.collection = QStringLiteral("todos");
+    m.op = op;
+    m.key = QStringLiteral("k1");
+    m.baseVersion = baseVersion;
+    m.data = QJsonObject { { QStringLiteral("title"), QStringLiteral("Milk") },
+                           { QStringLiteral("done"), false },
+                           { QStringLiteral("note"), QJsonValue::Null } };
+    Protocol::PushRequest request;
+    request.batch = Protocol::batchId({ m });
+    request.mutations = { m };
+
+    QJsonParseError parse;
+    const QJsonDocument doc = QJsonDocument::fromJson(Protocol::encodePushRequest(request), &parse);
+    QCOMPARE(parse.error, QJsonParseError::NoError);
+    QVERIFY(doc.isObject());
+    const QJsonArray mutations = doc.object().value(QLatin1String("mutations")).toArray();
+    QCOMPARE(mutations.size(), 1);
+    const QJsonObject o = mutations.first().toObject();
+    QStringList keys = o.keys();
+    keys.sort();
+    QCOMPARE(keys, fields);
+    QCOMPARE(o.value(QLatin1String("id")).toString(), m.id);
+    QCOMPARE(o.value(QLatin1String("tx")).toString(), m.tx);
+    QCOMPARE(o.value(QLatin1String("collection")).toString(), m.collection);
+    QCOMPARE(o.value(QLatin1String("op")).toString(), opName);
+    QCOMPARE(o.value(QLatin1String("key")).toString(), m.key);
+    const QJsonValue base = o.value(QLatin1String("baseVersion"));
+    if (baseVersion) {
+        QVERIFY(base.isDouble());
+        QCOMPARE(base.toInteger(-1), *baseVersion);
+    } else {
+        QVERIFY(base.isNull());
+    }
+    if (op == MutationType::Insert)
+        QCOMPARE(o.value(QLatin1String("data")).toObject(), m.data);
+    if (op == MutationType::Update)
+        QCOMPARE(o.value(QLatin1String("changes")).toObject(), m.data);
+}
+
+void tst_Protocol::encodePushRequestEnvelope()
+{
+    Protocol::PushRequest request = pushRequest(3);
+    QJsonObject root = QJsonDocument::fromJson(Protocol::encodePushRequest(request)).object();
+    QCOMPARE(root.value(QLatin1String("batch")).toString(), request.batch);
+    QCOMPARE(root.value(QLatin1String("client")).toString(), QStringLiteral("client-1"));
+    const QJsonArray mutations = root.value(QLatin1String("mutations")).toArray();
+    QCOMPARE(mutations.size(), 3);
+    for (int i = 0; i < 3; ++i)
+        QCOMPARE(mutations.at(i).toObject().value(QLatin1String("id")).toString(),
+                 request.mutations.at(i).id);
+
+    // The client id is optional: without one the field is left out, not sent empty.
+    request.client.clear();
+    root = QJsonDocument::fromJson(Protocol::encodePushRequest(request)).object();
+    QVERIFY(!root.contains(QLatin1String("client")));
+    QCOMPARE(root.value(QLatin1String("batch")).toString(), request.batch);
+}
+
+QTEST_GUILESS_MAIN(tst_Protocol)
+
+#include "tst_protocol.moc"
