@@ -96,6 +96,7 @@ public:
                        const QList<SyncDatabase::SyncedWrite> &writes, bool hasMore,
                        const SyncError &error);
     void deliverChunk();
+    void finishResync(const QString &collection);
     void finishRun(const SyncError &error);
     // Updates transactions (memory, database, signals) and the rows they touch.
     void settle(const QList<SyncDatabase::TransactionUpdate> &updates,
@@ -136,6 +137,8 @@ public:
     quint64 runSerial = 0;
     int runBatchLimit = 0; // 0: the transport's batch size
     QSet<QString> triedThisRun;
+    QSet<QString> resyncing; // collections being pulled again from the beginning (410)
+    QHash<QString, QSet<QString>> resyncSeen; // keys listed so far by that pull
     int failedRuns = 0;
     QStringList pullQueue; // collections still to pull in this run
     int pagesLeft = 0;

@@ -497,10 +497,29 @@ void SyncEnginePrivate::pullNext()
 void SyncEnginePrivate::onPulled(const QString &collection, const Protocol::PullRequest &request,
                                  const Protocol::PullResponse &response, const SyncError &error)
 {
-    Q_UNUSED(request);
+    if (error.httpStatus() == 410 && !request.cursor.isEmpty()) {
+        // resync-required: the server forgot deletions older than our cursor. Pull the
+        // collection again from the beginning; the rows it no longer lists go when that listing
+        // ends. The outbox stays as it is.
+        qCInfo(lcPull) << collection << "needs a full re-sync";
+        const SyncError reset = db->resetCursor(collection, scopeId);
+        if (reset.isError()) {
+            finishRun(reset);
+            return;
+        }
+        resyncing.insert(collection);
+        resyncSeen.remove(collection);
+        pullNext();
+        return;
+    }
     if (error.isError()) {
         finishRun(error);
         return;
+    }
+    if (resyncing.contains(collection)) {
+        QSet<QString> &seen = resyncSeen[collection];
+        for (const Protocol::Change &c : response.changes)
+            seen.insert(c.key);
     }
     if (!applier) {
         applyThread = new QThread(q);
@@ -579,9 +598,32 @@ void SyncEnginePrivate::deliverChunk()
         pullNext();
         return;
     }
+    if (resyncing.contains(deliveryCollection) && !deliveryMore)
+        finishResync(deliveryCollection);
     pullQueue.removeFirst();
     pagesLeft = PagesPerRun;
     pullNext();
+}
+
+void SyncEnginePrivate::finishResync(const QString &collection)
+{
+    // The full listing is in: synced rows it did not list were deleted on the server.
+    const QSet<QString> seen = resyncSeen.take(collection);
+    resyncing.remove(collection);
+    QStringList synced;
+    SyncError error = db->syncedKeys(collection, scopeId, &synced);
+    QHash<QString, std::optional<QJsonObject>> gone;
+    QHash<QString, qint64> versions;
+    for (const QString &key : std::as_const(synced)) {
+        if (!seen.contains(key)) {
+            gone.insert(itemId(collection, key), std::nullopt);
+            versions.insert(itemId(collection, key), 0);
+        }
+    }
+    if (!error.isError() && !gone.isEmpty())
+        settle({}, gone, versions);
+    if (error.isError())
+        report(error);
 }
 
 void SyncEnginePrivate::finishRun(const SyncError &error)

@@ -822,6 +822,33 @@ SyncError SyncDatabase::cursor(const QString &collection, const QString &scope, 
     return SyncError();
 }
 
+SyncError SyncDatabase::resetCursor(const QString &collection, const QString &scope)
+{
+    QSqlQuery &q = d->statement("DELETE FROM cursors WHERE collection = ? AND scope = ?");
+    q.bindValue(0, collection);
+    q.bindValue(1, text(scope));
+    if (!q.exec())
+        return d->failed(q);
+    return SyncError();
+}
+
+SyncError SyncDatabase::syncedKeys(const QString &collection, const QString &scope,
+                                   QStringList *out) const
+{
+    QSqlQuery &q = d->statement(
+            "SELECT key FROM items WHERE collection = ? AND scope = ? AND deleted = 0"
+            " AND data IS NOT NULL");
+    q.bindValue(0, collection);
+    q.bindValue(1, text(scope));
+    if (!q.exec())
+        return d->failed(q);
+    out->clear();
+    while (q.next())
+        out->append(q.value(0).toString());
+    q.finish();
+    return SyncError();
+}
+
 SyncError SyncDatabase::writeSynced(const QString &scope, const QList<TransactionUpdate> &transactions,
                                     QList<SyncedWrite> *items, const CursorWrite *cursorWrite)
 {

@@ -151,6 +151,10 @@ public:
     SyncError clientId(QString *out);
 
     SyncError cursor(const QString &collection, const QString &scope, Cursor *out) const;
+    // Forgets a collection's cursor: the next pull starts from the beginning.
+    SyncError resetCursor(const QString &collection, const QString &scope);
+    // Keys of the collection's rows that have a synced (server) state.
+    SyncError syncedKeys(const QString &collection, const QString &scope, QStringList *out) const;
 
     // In ONE SQL transaction: transaction state changes, synced item states and (for a
     // pulled page) the new cursor.

@@ -122,6 +122,7 @@ private Q_SLOTS:
     void largePullArrivesInChunksWithoutReset();
     void answerAfterScopeSwitchIsDropped();
     void clearScopeRemovesOnlyThatScope();
+    void resyncRequiredPullsEverythingAgainKeepingTheOutbox();
 
 private:
     // Runs one sync run to the point where the transport has a request waiting.
@@ -610,6 +611,52 @@ void tst_SyncRun::clearScopeRemovesOnlyThatScope()
     QCOMPARE(m_todos->rowCount(), 1);
     QCOMPARE(row(0).value(QStringLiteral("title")).toString(), QStringLiteral("bob's"));
     QCOMPARE(m_engine->transactions().size(), 1);
+}
+
+void tst_SyncRun::resyncRequiredPullsEverythingAgainKeepingTheOutbox()
+{
+    m_engine->syncNow();
+    waitForRequest();
+    m_transport->answerPull({ upsert(QStringLiteral("a"), 1, QStringLiteral("A")),
+                              upsert(QStringLiteral("b"), 2, QStringLiteral("B")),
+                              upsert(QStringLiteral("c"), 3, QStringLiteral("C")) },
+                            QStringLiteral("c3"), false);
+    QTRY_VERIFY(!m_engine->status()->isSyncing());
+    // A local change that must survive the re-sync.
+    QVERIFY(m_todos->update(QStringLiteral("c"), QVariantMap { { QStringLiteral("done"), true } }));
+
+    m_engine->syncNow();
+    waitForRequest();
+    Protocol::PushResult retry;
+    retry.id = m_transport->pushes.constFirst().request.mutations.constFirst().id;
+    retry.status = Protocol::PushResult::Retry;
+    retry.key = QStringLiteral("c");
+    retry.error = SyncError(SyncError::Network, QStringLiteral("busy")).setRetryable(true);
+    m_transport->answerPush({ { retry } });
+    waitForRequest();
+    QCOMPARE(m_transport->pulls.constFirst().request.cursor, QStringLiteral("c3"));
+    m_transport->failPull(SyncError(SyncError::Protocol, QStringLiteral("resync-required")).setHttpStatus(410));
+    waitForRequest();
+    // From the beginning: "b" was deleted while its tombstone was forgotten, so it is not listed.
+    QVERIFY(m_transport->pulls.constFirst().request.cursor.isEmpty());
+    m_transport->answerPull({ upsert(QStringLiteral("a"), 1, QStringLiteral("A")) }, QStringLiteral("s1"), true);
+    waitForRequest();
+    m_transport->answerPull({ upsert(QStringLiteral("c"), 9, QStringLiteral("C9")) }, QStringLiteral("s2"), false);
+    QTRY_VERIFY(!m_engine->status()->isSyncing());
+
+    QCOMPARE(m_todos->rowCount(), 2);
+    QCOMPARE(m_todos->indexOfKey(QStringLiteral("b")), -1);
+    const QVariantMap c = m_todos->getByKey(QStringLiteral("c"));
+    QCOMPARE(c.value(QStringLiteral("title")).toString(), QStringLiteral("C9"));
+    QCOMPARE(c.value(QStringLiteral("done")).toBool(), true); // the outbox kept its change
+    QCOMPARE(m_engine->status()->pendingCount(), 1);
+    QVERIFY(reopen());
+    QCOMPARE(m_todos->rowCount(), 2);
+    m_engine->syncNow();
+    waitForRequest();
+    m_transport->applyAll(10);
+    waitForRequest();
+    QCOMPARE(m_transport->pulls.constFirst().request.cursor, QStringLiteral("s2"));
 }
 
 QTEST_GUILESS_MAIN(tst_SyncRun)
