@@ -137,6 +137,7 @@ public:
     quint64 runSerial = 0;
     int runBatchLimit = 0; // 0: the transport's batch size
     QSet<QString> triedThisRun;
+    bool authRetried = false; // a 401 was answered by one retry in this run
     QSet<QString> resyncing; // collections being pulled again from the beginning (410)
     QHash<QString, QSet<QString>> resyncSeen; // keys listed so far by that pull
     int failedRuns = 0;

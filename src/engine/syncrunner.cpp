@@ -87,6 +87,7 @@ void SyncEnginePrivate::startRun()
     ++runSerial;
     runBatchLimit = 0;
     triedThisRun.clear();
+    authRetried = false;
     runReport = { { QStringLiteral("pushed"), 0 }, { QStringLiteral("pulled"), 0 },
                   { QStringLiteral("conflicts"), 0 }, { QStringLiteral("failed"), 0 } };
     runClock.start();
@@ -344,6 +345,18 @@ void SyncEnginePrivate::onPushed(const QStringList &txIds, const Protocol::PushR
     };
 
     if (error.isError()) {
+        if (error.httpStatus() == 401 && !authRetried) {
+            // The transport asked the app for new credentials (authenticationRequired); the
+            // same batch goes out once more with them (S7).
+            authRetried = true;
+            for (const QString &id : txIds) {
+                updates.append(base(id, TransactionState::Pending, error));
+                triedThisRun.remove(id);
+            }
+            settle(updates, {}, {});
+            pushNext();
+            return;
+        }
         if (error.httpStatus() == 413 && txIds.size() > 1) {
             // Too large: send the same transactions again in smaller batches.
             runBatchLimit = qMax(1, request.mutations.size() / 2);
@@ -509,6 +522,11 @@ void SyncEnginePrivate::onPulled(const QString &collection, const Protocol::Pull
         }
         resyncing.insert(collection);
         resyncSeen.remove(collection);
+        pullNext();
+        return;
+    }
+    if (error.httpStatus() == 401 && !authRetried) {
+        authRetried = true; // new credentials were asked for: one more try (S7)
         pullNext();
         return;
     }

@@ -123,6 +123,7 @@ private Q_SLOTS:
     void answerAfterScopeSwitchIsDropped();
     void clearScopeRemovesOnlyThatScope();
     void resyncRequiredPullsEverythingAgainKeepingTheOutbox();
+    void unauthorizedIsRetriedOnceWithNewCredentials();
 
 private:
     // Runs one sync run to the point where the transport has a request waiting.
@@ -657,6 +658,39 @@ void tst_SyncRun::resyncRequiredPullsEverythingAgainKeepingTheOutbox()
     m_transport->applyAll(10);
     waitForRequest();
     QCOMPARE(m_transport->pulls.constFirst().request.cursor, QStringLiteral("s2"));
+}
+
+void tst_SyncRun::unauthorizedIsRetriedOnceWithNewCredentials()
+{
+    Transaction *t = m_todos->insert(QVariantMap { { QStringLiteral("title"), QStringLiteral("Milk") } });
+    QVERIFY(t);
+    const SyncError unauthorized = SyncError(SyncError::Unauthorized, QStringLiteral("expired"))
+                                           .setHttpStatus(401)
+                                           .setRetryable(true);
+    m_engine->syncNow();
+    waitForRequest();
+    const QString mutationId = m_transport->pushes.constFirst().request.mutations.constFirst().id;
+    m_transport->answerPush({}, unauthorized);
+    waitForRequest(); // the same batch, once more
+    QCOMPARE(m_transport->pushes.size(), 1);
+    QCOMPARE(m_transport->pushes.constFirst().request.mutations.constFirst().id, mutationId);
+    QSignalSpy finished(m_engine.get(), &SyncEngine::syncFinished);
+    m_transport->answerPush({}, unauthorized); // still refused: no third try in this run
+    QTRY_COMPARE(finished.size(), 1);
+    QVERIFY(m_transport->pushes.isEmpty());
+    QCOMPARE(t->state(), Transaction::Pending);
+    QCOMPARE(m_engine->status()->lastError().code(), SyncError::Unauthorized);
+
+    // Next run: a 401 on the pull is retried once as well.
+    m_engine->syncNow();
+    waitForRequest();
+    m_transport->applyAll(1);
+    waitForRequest();
+    m_transport->failPull(unauthorized);
+    waitForRequest();
+    QCOMPARE(m_transport->pulls.size(), 1);
+    finishPulls();
+    QCOMPARE(t->state(), Transaction::Completed);
 }
 
 QTEST_GUILESS_MAIN(tst_SyncRun)
