@@ -185,6 +185,24 @@ public:
         qCWarning(lcStorage) << message << sqlError.text();
         return SyncError(SyncError::Storage, message, sqlError.text());
     }
+    // Runs body in one SQL transaction: committed if body returns no error, rolled back
+    // otherwise (and if the commit fails).
+    template<typename Body>
+    SyncError transact(Body body) const
+    {
+        QSqlDatabase db = database();
+        if (!db.transaction())
+            return storageError(SyncDatabase::tr("The local database could not be written."),
+                                db.lastError());
+        SyncError error = body();
+        if (!error.isError() && !db.commit())
+            error = storageError(SyncDatabase::tr("The local database could not be written."),
+                                 db.lastError());
+        if (error.isError())
+            db.rollback();
+        return error;
+    }
+
     SyncError failed(const QSqlQuery &q) const
     {
         return storageError(SyncDatabase::tr("The local database could not be read or written."),
@@ -491,112 +509,97 @@ SyncError SyncDatabase::loadItems(const QString &collection, const QString &scop
 SyncError SyncDatabase::writeLocalTransaction(const TransactionRecord &tx,
                                               QList<ItemWrite> *writes)
 {
-    QSqlDatabase db = d->database();
-    if (!db.transaction())
-        return d->storageError(tr("The local database could not be written."), db.lastError());
+    return d->transact([&]() -> SyncError {
+        const qint64 now = toMs(tx.updatedAt.isValid() ? tx.updatedAt : QDateTime::currentDateTimeUtc());
 
-    auto rollback = [&](const QSqlQuery &q) {
-        const SyncError error = d->failed(q);
-        db.rollback();
-        return error;
-    };
-
-    const qint64 now = toMs(tx.updatedAt.isValid() ? tx.updatedAt : QDateTime::currentDateTimeUtc());
-
-    QSqlQuery &item = d->statement(
-            "INSERT INTO items (collection, scope, key, version, data, local_data,"
-            " local_deleted, deleted, updated_at) VALUES (?, ?, ?, 0, NULL, ?, ?, 0, ?)"
-            " ON CONFLICT (collection, scope, key) DO UPDATE SET"
-            // An item that was not visible and comes back takes a fresh place at the end.
-            " ord = CASE WHEN items.local_deleted = 1 OR items.deleted = 1"
-            " OR COALESCE(items.local_data, items.data) IS NULL"
-            " THEN (SELECT MAX(ord) + 1 FROM items) ELSE items.ord END,"
-            " local_data = excluded.local_data, local_deleted = excluded.local_deleted,"
-            " updated_at = excluded.updated_at RETURNING ord");
-    QSqlQuery &tombstone = d->statement(
-            "INSERT INTO tombstones (collection, scope, key, version, deleted_at, confirmed)"
-            " SELECT collection, scope, key, version, ?, 0 FROM items"
-            " WHERE collection = ? AND scope = ? AND key = ?"
-            " ON CONFLICT (collection, scope, key) DO UPDATE SET deleted_at = excluded.deleted_at");
-    for (ItemWrite &w : *writes) {
-        item.bindValue(0, w.collection);
-        item.bindValue(1, text(tx.scope));
-        item.bindValue(2, w.key);
-        item.bindValue(3, jsonOrNull(w.visible.value_or(QJsonObject()), w.visible.has_value()));
-        item.bindValue(4, w.visible ? 0 : 1);
-        item.bindValue(5, now);
-        if (!item.exec() || !item.next())
-            return rollback(item);
-        w.ord = item.value(0).toLongLong();
-        item.finish();
-        if (!w.visible) {
-            tombstone.bindValue(0, now);
-            tombstone.bindValue(1, w.collection);
-            tombstone.bindValue(2, text(tx.scope));
-            tombstone.bindValue(3, w.key);
-            if (!tombstone.exec())
-                return rollback(tombstone);
+        QSqlQuery &item = d->statement(
+                "INSERT INTO items (collection, scope, key, version, data, local_data,"
+                " local_deleted, deleted, updated_at) VALUES (?, ?, ?, 0, NULL, ?, ?, 0, ?)"
+                " ON CONFLICT (collection, scope, key) DO UPDATE SET"
+                // An item that was not visible and comes back takes a fresh place at the end.
+                " ord = CASE WHEN items.local_deleted = 1 OR items.deleted = 1"
+                " OR COALESCE(items.local_data, items.data) IS NULL"
+                " THEN (SELECT MAX(ord) + 1 FROM items) ELSE items.ord END,"
+                " local_data = excluded.local_data, local_deleted = excluded.local_deleted,"
+                " updated_at = excluded.updated_at RETURNING ord");
+        QSqlQuery &tombstone = d->statement(
+                "INSERT INTO tombstones (collection, scope, key, version, deleted_at, confirmed)"
+                " SELECT collection, scope, key, version, ?, 0 FROM items"
+                " WHERE collection = ? AND scope = ? AND key = ?"
+                " ON CONFLICT (collection, scope, key) DO UPDATE SET deleted_at = excluded.deleted_at");
+        for (ItemWrite &w : *writes) {
+            item.bindValue(0, w.collection);
+            item.bindValue(1, text(tx.scope));
+            item.bindValue(2, w.key);
+            item.bindValue(3, jsonOrNull(w.visible.value_or(QJsonObject()), w.visible.has_value()));
+            item.bindValue(4, w.visible ? 0 : 1);
+            item.bindValue(5, now);
+            if (!item.exec() || !item.next())
+                return d->failed(item);
+            w.ord = item.value(0).toLongLong();
+            item.finish();
+            if (!w.visible) {
+                tombstone.bindValue(0, now);
+                tombstone.bindValue(1, w.collection);
+                tombstone.bindValue(2, text(tx.scope));
+                tombstone.bindValue(3, w.key);
+                if (!tombstone.exec())
+                    return d->failed(tombstone);
+            }
         }
-    }
 
-    QSqlQuery &txq = d->statement(
-            "INSERT INTO transactions (id, scope, strategy, state, created_at, updated_at,"
-            " current_attempt, queued_behind, error_code, error_message, error_detail,"
-            " error_retryable, error_http, error_tx)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    txq.bindValue(0, tx.id);
-    txq.bindValue(1, text(tx.scope));
-    txq.bindValue(2, int(tx.strategy));
-    txq.bindValue(3, int(tx.state));
-    txq.bindValue(4, toMs(tx.createdAt));
-    txq.bindValue(5, toMs(tx.updatedAt));
-    txq.bindValue(6, tx.currentAttempt);
-    txq.bindValue(7, tx.queuedBehind.isEmpty() ? QVariant() : QVariant(tx.queuedBehind));
-    txq.bindValue(8, int(tx.error.code()));
-    txq.bindValue(9, tx.error.message());
-    txq.bindValue(10, tx.error.detail());
-    txq.bindValue(11, tx.error.isRetryable() ? 1 : 0);
-    txq.bindValue(12, tx.error.httpStatus());
-    txq.bindValue(13, tx.error.transactionId());
-    if (!txq.exec())
-        return rollback(txq);
+        QSqlQuery &txq = d->statement(
+                "INSERT INTO transactions (id, scope, strategy, state, created_at, updated_at,"
+                " current_attempt, queued_behind, error_code, error_message, error_detail,"
+                " error_retryable, error_http, error_tx)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        txq.bindValue(0, tx.id);
+        txq.bindValue(1, text(tx.scope));
+        txq.bindValue(2, int(tx.strategy));
+        txq.bindValue(3, int(tx.state));
+        txq.bindValue(4, toMs(tx.createdAt));
+        txq.bindValue(5, toMs(tx.updatedAt));
+        txq.bindValue(6, tx.currentAttempt);
+        txq.bindValue(7, tx.queuedBehind.isEmpty() ? QVariant() : QVariant(tx.queuedBehind));
+        txq.bindValue(8, int(tx.error.code()));
+        txq.bindValue(9, tx.error.message());
+        txq.bindValue(10, tx.error.detail());
+        txq.bindValue(11, tx.error.isRetryable() ? 1 : 0);
+        txq.bindValue(12, tx.error.httpStatus());
+        txq.bindValue(13, tx.error.transactionId());
+        if (!txq.exec())
+            return d->failed(txq);
 
-    QSqlQuery &mq = d->statement(
-            "INSERT INTO mutations (id, tx_id, seq, collection, scope, key, type, base_version,"
-            " original, modified, changes, metadata, state, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    for (const MutationRecord &m : tx.mutations) {
-        mq.bindValue(0, m.id);
-        mq.bindValue(1, tx.id);
-        mq.bindValue(2, m.sequence);
-        mq.bindValue(3, m.collection);
-        mq.bindValue(4, text(tx.scope));
-        mq.bindValue(5, m.key);
-        mq.bindValue(6, int(m.type));
-        mq.bindValue(7, m.baseVersion);
-        mq.bindValue(8, jsonOrNull(m.original, m.type != MutationType::Insert));
-        mq.bindValue(9, jsonOrNull(m.modified, m.type != MutationType::Remove));
-        mq.bindValue(10, jsonOrNull(m.changes, m.type != MutationType::Remove));
-        mq.bindValue(11,
-                     m.metadata.isUndefined() || m.metadata.isNull()
-                             ? QVariant()
-                             : QVariant(QString::fromUtf8(
-                                       Json::encode(QJsonObject { { QStringLiteral("v"),
-                                                                    m.metadata } }))));
-        mq.bindValue(12, int(m.state));
-        mq.bindValue(13, toMs(m.createdAt));
-        mq.bindValue(14, toMs(m.updatedAt));
-        if (!mq.exec())
-            return rollback(mq);
-    }
-
-    if (!db.commit()) {
-        const SyncError error = d->storageError(tr("The local database could not be written."),
-                                                db.lastError());
-        db.rollback();
-        return error;
-    }
-    return SyncError();
+        QSqlQuery &mq = d->statement(
+                "INSERT INTO mutations (id, tx_id, seq, collection, scope, key, type, base_version,"
+                " original, modified, changes, metadata, state, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        for (const MutationRecord &m : tx.mutations) {
+            mq.bindValue(0, m.id);
+            mq.bindValue(1, tx.id);
+            mq.bindValue(2, m.sequence);
+            mq.bindValue(3, m.collection);
+            mq.bindValue(4, text(tx.scope));
+            mq.bindValue(5, m.key);
+            mq.bindValue(6, int(m.type));
+            mq.bindValue(7, m.baseVersion);
+            mq.bindValue(8, jsonOrNull(m.original, m.type != MutationType::Insert));
+            mq.bindValue(9, jsonOrNull(m.modified, m.type != MutationType::Remove));
+            mq.bindValue(10, jsonOrNull(m.changes, m.type != MutationType::Remove));
+            mq.bindValue(11,
+                         m.metadata.isUndefined() || m.metadata.isNull()
+                                 ? QVariant()
+                                 : QVariant(QString::fromUtf8(
+                                           Json::encode(QJsonObject { { QStringLiteral("v"),
+                                                                        m.metadata } }))));
+            mq.bindValue(12, int(m.state));
+            mq.bindValue(13, toMs(m.createdAt));
+            mq.bindValue(14, toMs(m.updatedAt));
+            if (!mq.exec())
+                return d->failed(mq);
+        }
+        return SyncError();
+    });
 }
 
 namespace {
@@ -762,28 +765,20 @@ SyncError SyncDatabase::loadSynced(const QString &collection, const QString &sco
 
 SyncError SyncDatabase::clearScope(const QString &scope)
 {
-    QSqlDatabase db = d->database();
-    if (!db.transaction())
-        return d->storageError(tr("The local database could not be written."), db.lastError());
     // Mutations and attempts go with their transactions (ON DELETE CASCADE).
-    for (const char *sql : { "DELETE FROM items WHERE scope = ?", "DELETE FROM transactions WHERE scope = ?",
-                             "DELETE FROM cursors WHERE scope = ?", "DELETE FROM id_map WHERE scope = ?",
-                             "DELETE FROM tombstones WHERE scope = ?" }) {
-        QSqlQuery &q = d->statement(sql);
-        q.bindValue(0, text(scope));
-        if (!q.exec()) {
-            const SyncError error = d->failed(q);
-            db.rollback();
-            return error;
+    return d->transact([&]() -> SyncError {
+        for (const char *sql : { "DELETE FROM items WHERE scope = ?",
+                                 "DELETE FROM transactions WHERE scope = ?",
+                                 "DELETE FROM cursors WHERE scope = ?",
+                                 "DELETE FROM id_map WHERE scope = ?",
+                                 "DELETE FROM tombstones WHERE scope = ?" }) {
+            QSqlQuery &q = d->statement(sql);
+            q.bindValue(0, text(scope));
+            if (!q.exec())
+                return d->failed(q);
         }
-    }
-    if (!db.commit()) {
-        const SyncError error = d->storageError(tr("The local database could not be written."),
-                                                db.lastError());
-        db.rollback();
-        return error;
-    }
-    return SyncError();
+        return SyncError();
+    });
 }
 
 SyncError SyncDatabase::clientId(QString *out)
@@ -852,142 +847,129 @@ SyncError SyncDatabase::syncedKeys(const QString &collection, const QString &sco
 SyncError SyncDatabase::writeSynced(const QString &scope, const QList<TransactionUpdate> &transactions,
                                     QList<SyncedWrite> *items, const CursorWrite *cursorWrite)
 {
-    QSqlDatabase db = d->database();
-    if (!db.transaction())
-        return d->storageError(tr("The local database could not be written."), db.lastError());
-    auto rollback = [&](const QSqlQuery &q) {
-        const SyncError error = d->failed(q);
-        db.rollback();
-        return error;
-    };
-    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    return d->transact([&]() -> SyncError {
+        const qint64 now = QDateTime::currentMSecsSinceEpoch();
 
-    QSqlQuery &tx = d->statement(
-            "UPDATE transactions SET state = ?, updated_at = ?, current_attempt = ?,"
-            " error_code = ?, error_message = ?, error_detail = ?, error_retryable = ?,"
-            " error_http = ?, error_tx = ? WHERE id = ?");
-    QSqlQuery &mutationState = d->statement("UPDATE mutations SET state = ?, updated_at = ? WHERE tx_id = ?");
-    QSqlQuery &rebase = d->statement("UPDATE mutations SET base_version = ? WHERE id = ?");
-    QSqlQuery &attempt = d->statement(
-            "INSERT INTO attempts (id, tx_id, started_at, completed_at, error_code, error_message,"
-            " error_detail, retry_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (id) DO UPDATE SET completed_at = excluded.completed_at,"
-            " error_code = excluded.error_code, error_message = excluded.error_message,"
-            " error_detail = excluded.error_detail, retry_at = excluded.retry_at");
-    for (const TransactionUpdate &u : transactions) {
-        tx.bindValue(0, int(u.state));
-        tx.bindValue(1, toMs(u.updatedAt));
-        tx.bindValue(2, u.currentAttempt);
-        tx.bindValue(3, int(u.error.code()));
-        tx.bindValue(4, u.error.message());
-        tx.bindValue(5, u.error.detail());
-        tx.bindValue(6, u.error.isRetryable() ? 1 : 0);
-        tx.bindValue(7, u.error.httpStatus());
-        tx.bindValue(8, u.error.transactionId());
-        tx.bindValue(9, u.id);
-        if (!tx.exec())
-            return rollback(tx);
-        mutationState.bindValue(0, int(u.mutationState));
-        mutationState.bindValue(1, toMs(u.updatedAt));
-        mutationState.bindValue(2, u.id);
-        if (!mutationState.exec())
-            return rollback(mutationState);
-        for (const auto &r : u.rebases) {
-            rebase.bindValue(0, r.second);
-            rebase.bindValue(1, r.first);
-            if (!rebase.exec())
-                return rollback(rebase);
+        QSqlQuery &tx = d->statement(
+                "UPDATE transactions SET state = ?, updated_at = ?, current_attempt = ?,"
+                " error_code = ?, error_message = ?, error_detail = ?, error_retryable = ?,"
+                " error_http = ?, error_tx = ? WHERE id = ?");
+        QSqlQuery &mutationState = d->statement("UPDATE mutations SET state = ?, updated_at = ? WHERE tx_id = ?");
+        QSqlQuery &rebase = d->statement("UPDATE mutations SET base_version = ? WHERE id = ?");
+        QSqlQuery &attempt = d->statement(
+                "INSERT INTO attempts (id, tx_id, started_at, completed_at, error_code, error_message,"
+                " error_detail, retry_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET completed_at = excluded.completed_at,"
+                " error_code = excluded.error_code, error_message = excluded.error_message,"
+                " error_detail = excluded.error_detail, retry_at = excluded.retry_at");
+        for (const TransactionUpdate &u : transactions) {
+            tx.bindValue(0, int(u.state));
+            tx.bindValue(1, toMs(u.updatedAt));
+            tx.bindValue(2, u.currentAttempt);
+            tx.bindValue(3, int(u.error.code()));
+            tx.bindValue(4, u.error.message());
+            tx.bindValue(5, u.error.detail());
+            tx.bindValue(6, u.error.isRetryable() ? 1 : 0);
+            tx.bindValue(7, u.error.httpStatus());
+            tx.bindValue(8, u.error.transactionId());
+            tx.bindValue(9, u.id);
+            if (!tx.exec())
+                return d->failed(tx);
+            mutationState.bindValue(0, int(u.mutationState));
+            mutationState.bindValue(1, toMs(u.updatedAt));
+            mutationState.bindValue(2, u.id);
+            if (!mutationState.exec())
+                return d->failed(mutationState);
+            for (const auto &r : u.rebases) {
+                rebase.bindValue(0, r.second);
+                rebase.bindValue(1, r.first);
+                if (!rebase.exec())
+                    return d->failed(rebase);
+            }
+            if (u.attempt) {
+                const AttemptRecord &a = *u.attempt;
+                attempt.bindValue(0, a.id);
+                attempt.bindValue(1, u.id);
+                attempt.bindValue(2, toMs(a.startedAt));
+                attempt.bindValue(3, a.completedAt.isValid() ? QVariant(toMs(a.completedAt)) : QVariant());
+                attempt.bindValue(4, int(a.error.code()));
+                attempt.bindValue(5, a.error.message());
+                attempt.bindValue(6, a.error.detail());
+                attempt.bindValue(7, a.retryScheduledFor.isValid() ? QVariant(toMs(a.retryScheduledFor)) : QVariant());
+                if (!attempt.exec())
+                    return d->failed(attempt);
+            }
         }
-        if (u.attempt) {
-            const AttemptRecord &a = *u.attempt;
-            attempt.bindValue(0, a.id);
-            attempt.bindValue(1, u.id);
-            attempt.bindValue(2, toMs(a.startedAt));
-            attempt.bindValue(3, a.completedAt.isValid() ? QVariant(toMs(a.completedAt)) : QVariant());
-            attempt.bindValue(4, int(a.error.code()));
-            attempt.bindValue(5, a.error.message());
-            attempt.bindValue(6, a.error.detail());
-            attempt.bindValue(7, a.retryScheduledFor.isValid() ? QVariant(toMs(a.retryScheduledFor)) : QVariant());
-            if (!attempt.exec())
-                return rollback(attempt);
+
+        // Synced state, and the local overlay where the caller knows it (local set): a pulled
+        // row without local changes keeps local_data NULL; local_deleted is only ever changed by
+        // the caller, so a pulled upsert never resurrects a row removed locally.
+        QSqlQuery &item = d->statement(
+                "INSERT INTO items (collection, scope, key, version, data, local_data,"
+                " local_deleted, deleted, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (collection, scope, key) DO UPDATE SET"
+                " ord = CASE WHEN (items.local_deleted = 1 OR items.deleted = 1"
+                "   OR COALESCE(items.local_data, items.data) IS NULL)"
+                "   AND NOT (CASE WHEN ? THEN excluded.local_deleted ELSE items.local_deleted END = 1"
+                "   OR excluded.deleted = 1 OR COALESCE(CASE WHEN ? THEN excluded.local_data"
+                "   ELSE items.local_data END, excluded.data) IS NULL)"
+                "   THEN (SELECT MAX(ord) + 1 FROM items) ELSE items.ord END,"
+                " version = excluded.version, data = excluded.data, deleted = excluded.deleted,"
+                " local_data = CASE WHEN ? THEN excluded.local_data ELSE items.local_data END,"
+                " local_deleted = CASE WHEN ? THEN excluded.local_deleted ELSE items.local_deleted END,"
+                " updated_at = excluded.updated_at"
+                " RETURNING ord, local_deleted = 0 AND deleted = 0"
+                " AND COALESCE(local_data, data) IS NOT NULL");
+        QSqlQuery &tombstone = d->statement(
+                "INSERT INTO tombstones (collection, scope, key, version, deleted_at, confirmed)"
+                " VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (collection, scope, key) DO UPDATE SET"
+                " version = excluded.version, deleted_at = excluded.deleted_at, confirmed = 1");
+        for (SyncedWrite &w : *items) {
+            item.bindValue(0, w.collection);
+            item.bindValue(1, text(scope));
+            item.bindValue(2, w.key);
+            item.bindValue(3, w.version);
+            item.bindValue(4, jsonOrNull(w.synced.value_or(QJsonObject()), w.synced.has_value()));
+            item.bindValue(5, w.local ? jsonOrNull(w.local->value_or(QJsonObject()), w.local->has_value()) : QVariant());
+            item.bindValue(6, w.localDeleted ? 1 : 0);
+            item.bindValue(7, w.synced ? 0 : 1);
+            item.bindValue(8, now);
+            item.bindValue(9, w.setLocal ? 1 : 0);
+            item.bindValue(10, w.setLocal ? 1 : 0);
+            item.bindValue(11, w.setLocal ? 1 : 0);
+            item.bindValue(12, w.setLocal ? 1 : 0);
+            if (!item.exec() || !item.next())
+                return d->failed(item);
+            w.ord = item.value(0).toLongLong();
+            w.visibleInStore = item.value(1).toBool();
+            item.finish();
+            if (!w.synced) {
+                tombstone.bindValue(0, w.collection);
+                tombstone.bindValue(1, text(scope));
+                tombstone.bindValue(2, w.key);
+                tombstone.bindValue(3, w.version);
+                tombstone.bindValue(4, now);
+                if (!tombstone.exec())
+                    return d->failed(tombstone);
+            }
         }
-    }
 
-    // Synced state, and the local overlay where the caller knows it (local set): a pulled
-    // row without local changes keeps local_data NULL; local_deleted is only ever changed by
-    // the caller, so a pulled upsert never resurrects a row removed locally.
-    QSqlQuery &item = d->statement(
-            "INSERT INTO items (collection, scope, key, version, data, local_data,"
-            " local_deleted, deleted, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (collection, scope, key) DO UPDATE SET"
-            " ord = CASE WHEN (items.local_deleted = 1 OR items.deleted = 1"
-            "   OR COALESCE(items.local_data, items.data) IS NULL)"
-            "   AND NOT (CASE WHEN ? THEN excluded.local_deleted ELSE items.local_deleted END = 1"
-            "   OR excluded.deleted = 1 OR COALESCE(CASE WHEN ? THEN excluded.local_data"
-            "   ELSE items.local_data END, excluded.data) IS NULL)"
-            "   THEN (SELECT MAX(ord) + 1 FROM items) ELSE items.ord END,"
-            " version = excluded.version, data = excluded.data, deleted = excluded.deleted,"
-            " local_data = CASE WHEN ? THEN excluded.local_data ELSE items.local_data END,"
-            " local_deleted = CASE WHEN ? THEN excluded.local_deleted ELSE items.local_deleted END,"
-            " updated_at = excluded.updated_at"
-            " RETURNING ord, local_deleted = 0 AND deleted = 0"
-            " AND COALESCE(local_data, data) IS NOT NULL");
-    QSqlQuery &tombstone = d->statement(
-            "INSERT INTO tombstones (collection, scope, key, version, deleted_at, confirmed)"
-            " VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (collection, scope, key) DO UPDATE SET"
-            " version = excluded.version, deleted_at = excluded.deleted_at, confirmed = 1");
-    for (SyncedWrite &w : *items) {
-        item.bindValue(0, w.collection);
-        item.bindValue(1, text(scope));
-        item.bindValue(2, w.key);
-        item.bindValue(3, w.version);
-        item.bindValue(4, jsonOrNull(w.synced.value_or(QJsonObject()), w.synced.has_value()));
-        item.bindValue(5, w.local ? jsonOrNull(w.local->value_or(QJsonObject()), w.local->has_value()) : QVariant());
-        item.bindValue(6, w.localDeleted ? 1 : 0);
-        item.bindValue(7, w.synced ? 0 : 1);
-        item.bindValue(8, now);
-        item.bindValue(9, w.setLocal ? 1 : 0);
-        item.bindValue(10, w.setLocal ? 1 : 0);
-        item.bindValue(11, w.setLocal ? 1 : 0);
-        item.bindValue(12, w.setLocal ? 1 : 0);
-        if (!item.exec() || !item.next())
-            return rollback(item);
-        w.ord = item.value(0).toLongLong();
-        w.visibleInStore = item.value(1).toBool();
-        item.finish();
-        if (!w.synced) {
-            tombstone.bindValue(0, w.collection);
-            tombstone.bindValue(1, text(scope));
-            tombstone.bindValue(2, w.key);
-            tombstone.bindValue(3, w.version);
-            tombstone.bindValue(4, now);
-            if (!tombstone.exec())
-                return rollback(tombstone);
+        if (cursorWrite) {
+            QSqlQuery &c = d->statement(
+                    "INSERT INTO cursors (collection, scope, cursor, updated_at, max_version)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (collection, scope) DO UPDATE SET"
+                    " cursor = excluded.cursor, updated_at = excluded.updated_at,"
+                    " max_version = MAX(cursors.max_version, excluded.max_version)");
+            c.bindValue(0, cursorWrite->collection);
+            c.bindValue(1, text(scope));
+            c.bindValue(2, cursorWrite->cursor);
+            c.bindValue(3, now);
+            c.bindValue(4, cursorWrite->maxVersion);
+            if (!c.exec())
+                return d->failed(c);
         }
-    }
-
-    if (cursorWrite) {
-        QSqlQuery &c = d->statement(
-                "INSERT INTO cursors (collection, scope, cursor, updated_at, max_version)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (collection, scope) DO UPDATE SET"
-                " cursor = excluded.cursor, updated_at = excluded.updated_at,"
-                " max_version = MAX(cursors.max_version, excluded.max_version)");
-        c.bindValue(0, cursorWrite->collection);
-        c.bindValue(1, text(scope));
-        c.bindValue(2, cursorWrite->cursor);
-        c.bindValue(3, now);
-        c.bindValue(4, cursorWrite->maxVersion);
-        if (!c.exec())
-            return rollback(c);
-    }
-
-    if (!db.commit()) {
-        const SyncError error = d->storageError(tr("The local database could not be written."),
-                                                db.lastError());
-        db.rollback();
-        return error;
-    }
-    return SyncError();
+        return SyncError();
+    });
 }
 
 SyncError SyncDatabase::integrityCheck(QString *result) const

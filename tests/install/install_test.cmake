@@ -29,6 +29,15 @@ if(NOT EXISTS "${prefix}/${QML_DIR}/Synq/qmldir")
     message(FATAL_ERROR "the QML module was not installed in ${prefix}/${QML_DIR}/Synq")
 endif()
 
+file(GLOB installed_server "${prefix}/bin/synq-server")
+if(NOT installed_server)
+    message(FATAL_ERROR "synq-server was not installed")
+endif()
+run_step("running the installed synq-server" "${installed_server}" --help)
+if(NOT step_output MATCHES "--listen")
+    message(FATAL_ERROR "the installed synq-server did not run:\n${step_output}")
+endif()
+
 run_step("configuring the example against the installed package"
     "${CMAKE_COMMAND}" -S "${SYNQ_SOURCE_DIR}/examples/offline-notes" -B "${WORK_DIR}/consumer"
     -G "${GENERATOR}" -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)

@@ -62,6 +62,16 @@ public:
         }
         p.done(response, SyncError());
     }
+    // Answers the oldest push (one mutation) with a per-mutation "retry".
+    void answerRetry()
+    {
+        Protocol::PushResult retry;
+        retry.id = pushes.constFirst().request.mutations.constFirst().id;
+        retry.status = Protocol::PushResult::Retry;
+        retry.key = pushes.constFirst().request.mutations.constFirst().key;
+        retry.error = SyncError(SyncError::Network, QStringLiteral("busy")).setRetryable(true);
+        answerPush({ { retry } });
+    }
     void answerPush(const Protocol::PushResponse &response, const SyncError &error = SyncError())
     {
         Push p = pushes.takeFirst();
@@ -478,12 +488,7 @@ void tst_SyncRun::pullKeepsLocalChangesOnTop()
     // The push is told to retry later; the run goes on to pull a newer server version.
     m_engine->syncNow();
     waitForRequest();
-    Protocol::PushResult retry;
-    retry.id = m_transport->pushes.constFirst().request.mutations.constFirst().id;
-    retry.status = Protocol::PushResult::Retry;
-    retry.key = QStringLiteral("a");
-    retry.error = SyncError(SyncError::Network, QStringLiteral("busy")).setRetryable(true);
-    m_transport->answerPush({ { retry } });
+    m_transport->answerRetry(); // "try again later" for the one pushed mutation
     waitForRequest();
     QVERIFY(m_transport->pushes.isEmpty()); // no second attempt in the same run
     m_transport->answerPull({ upsert(QStringLiteral("a"), 2, QStringLiteral("A2")) }, QStringLiteral("c2"), false);
@@ -510,12 +515,7 @@ void tst_SyncRun::pullNeverResurrectsALocallyRemovedRow()
     QVERIFY(m_todos->remove(QStringLiteral("a")));
     m_engine->syncNow();
     waitForRequest();
-    Protocol::PushResult retry;
-    retry.id = m_transport->pushes.constFirst().request.mutations.constFirst().id;
-    retry.status = Protocol::PushResult::Retry;
-    retry.key = QStringLiteral("a");
-    retry.error = SyncError(SyncError::Network, QStringLiteral("busy")).setRetryable(true);
-    m_transport->answerPush({ { retry } });
+    m_transport->answerRetry(); // "try again later" for the one pushed mutation
     waitForRequest();
     m_transport->answerPull({ upsert(QStringLiteral("a"), 2, QStringLiteral("A2")) }, QStringLiteral("c2"), false);
     QTRY_VERIFY(!m_engine->status()->isSyncing());
@@ -628,12 +628,7 @@ void tst_SyncRun::resyncRequiredPullsEverythingAgainKeepingTheOutbox()
 
     m_engine->syncNow();
     waitForRequest();
-    Protocol::PushResult retry;
-    retry.id = m_transport->pushes.constFirst().request.mutations.constFirst().id;
-    retry.status = Protocol::PushResult::Retry;
-    retry.key = QStringLiteral("c");
-    retry.error = SyncError(SyncError::Network, QStringLiteral("busy")).setRetryable(true);
-    m_transport->answerPush({ { retry } });
+    m_transport->answerRetry(); // "try again later" for the one pushed mutation
     waitForRequest();
     QCOMPARE(m_transport->pulls.constFirst().request.cursor, QStringLiteral("c3"));
     m_transport->failPull(SyncError(SyncError::Protocol, QStringLiteral("resync-required")).setHttpStatus(410));

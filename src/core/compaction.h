@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#ifndef SYNQ_COMPACTION_H
+#define SYNQ_COMPACTION_H
+
+#include <synq/records.h>
+#include <synq/synq_export.h>
+
+#include <QtCore/QList>
+#include <QtCore/QString>
+#include <QtCore/QStringList>
+
+namespace Synq {
+namespace Compaction {
+
+/*
+    Outbox compaction before a push (requirement P2), as a pure function: it reads the outbox
+    and says what to merge and what to drop; the caller writes that down (absorbed and cancelled
+    transactions are completed, never replayed).
+
+    Which transactions take part. A transaction is *compactable* when it is Pending, has
+    exactly one mutation and was never attempted (currentAttempt == 0 and no attempts): one
+    that was ever sent may already be applied on the server, so it goes out unchanged.
+    Completed and Failed transactions are ignored entirely. Every other transaction
+    (several mutations, attempted, Queued, Persisting, PersistedAwaitingSync) is a *barrier*
+    for each item it touches: nothing is merged across it for that item.
+
+    An item is (scope, collection, key): the same key in another collection or another scope
+    is another item.
+
+    The fold. Per item, consecutive compactable transactions fold left to right into the first
+    one, the *survivor*, which keeps its transaction id and mutation id (the server's
+    idempotency key); the later ones are *absorbed*:
+    - insert + update  -> insert; modified and changes are the insert's object with the
+                          update's changes applied.
+    - update + update  -> update; changes merged (the later wins per field), modified is the
+                          later's, original and baseVersion stay the earlier's.
+    - update + remove  -> remove; original and baseVersion of the update, modified and changes
+                          empty. A remove closes the fold.
+    - insert + remove  -> when the insert is of a never-synced item, the survivor, everything
+                          absorbed into it and the remove are all *cancelled*: none of them is
+                          sent. The fold restarts empty (a later insert starts a new survivor).
+    - remove + anything, update + insert, insert + insert -> no merge: the fold closes and the
+                          later transaction starts a new one (a remove never absorbs anything).
+    An insert counts as never synced when its baseVersion is 0 and the item has no earlier
+    active transaction or the latest one (compactable or barrier) ends in a remove, so the item
+    does not exist on the server when the insert arrives. Otherwise insert + remove is
+    not merged and both are sent.
+
+    The merged mutation keeps the survivor's id, transactionId, sequence, collection, key,
+    metadata, state and createdAt; its updatedAt is the last absorbed mutation's. A merge is
+    reported only when something was absorbed. Sending the plan's outbox (survivors carrying
+    the merged mutations, absorbed and cancelled transactions left out) leaves every item
+    visible the same way as sending the whole outbox.
+
+    The result depends only on the input (no clock, no hashing order).
+*/
+
+struct Merge
+{
+    // The transaction that carries the merged change.
+    QString survivor;
+    // The survivor's (only) mutation, rewritten; same id, key, collection, transactionId.
+    MutationRecord mutation;
+    // Later transactions whose change now travels inside the survivor (commit order).
+    QStringList absorbed;
+};
+
+struct Plan
+{
+    QList<Merge> merges; // in commit order of the survivors
+    QStringList cancelled; // transactions that need not be sent at all, commit order
+
+    bool isEmpty() const { return merges.isEmpty() && cancelled.isEmpty(); }
+};
+
+// Whether a transaction takes part in compaction (see above).
+SYNQ_EXPORT bool isCompactable(const TransactionRecord &transaction);
+
+// The compaction of an outbox given in commit order.
+SYNQ_EXPORT Plan plan(const QList<TransactionRecord> &outbox);
+
+} // namespace Compaction
+} // namespace Synq
+
+#endif
