@@ -356,6 +356,7 @@ void SyncEnginePrivate::closeDatabase()
     transactionOrder.clear();
     activity.clear();
     activeByCollection.clear();
+    absorbedBy.clear();
     db.reset();
     updateStatusCounts();
     Q_EMIT q->readyChanged();
@@ -373,6 +374,7 @@ void SyncEnginePrivate::loadScope()
     transactionOrder.clear();
     activity.clear();
     activeByCollection.clear();
+    absorbedBy.clear();
 
     QList<TransactionRecord> records;
     const SyncError error = db->loadTransactions(scopeId, false, &records);
@@ -385,6 +387,8 @@ void SyncEnginePrivate::loadScope()
             record.state = TransactionState::Pending;
         transactions.insert(record.id, new Transaction(record, q));
         transactionOrder.append(record.id);
+        if (!record.mergedInto.isEmpty())
+            absorbedBy.insert(record.mergedInto, record.id);
         if (isActive(record.state))
             noteActive(record);
     }

@@ -99,7 +99,8 @@ public:
     void finishResync(const QString &collection);
     void finishRun(const SyncError &error);
     // Updates transactions (memory, database, signals) and the rows they touch.
-    void settle(const QList<SyncDatabase::TransactionUpdate> &updates,
+    void compact();
+    void settle(QList<SyncDatabase::TransactionUpdate> updates,
                 const QHash<QString, std::optional<QJsonObject>> &synced,
                 const QHash<QString, qint64> &syncedVersions);
     RowState rowState(CollectionStore *store, const QString &key,
@@ -123,6 +124,7 @@ public:
     QList<QString> transactionOrder;
     QHash<QString, ItemActivity> activity;
     QHash<QString, int> activeByCollection;
+    QMultiHash<QString, QString> absorbedBy; // survivor -> transactions compacted into it
 
     // Sync state
     QPointer<SyncTransport> transport;

@@ -5,6 +5,7 @@
 #include "syncengine_p.h"
 
 #include <synq/keygenerator.h>
+#include <synq/compaction.h>
 #include <synq/overlay.h>
 
 #include <QtCore/QLoggingCategory>
@@ -102,15 +103,82 @@ static void bump(QVariantMap &report, const char *name, int by = 1)
     report.insert(key, report.value(key).toInt() + by);
 }
 
+void SyncEnginePrivate::compact()
+{
+    // P2: what can be merged or dropped before anything is sent. Transactions already
+    // absorbed into another stay out of the plan: they travel with their survivor.
+    QList<TransactionRecord> outbox;
+    for (const QString &id : std::as_const(transactionOrder)) {
+        const Transaction *t = transactions.value(id);
+        if (t && t->record().mergedInto.isEmpty())
+            outbox.append(t->record());
+    }
+    const Compaction::Plan plan = Compaction::plan(outbox);
+    if (plan.isEmpty())
+        return;
+    const SyncError error = db->writeCompaction(plan);
+    if (error.isError()) {
+        report(error);
+        return; // nothing was written: the outbox goes out uncompacted
+    }
+    for (const Compaction::Merge &merge : plan.merges) {
+        if (Transaction *survivor = transactions.value(merge.survivor)) {
+            TransactionRecord record = survivor->record();
+            record.mutations[0] = merge.mutation;
+            record.updatedAt = merge.mutation.updatedAt;
+            survivor->setRecord(record);
+        }
+        for (const QString &id : merge.absorbed) {
+            absorbedBy.insert(merge.survivor, id);
+            if (Transaction *t = transactions.value(id)) {
+                TransactionRecord record = t->record();
+                record.mergedInto = merge.survivor;
+                t->setRecord(record);
+            }
+        }
+        // The row's pending list keeps every change (they fold to the same state); the
+        // survivor's entry now carries the merged one.
+        ItemActivity &a = activity[itemId(merge.mutation.collection, merge.mutation.key)];
+        for (MutationRecord &m : a.pending) {
+            if (m.id == merge.mutation.id)
+                m = merge.mutation;
+        }
+    }
+    qCDebug(lcPush) << "compaction:" << plan.merges.size() << "merges," << plan.cancelled.size()
+                    << "cancelled";
+    if (!plan.cancelled.isEmpty()) {
+        // Never sent, never needed: an insert and its removal of an item the server never saw.
+        const QDateTime now = QDateTime::currentDateTimeUtc();
+        QList<SyncDatabase::TransactionUpdate> updates;
+        for (const QString &id : plan.cancelled) {
+            const Transaction *t = transactions.value(id);
+            if (!t)
+                continue;
+            SyncDatabase::TransactionUpdate u;
+            u.id = id;
+            u.state = TransactionState::Completed;
+            u.mutationState = MutationState::Synced;
+            u.currentAttempt = t->currentAttempt();
+            u.updatedAt = now;
+            updates.append(u);
+        }
+        settle(updates, {}, {});
+    }
+}
+
 void SyncEnginePrivate::pushNext()
 {
+    if (triedThisRun.isEmpty())
+        compact(); // once per run, before its first batch
+
     // FIFO: whole transactions, in commit order, up to the batch size.
     const int limit = runBatchLimit > 0 ? runBatchLimit : transport->batchSize();
     QStringList batch;
     int count = 0;
     for (const QString &id : std::as_const(transactionOrder)) {
         Transaction *t = transactions.value(id);
-        if (!t || t->state() != Transaction::Pending || triedThisRun.contains(id))
+        if (!t || t->state() != Transaction::Pending || triedThisRun.contains(id)
+            || !t->record().mergedInto.isEmpty())
             continue;
         if (!batch.isEmpty() && count + t->mutationCount() > limit)
             break;
@@ -187,10 +255,32 @@ RowState SyncEnginePrivate::rowState(CollectionStore *s, const QString &key,
     return r;
 }
 
-void SyncEnginePrivate::settle(const QList<SyncDatabase::TransactionUpdate> &updates,
+void SyncEnginePrivate::settle(QList<SyncDatabase::TransactionUpdate> updates,
                                const QHash<QString, std::optional<QJsonObject>> &synced,
                                const QHash<QString, qint64> &syncedVersions)
 {
+    // Transactions absorbed by compaction end the way the one carrying their change ends.
+    const qsizetype given = updates.size();
+    for (qsizetype i = 0; i < given; ++i) {
+        const SyncDatabase::TransactionUpdate &u = updates.at(i);
+        if (isActive(u.state))
+            continue;
+        const QStringList absorbed = absorbedBy.values(u.id);
+        for (const QString &id : absorbed) {
+            const Transaction *t = transactions.value(id);
+            if (!t || !isActive(t->record().state))
+                continue;
+            SyncDatabase::TransactionUpdate follow;
+            follow.id = t->id();
+            follow.state = u.state;
+            follow.mutationState = u.mutationState;
+            follow.currentAttempt = t->currentAttempt();
+            follow.error = u.error;
+            follow.updatedAt = u.updatedAt;
+            updates.append(follow);
+        }
+    }
+
     // Memory first (the rows' new states depend on which transactions stay active), then one
     // SQL transaction, then the signals.
     QList<QPair<Transaction *, TransactionRecord>> changed;

@@ -137,11 +137,12 @@ const char *const migrationV1[] = {
     nullptr,
 };
 
-// Schema 2: the meta table (client id) and the highest applied version per cursor, which
-// makes a cursor that moves backwards detectable.
+// Schema 2: the meta table (client id), the highest applied version per cursor (which makes
+// a cursor that moves backwards detectable), and the transaction a compacted one travels in.
 const char *const migrationV2[] = {
     "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
     "ALTER TABLE cursors ADD COLUMN max_version INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE transactions ADD COLUMN merged_into TEXT",
     nullptr,
 };
 
@@ -654,7 +655,7 @@ SyncError SyncDatabasePrivate::loadTransactions(const QString &scope, bool inclu
     QSqlQuery &tq = statement(
             "SELECT id, scope, strategy, state, created_at, updated_at, current_attempt,"
             " queued_behind, error_code, error_message, error_detail, error_retryable,"
-            " error_http, error_tx FROM transactions"
+            " error_http, error_tx, merged_into FROM transactions"
             " WHERE (? = 0 AND scope = ? AND (? = 1 OR state <> 4)) OR (? = 1 AND id = ?) ORDER BY seq");
     bindFilter(tq);
     if (!tq.exec())
@@ -671,6 +672,7 @@ SyncError SyncDatabasePrivate::loadTransactions(const QString &scope, bool inclu
         tx.currentAttempt = tq.value(6).toInt();
         tx.queuedBehind = tq.value(7).toString();
         tx.error = readError(tq, 8);
+        tx.mergedInto = tq.value(14).toString();
         index.insert(tx.id, out->size());
         out->append(std::move(tx));
     }
@@ -815,6 +817,35 @@ SyncError SyncDatabase::cursor(const QString &collection, const QString &scope, 
     }
     q.finish();
     return SyncError();
+}
+
+SyncError SyncDatabase::writeCompaction(const Compaction::Plan &plan)
+{
+    return d->transact([&]() -> SyncError {
+        QSqlQuery &m = d->statement(
+                "UPDATE mutations SET type = ?, original = ?, modified = ?, changes = ?,"
+                " base_version = ?, updated_at = ? WHERE id = ?");
+        QSqlQuery &t = d->statement("UPDATE transactions SET merged_into = ? WHERE id = ?");
+        for (const Compaction::Merge &merge : plan.merges) {
+            const MutationRecord &r = merge.mutation;
+            m.bindValue(0, int(r.type));
+            m.bindValue(1, jsonOrNull(r.original, r.type != MutationType::Insert));
+            m.bindValue(2, jsonOrNull(r.modified, r.type != MutationType::Remove));
+            m.bindValue(3, jsonOrNull(r.changes, r.type != MutationType::Remove));
+            m.bindValue(4, r.baseVersion);
+            m.bindValue(5, toMs(r.updatedAt));
+            m.bindValue(6, r.id);
+            if (!m.exec())
+                return d->failed(m);
+            for (const QString &absorbed : merge.absorbed) {
+                t.bindValue(0, merge.survivor);
+                t.bindValue(1, absorbed);
+                if (!t.exec())
+                    return d->failed(t);
+            }
+        }
+        return SyncError();
+    });
 }
 
 SyncError SyncDatabase::resetCursor(const QString &collection, const QString &scope)

@@ -2,6 +2,7 @@
 #ifndef SYNQ_SYNCDATABASE_H
 #define SYNQ_SYNCDATABASE_H
 
+#include <synq/compaction.h>
 #include <synq/records.h>
 #include <synq/syncerror.h>
 #include <synq/synq_export.h>
@@ -151,6 +152,10 @@ public:
     SyncError clientId(QString *out);
 
     SyncError cursor(const QString &collection, const QString &scope, Cursor *out) const;
+    // Writes a compaction plan's merges: survivors' rewritten mutations, and which
+    // transaction each absorbed one now travels in (cancellations go through writeSynced).
+    SyncError writeCompaction(const Compaction::Plan &plan);
+
     // Forgets a collection's cursor: the next pull starts from the beginning.
     SyncError resetCursor(const QString &collection, const QString &scope);
     // Keys of the collection's rows that have a synced (server) state.

@@ -119,6 +119,9 @@ private Q_SLOTS:
 
     void appliedPushCompletesAndSyncsTheRow();
     void pushCarriesTheProtocolFields();
+    void compactionMergesBeforeSending_data();
+    void compactionMergesBeforeSending();
+    void compactionSurvivesARestart();
     void laterChangesAreRebasedOnTheNewVersion();
     void retryableFailureKeepsTheTransactionAndItsIds();
     void rejectedTransactionFailsAndRollsBack_data();
@@ -252,10 +255,18 @@ void tst_SyncRun::appliedPushCompletesAndSyncsTheRow()
 
 void tst_SyncRun::pushCarriesTheProtocolFields()
 {
+    // Two synced rows first, so that an insert, an update and a remove go out side by side.
+    m_engine->syncNow();
+    waitForRequest();
+    m_transport->answerPull({ upsert(QStringLiteral("b"), 4, QStringLiteral("B")),
+                              upsert(QStringLiteral("c"), 5, QStringLiteral("C")) },
+                            QStringLiteral("c1"), false);
+    QTRY_VERIFY(!m_engine->status()->isSyncing());
+
     Transaction *a = m_todos->insert(QVariantMap { { QStringLiteral("id"), QStringLiteral("a") },
                                                   { QStringLiteral("title"), QStringLiteral("Milk") } });
-    Transaction *b = m_todos->update(QStringLiteral("a"), QVariantMap { { QStringLiteral("done"), true } });
-    Transaction *c = m_todos->remove(QStringLiteral("a"));
+    Transaction *b = m_todos->update(QStringLiteral("b"), QVariantMap { { QStringLiteral("done"), true } });
+    Transaction *c = m_todos->remove(QStringLiteral("c"));
     QVERIFY(a && b && c);
     m_engine->syncNow();
     waitForRequest();
@@ -269,8 +280,10 @@ void tst_SyncRun::pushCarriesTheProtocolFields()
     QCOMPARE(m0.baseVersion.value_or(-1), 0);
     QCOMPARE(m0.data.value(QStringLiteral("title")).toString(), QStringLiteral("Milk"));
     QCOMPARE(request.mutations.at(1).op, MutationType::Update);
+    QCOMPARE(request.mutations.at(1).baseVersion.value_or(-1), 4);
     QCOMPARE(request.mutations.at(1).data, (QJsonObject { { QStringLiteral("done"), true } }));
     QCOMPARE(request.mutations.at(2).op, MutationType::Remove);
+    QCOMPARE(request.mutations.at(2).baseVersion.value_or(-1), 5);
     QCOMPARE(request.mutations.at(2).tx, c->id());
     // The batch id is the SHA-256 of the mutation ids joined by newlines.
     QByteArray joined;
@@ -279,25 +292,116 @@ void tst_SyncRun::pushCarriesTheProtocolFields()
     QCOMPARE(request.batch,
              QString::fromLatin1(QCryptographicHash::hash(joined, QCryptographicHash::Sha256).toHex()));
     QVERIFY(!request.client.isEmpty());
-    m_transport->applyAll(1);
+    m_transport->applyAll(6);
     finishPulls();
     QCOMPARE(c->state(), Transaction::Completed);
-    QCOMPARE(m_todos->rowCount(), 0);
+    QCOMPARE(m_todos->rowCount(), 2);
+}
+
+void tst_SyncRun::compactionMergesBeforeSending_data()
+{
+    QTest::addColumn<bool>("survivorFails");
+    QTest::addRow("absorbed changes complete with the survivor") << false;
+    QTest::addRow("absorbed changes fail with the survivor") << true;
+}
+
+void tst_SyncRun::compactionMergesBeforeSending()
+{
+    QFETCH(bool, survivorFails);
+    Transaction *insert = m_todos->insert(QVariantMap { { QStringLiteral("id"), QStringLiteral("a") },
+                                                       { QStringLiteral("title"), QStringLiteral("Milk") } });
+    Transaction *update1 = m_todos->update(QStringLiteral("a"), QVariantMap { { QStringLiteral("done"), true } });
+    Transaction *update2 = m_todos->update(QStringLiteral("a"), QVariantMap { { QStringLiteral("title"), QStringLiteral("Oat milk") } });
+    // An insert and its removal of an item the server never saw: never sent at all.
+    Transaction *tmp = m_todos->insert(QVariantMap { { QStringLiteral("id"), QStringLiteral("t") } });
+    Transaction *gone = m_todos->remove(QStringLiteral("t"));
+    QVERIFY(insert && update1 && update2 && tmp && gone);
+    const QString insertId = insert->id();
+
+    m_engine->syncNow();
+    waitForRequest();
+    QCOMPARE(tmp->state(), Transaction::Completed);
+    QCOMPARE(gone->state(), Transaction::Completed);
+    const Protocol::PushRequest request = m_transport->pushes.constFirst().request;
+    QCOMPARE(request.mutations.size(), 1); // insert + update + update -> one insert
+    QCOMPARE(request.mutations.constFirst().tx, insertId);
+    QCOMPARE(request.mutations.constFirst().op, MutationType::Insert);
+    QCOMPARE(request.mutations.constFirst().data,
+             (QJsonObject { { QStringLiteral("id"), QStringLiteral("a") },
+                            { QStringLiteral("title"), QStringLiteral("Oat milk") },
+                            { QStringLiteral("done"), true } }));
+    QCOMPARE(update1->state(), Transaction::Pending); // travelling with the insert
+
+    if (survivorFails) {
+        Protocol::PushResult r;
+        r.id = request.mutations.constFirst().id;
+        r.status = Protocol::PushResult::Rejected;
+        r.key = QStringLiteral("a");
+        r.error = SyncError(SyncError::Validation, QStringLiteral("no"));
+        m_transport->answerPush({ { r } });
+    } else {
+        m_transport->applyAll(7);
+    }
+    finishPulls();
+    const Transaction::State expected = survivorFails ? Transaction::Failed : Transaction::Completed;
+    QCOMPARE(insert->state(), expected);
+    QCOMPARE(update1->state(), expected);
+    QCOMPARE(update2->state(), expected);
+    QCOMPARE(m_engine->status()->pendingCount(), 0);
+    if (survivorFails) {
+        QCOMPARE(m_todos->rowCount(), 0); // rolled back
+        QCOMPARE(update2->error().code(), SyncError::Validation);
+    } else {
+        QCOMPARE(m_todos->rowCount(), 1);
+        QCOMPARE(row(0).value(QStringLiteral("title")).toString(), QStringLiteral("Oat milk"));
+        QCOMPARE(row(0).value(QStringLiteral("version")).toLongLong(), 7);
+        QCOMPARE(row(0).value(QStringLiteral("syncState")).toInt(), int(SyncCollection::Synced));
+    }
+}
+
+void tst_SyncRun::compactionSurvivesARestart()
+{
+    QVERIFY(m_todos->insert(QVariantMap { { QStringLiteral("id"), QStringLiteral("a") },
+                                         { QStringLiteral("title"), QStringLiteral("Milk") } }));
+    QVERIFY(m_todos->update(QStringLiteral("a"), QVariantMap { { QStringLiteral("done"), true } }));
+    m_engine->syncNow();
+    waitForRequest();
+    const Protocol::PushRequest first = m_transport->pushes.constFirst().request;
+    QCOMPARE(first.mutations.size(), 1);
+    m_transport->answerPush({}, SyncError(SyncError::Network, QStringLiteral("down")).setRetryable(true));
+    QTRY_VERIFY(!m_engine->status()->isSyncing());
+    // A new process sends the merged mutation again, same id and data; the absorbed update
+    // stays with it.
+    QVERIFY(reopen());
+    QCOMPARE(m_engine->transactions().size(), 2);
+    m_engine->syncNow();
+    waitForRequest();
+    const Protocol::PushRequest again = m_transport->pushes.constFirst().request;
+    QCOMPARE(again.mutations.size(), 1);
+    QCOMPARE(again.mutations.constFirst().id, first.mutations.constFirst().id);
+    QCOMPARE(again.mutations.constFirst().data, first.mutations.constFirst().data);
+    m_transport->applyAll(3);
+    finishPulls();
+    QCOMPARE(m_engine->status()->pendingCount(), 0);
+    QVERIFY(m_engine->transactions().isEmpty()); // survivor and absorbed update completed
 }
 
 void tst_SyncRun::laterChangesAreRebasedOnTheNewVersion()
 {
-    m_transport->setBatchSize(1);
     Transaction *a = m_todos->insert(QVariantMap { { QStringLiteral("id"), QStringLiteral("a") },
                                                   { QStringLiteral("title"), QStringLiteral("Milk") } });
-    Transaction *b = m_todos->update(QStringLiteral("a"), QVariantMap { { QStringLiteral("done"), true } });
-    QVERIFY(a && b);
+    QVERIFY(a);
     m_engine->syncNow();
     waitForRequest();
-    QCOMPARE(m_transport->pushes.constFirst().request.mutations.size(), 1);
+    // Edited while the insert is on its way (so nothing can be compacted).
+    Transaction *b = m_todos->update(QStringLiteral("a"), QVariantMap { { QStringLiteral("done"), true } });
+    QVERIFY(b);
+    QCOMPARE(b->mutations().constFirst().toMap().value(QStringLiteral("baseVersion")).toLongLong(), 0);
     m_transport->applyAll(8);
-    waitForRequest();
+    waitForRequest(); // the same run goes on with the update
+    QCOMPARE(a->state(), Transaction::Completed);
     // The update was made on the unsynced insert; it now builds on version 8.
+    QCOMPARE(b->mutations().constFirst().toMap().value(QStringLiteral("baseVersion")).toLongLong(), 8);
     QCOMPARE(m_transport->pushes.constFirst().request.mutations.constFirst().baseVersion.value_or(-1), 8);
     QCOMPARE(row(0).value(QStringLiteral("version")).toLongLong(), 8);
     QCOMPARE(row(0).value(QStringLiteral("done")).toBool(), true); // still shown on top
