@@ -20,7 +20,7 @@ namespace Synq {
 /*!
     \class Synq::SyncEngine
     \inmodule Synq
-    \brief The coordinator of one local database: collections, the outbox and (later) sync.
+    \brief The coordinator of one local database: collections, the outbox and sync runs.
 
     A SyncEngine owns one SQLite file. Every SyncCollection attached to it shows that file's
     rows, and every change made through a collection is written to the file, together with its
