@@ -38,6 +38,13 @@ namespace Synq {
         qWarning() << engine.status()->lastError().message();
     \endcode
 
+    With a transport (for synq-server and the Synq protocol: HttpTransport) the engine syncs:
+    each run pushes the outbox, oldest first, and then pulls every collection it has models for
+    (docs/sync.md). With autoSync on (the default) runs start when the transport is set, when
+    the database opens, shortly after local changes, every syncInterval, and after failures
+    with exponential backoff; syncNow() starts one at once. syncStarted() and
+    syncFinished(report) frame each run.
+
     Failures are reported as SyncError values through errorOccurred(); the most recent is also
     in status()->lastError.
 */
@@ -211,6 +218,8 @@ void SyncEngine::setSyncInterval(int ms)
     if (d->syncInterval == ms)
         return;
     d->syncInterval = ms;
+    if (ms > 0 && d->autoSync)
+        d->scheduleSync(ms);
     Q_EMIT syncIntervalChanged();
 }
 

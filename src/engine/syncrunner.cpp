@@ -767,6 +767,8 @@ void SyncEnginePrivate::finishRun(const SyncError &error)
     } else {
         failedRuns = 0;
     }
+    if (autoSync && syncInterval > 0)
+        scheduleSync(syncInterval); // periodic: an earlier retry keeps its place
     Q_EMIT q->syncFinished(runReport);
     if (again)
         scheduleSync(0);

@@ -137,6 +137,7 @@ private Q_SLOTS:
     void clearScopeRemovesOnlyThatScope();
     void resyncRequiredPullsEverythingAgainKeepingTheOutbox();
     void unauthorizedIsRetriedOnceWithNewCredentials();
+    void periodicRunsFollowTheInterval();
 
 private:
     // Runs one sync run to the point where the transport has a request waiting.
@@ -790,6 +791,21 @@ void tst_SyncRun::unauthorizedIsRetriedOnceWithNewCredentials()
     QCOMPARE(m_transport->pulls.size(), 1);
     finishPulls();
     QCOMPARE(t->state(), Transaction::Completed);
+}
+
+void tst_SyncRun::periodicRunsFollowTheInterval()
+{
+    QSignalSpy started(m_engine.get(), &SyncEngine::syncStarted);
+    m_engine->setSyncInterval(20);
+    m_engine->setAutoSync(true);
+    // Each run pulls once; answering it lets the next periodic run come.
+    for (int run = 0; run < 3; ++run) {
+        waitForRequest();
+        QVERIFY(!m_transport->pulls.isEmpty());
+        m_transport->answerPull({}, QStringLiteral("c%1").arg(run), false);
+    }
+    QVERIFY(started.size() >= 3);
+    m_engine->setAutoSync(false);
 }
 
 QTEST_GUILESS_MAIN(tst_SyncRun)
