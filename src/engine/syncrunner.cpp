@@ -262,7 +262,7 @@ void SyncEnginePrivate::settle(QList<SyncDatabase::TransactionUpdate> updates,
     // Transactions absorbed by compaction end the way the one carrying their change ends.
     const qsizetype given = updates.size();
     for (qsizetype i = 0; i < given; ++i) {
-        const SyncDatabase::TransactionUpdate &u = updates.at(i);
+        const SyncDatabase::TransactionUpdate u = updates.at(i); // a copy: appending below may reallocate
         if (isActive(u.state))
             continue;
         const QStringList absorbed = absorbedBy.values(u.id);

@@ -188,8 +188,10 @@ void tst_E2E::killedWhilePushingLosesAndRepeatsNothing()
     QVERIFY2(server.start(), qPrintable(server.errorString()));
     QTemporaryDir dir;
     const QString db = dir.filePath(QStringLiteral("pusher.sqlite"));
-    const quint32 seed = QRandomGenerator::global()->generate();
-    qInfo("kill seed %u", seed);
+    const quint32 seed = qEnvironmentVariableIsSet("SYNQ_E2E_SEED")
+            ? qEnvironmentVariable("SYNQ_E2E_SEED").toUInt()
+            : QRandomGenerator::global()->generate();
+    qInfo("kill seed %u (repeat with SYNQ_E2E_SEED)", seed);
     QRandomGenerator random(seed);
 
     int reported = 0;
@@ -211,7 +213,14 @@ void tst_E2E::killedWhilePushingLosesAndRepeatsNothing()
                 ++seen;
             }
         }
-        QVERIFY2(seen >= stopAfter, "the client stopped reporting mutations");
+        QVERIFY2(seen >= stopAfter,
+                 qPrintable(QStringLiteral("round %1: the client stopped reporting mutations after %2 "
+                                           "(state %3, exit %4): %5")
+                                    .arg(round)
+                                    .arg(seen)
+                                    .arg(int(client.state()))
+                                    .arg(client.exitCode())
+                                    .arg(QString::fromUtf8(client.readAllStandardError().right(2000)))));
         client.kill(); // SIGKILL
         QVERIFY(client.waitForFinished(10000));
         reported += seen;
