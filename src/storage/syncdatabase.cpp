@@ -42,6 +42,18 @@ QString text(const QString &s)
     return s.isNull() ? QStringLiteral("") : s;
 }
 
+// The six error columns of a transaction (code, message, detail, retryable, HTTP status,
+// causing transaction), bound from position first; readError() reads them back.
+void bindError(QSqlQuery &q, int first, const SyncError &error)
+{
+    q.bindValue(first, int(error.code()));
+    q.bindValue(first + 1, error.message());
+    q.bindValue(first + 2, error.detail());
+    q.bindValue(first + 3, error.isRetryable() ? 1 : 0);
+    q.bindValue(first + 4, error.httpStatus());
+    q.bindValue(first + 5, error.transactionId());
+}
+
 QJsonObject decode(const QVariant &v)
 {
     QJsonObject object;
@@ -562,12 +574,7 @@ SyncError SyncDatabase::writeLocalTransaction(const TransactionRecord &tx,
         txq.bindValue(5, toMs(tx.updatedAt));
         txq.bindValue(6, tx.currentAttempt);
         txq.bindValue(7, tx.queuedBehind.isEmpty() ? QVariant() : QVariant(tx.queuedBehind));
-        txq.bindValue(8, int(tx.error.code()));
-        txq.bindValue(9, tx.error.message());
-        txq.bindValue(10, tx.error.detail());
-        txq.bindValue(11, tx.error.isRetryable() ? 1 : 0);
-        txq.bindValue(12, tx.error.httpStatus());
-        txq.bindValue(13, tx.error.transactionId());
+        bindError(txq, 8, tx.error);
         if (!txq.exec())
             return d->failed(txq);
 
@@ -897,12 +904,7 @@ SyncError SyncDatabase::writeSynced(const QString &scope, const QList<Transactio
             tx.bindValue(0, int(u.state));
             tx.bindValue(1, toMs(u.updatedAt));
             tx.bindValue(2, u.currentAttempt);
-            tx.bindValue(3, int(u.error.code()));
-            tx.bindValue(4, u.error.message());
-            tx.bindValue(5, u.error.detail());
-            tx.bindValue(6, u.error.isRetryable() ? 1 : 0);
-            tx.bindValue(7, u.error.httpStatus());
-            tx.bindValue(8, u.error.transactionId());
+            bindError(tx, 3, u.error);
             tx.bindValue(9, u.id);
             if (!tx.exec())
                 return d->failed(tx);

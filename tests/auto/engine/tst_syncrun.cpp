@@ -500,9 +500,15 @@ void tst_SyncRun::rejectedTransactionFailsAndRollsBack()
     QCOMPARE(row(0).value(QStringLiteral("syncState")).toInt(), int(SyncCollection::Synced));
     QCOMPARE(m_engine->status()->failedCount(), 2);
     QCOMPARE(m_engine->status()->pendingCount(), 0);
-    // Dead letters are kept across restarts.
+    // Dead letters are kept across restarts, with their errors.
+    const SyncError before = u->error();
     QVERIFY(reopen());
     QCOMPARE(m_engine->transactions().size(), 2);
+    const SyncError after = m_engine->transactions().constFirst()->error();
+    QCOMPARE(after.code(), before.code());
+    QCOMPARE(after.message(), before.message());
+    QCOMPARE(after.httpStatus(), before.httpStatus());
+    QVERIFY(!after.isRetryable());
     QCOMPARE(m_engine->status()->failedCount(), 2);
     QCOMPARE(row(0).value(QStringLiteral("title")).toString(), QStringLiteral("Milk"));
 }
