@@ -16,7 +16,8 @@ file(MAKE_DIRECTORY "${WORK_DIR}")
 set(prefix "${WORK_DIR}/prefix")
 
 run_step("cmake --install" "${CMAKE_COMMAND}" --install "${SYNQ_BUILD_DIR}" --prefix "${prefix}")
-foreach(f include/synq/synccollection.h include/synq/synq_export.h)
+foreach(f include/synq/synccollection.h include/synq/synq_export.h include/synq/testbackend.h
+          include/synq/synq_testing_export.h)
     if(NOT EXISTS "${prefix}/${f}")
         message(FATAL_ERROR "not installed: ${f}")
     endif()
@@ -45,6 +46,17 @@ run_step("building the example" "${CMAKE_COMMAND}" --build "${WORK_DIR}/consumer
 run_step("running the example" "${WORK_DIR}/consumer/offline-notes" demo "${WORK_DIR}/demo.sqlite")
 if(NOT step_output MATCHES "A new process opens the same file")
     message(FATAL_ERROR "unexpected output of the example:\n${step_output}")
+endif()
+
+# Synq::Testing from the same package: a tiny program pushes through an installed TestBackend.
+run_step("configuring a Synq::Testing consumer against the installed package"
+    "${CMAKE_COMMAND}" -S "${SYNQ_SOURCE_DIR}/tests/install/testing-consumer"
+    -B "${WORK_DIR}/testing-consumer" -G "${GENERATOR}" -DCMAKE_PREFIX_PATH=${prefix}
+    -DCMAKE_BUILD_TYPE=Release)
+run_step("building the Synq::Testing consumer" "${CMAKE_COMMAND}" --build "${WORK_DIR}/testing-consumer")
+run_step("running the Synq::Testing consumer" "${WORK_DIR}/testing-consumer/synq-testing-consumer")
+if(NOT step_output MATCHES "testing: status=0 version=2 title=Oat milk")
+    message(FATAL_ERROR "unexpected output of the Synq::Testing consumer:\n${step_output}")
 endif()
 
 if(QML_TOOL)
