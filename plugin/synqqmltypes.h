@@ -12,6 +12,7 @@
 #include <synq/httptransport.h>
 #include <synq/synctransport.h>
 #include <synq/transaction.h>
+#include <synq/transactionmodel.h>
 
 #include <QtQml/qqml.h>
 
@@ -35,6 +36,13 @@ struct SynqTransactionForeign
     QML_FOREIGN(Synq::Transaction)
     QML_NAMED_ELEMENT(Transaction)
     QML_UNCREATABLE("Transactions are made by collections and the engine.")
+};
+
+struct SynqTransactionModelForeign
+{
+    Q_GADGET
+    QML_FOREIGN(Synq::TransactionModel)
+    QML_NAMED_ELEMENT(TransactionModel)
 };
 
 struct SynqSyncStatusForeign
