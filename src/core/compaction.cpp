@@ -168,13 +168,16 @@ private:
 */
 
 /*!
-    Returns whether \a transaction takes part in compaction: Pending, exactly one mutation, and
+    Returns whether \a transaction takes part in compaction: Pending or Queued (waiting behind
+    another transaction: what is merged into it waits with it), exactly one mutation, and
     never attempted. A transaction that was ever sent may already be applied on the server, so
     rewriting or dropping it could apply a change twice or lose one.
 */
 bool isCompactable(const TransactionRecord &transaction)
 {
-    return transaction.state == TransactionState::Pending && transaction.mutations.size() == 1
+    return (transaction.state == TransactionState::Pending
+            || transaction.state == TransactionState::Queued)
+            && transaction.mutations.size() == 1
             && transaction.currentAttempt == 0 && transaction.attempts.isEmpty();
 }
 

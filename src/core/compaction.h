@@ -17,11 +17,11 @@ namespace Compaction {
     and says what to merge and what to drop; the caller writes that down (absorbed and cancelled
     transactions are completed, never replayed).
 
-    Which transactions take part. A transaction is *compactable* when it is Pending, has
+    Which transactions take part. A transaction is *compactable* when it is Pending or Queued, has
     exactly one mutation and was never attempted (currentAttempt == 0 and no attempts): one
     that was ever sent may already be applied on the server, so it goes out unchanged.
     Completed and Failed transactions are ignored entirely. Every other transaction
-    (several mutations, attempted, Queued, Persisting, PersistedAwaitingSync) is a *barrier*
+    (several mutations, attempted, Persisting, PersistedAwaitingSync) is a *barrier*
     for each item it touches: nothing is merged across it for that item.
 
     An item is (scope, collection, key): the same key in another collection or another scope

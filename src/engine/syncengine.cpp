@@ -6,12 +6,15 @@
 #include <synq/identifier.h>
 #include <synq/json.h>
 #include <synq/keygenerator.h>
+#include <synq/lifecycle.h>
 #include <synq/overlay.h>
 
 #include <QtCore/QDir>
 #include <QtCore/QLoggingCategory>
 #include <QtCore/QSet>
 #include <QtCore/QStandardPaths>
+
+#include <limits>
 
 Q_LOGGING_CATEGORY(lcEngine, "synq.engine", QtInfoMsg)
 
@@ -80,6 +83,7 @@ SyncEngine::SyncEngine(QObject *parent) : QObject(parent), d(new SyncEnginePriva
     qRegisterMetaType<Synq::Protocol::PullResponse>();
     qRegisterMetaType<QList<Synq::SyncDatabase::SyncedWrite>>();
     d->status = new SyncStatus(this);
+    d->retryPolicy = new RetryPolicy(this);
     QMetaObject::invokeMethod(
             this,
             [this] {
@@ -181,7 +185,16 @@ void SyncEngine::setTransport(SyncTransport *transport)
 {
     if (d->transport == transport)
         return;
+    if (d->transport)
+        disconnect(d->transport, &SyncTransport::changesAvailable, this, nullptr);
     d->transport = transport;
+    if (transport) {
+        // A realtime hint: pull soon (a burst of hints makes one run).
+        connect(transport, &SyncTransport::changesAvailable, this, [this] {
+            if (d->autoSync)
+                d->scheduleSync(SyncEnginePrivate::LocalChangeDebounceMs);
+        });
+    }
     if (transport && d->autoSync)
         d->scheduleSync(0);
     Q_EMIT transportChanged();
@@ -223,9 +236,56 @@ void SyncEngine::setSyncInterval(int ms)
     Q_EMIT syncIntervalChanged();
 }
 
+/*!
+    \property Synq::SyncEngine::maxQueueSize
+    \brief The most transactions that may wait in the outbox; 0 (the default) sets no limit.
+
+    The overflow policy is \e reject (P6): a change made while this many transactions are
+    unfinished (Queued, Pending, Persisting or PersistedAwaitingSync) is refused with a
+    SyncError::QueueFull error, and nothing of it is stored. Nothing already accepted is ever
+    dropped to make room. Dead letters (Failed transactions) do not count.
+*/
+int SyncEngine::maxQueueSize() const
+{
+    return d->maxQueueSize;
+}
+
+void SyncEngine::setMaxQueueSize(int size)
+{
+    size = qMax(0, size);
+    if (d->maxQueueSize == size)
+        return;
+    d->maxQueueSize = size;
+    Q_EMIT maxQueueSizeChanged();
+}
+
+/*!
+    \property Synq::SyncEngine::retryPolicy
+    \brief How transactions whose persist failed are retried; see RetryPolicy.
+*/
+RetryPolicy *SyncEngine::retryPolicy() const
+{
+    return d->retryPolicy;
+}
+
+void SyncEngine::setPersistHandler(const QString &collection, PersistHandler handler)
+{
+    d->configs[collection].persist = std::move(handler);
+}
+
+void SyncEngine::setAwaitSync(const QString &collection, bool await)
+{
+    d->configs[collection].awaitSync = await;
+}
+
+bool SyncEngine::awaitSync(const QString &collection) const
+{
+    return d->config(collection).awaitSync;
+}
+
 void SyncEngine::syncNow()
 {
-    d->startRun();
+    d->startRun(true);
 }
 
 /*!
@@ -301,6 +361,140 @@ QList<Transaction *> SyncEngine::transactions() const
     return out;
 }
 
+QList<Transaction *> SyncEngine::transactionHistory() const
+{
+    QList<Transaction *> out;
+    out.reserve(d->transactionOrder.size());
+    for (const QString &id : d->transactionOrder) {
+        if (Transaction *t = d->transactions.value(id))
+            out.append(t);
+    }
+    return out;
+}
+
+QList<Transaction *> SyncEngine::deadLetters() const
+{
+    QList<Transaction *> out;
+    for (const QString &id : d->transactionOrder) {
+        Transaction *t = d->transactions.value(id);
+        if (t && t->state() == Transaction::Failed)
+            out.append(t);
+    }
+    return out;
+}
+
+/*!
+    Starts an explicit transaction (T2): stage changes with Transaction::insert(), update() and
+    remove() — in any collections of this engine — then commit() them as one unit, or
+    rollback(). The staged changes show in the models, are stored and go to the server together
+    when commit() returns true: all of them, or none.
+
+    \code
+    Synq::Transaction *t = engine.begin();
+    const QString project = t->insert(QStringLiteral("projects"), QVariantMap{{"name", "Home"}});
+    t->insert(QStringLiteral("todos"), QVariantMap{{"title", "Paint"}, {"projectId", project}});
+    if (!t->commit())
+        qWarning() << t->error().message();
+    \endcode
+*/
+Transaction *SyncEngine::begin()
+{
+    TransactionRecord record;
+    record.id = KeyGenerator::global().next();
+    record.scope = d->scopeId;
+    record.state = TransactionState::Pending;
+    record.createdAt = QDateTime::currentDateTimeUtc();
+    record.updatedAt = record.createdAt;
+    auto *t = new Transaction(record, this);
+    t->m_engine = this;
+    t->m_open = true;
+    return t;
+}
+
+/*!
+    Sends the failed transaction \a transactionId (a dead letter) again, with a fresh set of
+    retries: its changes show again on top of the current synced state, and it is Pending (or
+    Queued behind a transaction that holds one of its items). Its base versions move to the
+    versions the replica has now, so a transaction that failed on a conflict overwrites the
+    server's change this time. Returns false if there is no such failed transaction.
+*/
+bool SyncEngine::retry(const QString &transactionId)
+{
+    Transaction *t = d->transactions.value(transactionId);
+    if (!t || t->state() != Transaction::Failed || !d->db)
+        return false;
+    TransactionRecord record = t->record();
+    const QDateTime now = QDateTime::currentDateTimeUtc();
+    if (!Lifecycle::retry(record, now))
+        return false;
+    // Rebase on what the replica knows now.
+    QHash<QString, QStringList> keysByCollection;
+    for (const MutationRecord &m : std::as_const(record.mutations))
+        keysByCollection[m.collection].append(m.key);
+    for (auto it = keysByCollection.cbegin(); it != keysByCollection.cend(); ++it) {
+        QHash<QString, SyncDatabase::SyncedState> states;
+        const SyncError error = d->db->loadSynced(it.key(), d->scopeId, it.value(), &states);
+        if (error.isError()) {
+            d->report(error);
+            return false;
+        }
+        for (MutationRecord &m : record.mutations) {
+            if (m.collection == it.key()) {
+                const qint64 active = d->activity.value(SyncEnginePrivate::itemId(m.collection, m.key))
+                                              .version();
+                m.baseVersion = qMax(states.value(m.key).version, active);
+            }
+        }
+    }
+    // It goes again after everything committed so far: last in the outbox order.
+    d->moveToEnd(transactionId);
+    const QString blocker = Ordering::blockerFor(Ordering::Entry::of(record), d->holders(record));
+    if (!blocker.isEmpty())
+        Lifecycle::queue(record, blocker, now);
+    SyncDatabase::TransactionWrite write { record, {} };
+    write.moveToEnd = true;
+    if (!d->settle({ write }))
+        return false;
+    if (d->autoSync)
+        d->scheduleSync(0);
+    return true;
+}
+
+/*!
+    Gives up the failed transaction \a transactionId (a dead letter) for good: it is removed
+    from the outbox and from transactionHistory(), and transactionRemoved() is emitted. Its
+    changes were rolled back when it failed. Returns false if there is no such failed
+    transaction.
+*/
+bool SyncEngine::discard(const QString &transactionId)
+{
+    Transaction *t = d->transactions.value(transactionId);
+    if (!t || t->state() != Transaction::Failed || !d->db)
+        return false;
+    QStringList ids { transactionId };
+    for (const QString &absorbed : d->absorbedBy.values(transactionId))
+        ids.append(absorbed);
+    const SyncError error = d->db->deleteTransactions(ids);
+    if (error.isError()) {
+        d->report(error);
+        return false;
+    }
+    for (const QString &id : std::as_const(ids)) {
+        Transaction *gone = d->transactions.take(id);
+        if (!gone)
+            continue;
+        d->transactionOrder.removeOne(id);
+        d->absorbedBy.remove(id);
+        if (gone->state() == Transaction::Failed)
+            --d->failedCount;
+        d->emitEvent(QStringLiteral("discarded"), gone->record());
+        Q_EMIT transactionRemoved(id);
+        gone->deleteLater();
+    }
+    d->updateStatusCounts();
+    return true;
+}
+
 bool SyncEnginePrivate::ensureOpen()
 {
     if (db)
@@ -359,15 +553,10 @@ void SyncEnginePrivate::closeDatabase()
     stopApplyThread();
     for (CollectionStore *s : std::as_const(stores))
         s->clear();
-    for (Transaction *t : std::as_const(transactions))
-        t->deleteLater();
-    transactions.clear();
-    transactionOrder.clear();
-    activity.clear();
-    activeByCollection.clear();
-    absorbedBy.clear();
+    forgetTransactions();
     db.reset();
     updateStatusCounts();
+    Q_EMIT q->transactionsReset();
     Q_EMIT q->readyChanged();
 }
 
@@ -377,33 +566,111 @@ void SyncEnginePrivate::loadScope()
     running = false;
     ++runSerial;
     deliveryQueue.clear();
-    for (Transaction *t : std::as_const(transactions))
-        t->deleteLater();
-    transactions.clear();
-    transactionOrder.clear();
-    activity.clear();
-    activeByCollection.clear();
-    absorbedBy.clear();
+    forgetTransactions();
 
     QList<TransactionRecord> records;
     const SyncError error = db->loadTransactions(scopeId, false, &records);
     if (error.isError())
         report(error);
-    for (TransactionRecord record : std::as_const(records)) {
-        // Nothing is in flight when a scope loads: a push interrupted by a crash or a close
-        // is simply pending again (the server deduplicates whatever it did receive).
-        if (record.state == TransactionState::Persisting)
-            record.state = TransactionState::Pending;
-        transactions.insert(record.id, new Transaction(record, q));
-        transactionOrder.append(record.id);
-        if (!record.mergedInto.isEmpty())
-            absorbedBy.insert(record.mergedInto, record.id);
-        if (isActive(record.state))
-            noteActive(record);
-    }
+    for (const TransactionRecord &record : std::as_const(records))
+        addTransaction(new Transaction(record, q));
     for (CollectionStore *s : std::as_const(stores))
         loadStore(s);
     updateStatusCounts();
+    Q_EMIT q->transactionsReset();
+
+    // Recovery (T6, S8). Nothing is in flight when a scope loads: an attempt cut short by a
+    // crash or a close ends, and the transaction is pending again with the same mutation ids
+    // (the server deduplicates whatever it did receive). One whose persist succeeded and that
+    // was waiting for its change to come back is taken as done.
+    const QDateTime now = QDateTime::currentDateTimeUtc();
+    QList<TransactionWrite> recovered;
+    for (const TransactionRecord &record : std::as_const(records)) {
+        TransactionRecord r = record;
+        if (Lifecycle::interrupted(r, now) || Lifecycle::synced(r, now)) {
+            recovered.append({ r, {} });
+        } else if (r.state == TransactionState::Queued) {
+            // Waits only for an earlier transaction that is still unfinished.
+            const QString behind = Ordering::blockerFor(Ordering::Entry::of(r), holders(r));
+            if (behind != r.queuedBehind
+                && (behind.isEmpty() ? Lifecycle::release(r, now) : Lifecycle::queue(r, behind, now)))
+                recovered.append({ r, {} });
+        }
+    }
+    if (!recovered.isEmpty())
+        settle(recovered, {}, {});
+}
+
+void SyncEnginePrivate::forgetTransactions()
+{
+    for (Transaction *t : std::as_const(transactions))
+        t->deleteLater();
+    transactions.clear();
+    transactionOrder.clear();
+    orderOf.clear();
+    nextOrder = 0;
+    waitingFor.clear();
+    awaitedVersion.clear();
+    activity.clear();
+    activeByCollection.clear();
+    absorbedBy.clear();
+    activeCount = 0;
+    failedCount = 0;
+    nextDue = QDateTime();
+}
+
+void SyncEnginePrivate::addTransaction(Transaction *t)
+{
+    const TransactionRecord &record = t->record();
+    transactions.insert(record.id, t);
+    orderOf.insert(record.id, nextOrder++);
+    transactionOrder.append(record.id);
+    if (!record.mergedInto.isEmpty())
+        absorbedBy.insert(record.mergedInto, record.id);
+    if (!record.queuedBehind.isEmpty() && record.state == TransactionState::Queued)
+        waitingFor.insert(record.queuedBehind, record.id);
+    if (isActive(record.state)) {
+        noteActive(record);
+        ++activeCount;
+    } else if (record.state == TransactionState::Failed) {
+        ++failedCount;
+    }
+}
+
+QList<Ordering::Entry> SyncEnginePrivate::holders(const TransactionRecord &t) const
+{
+    // Only earlier transactions can hold what t waits for (strict order, and no cycles);
+    // absorbed ones travel inside their survivor, which stands for them.
+    const qint64 position = orderOf.value(t.id, std::numeric_limits<qint64>::max());
+    QList<QPair<qint64, QString>> ids;
+    QSet<QString> seen { t.id };
+    for (const MutationRecord &m : t.mutations) {
+        const auto a = activity.constFind(itemId(m.collection, m.key));
+        if (a == activity.cend())
+            continue;
+        for (const MutationRecord &p : a->pending) {
+            if (seen.contains(p.transactionId))
+                continue;
+            seen.insert(p.transactionId);
+            const qint64 order = orderOf.value(p.transactionId);
+            const Transaction *h = transactions.value(p.transactionId);
+            if (h && order < position && h->record().mergedInto.isEmpty())
+                ids.append({ order, p.transactionId });
+        }
+    }
+    std::sort(ids.begin(), ids.end());
+    QList<Ordering::Entry> out;
+    out.reserve(ids.size());
+    for (const auto &[order, id] : std::as_const(ids))
+        out.append(Ordering::Entry::of(transactions.value(id)->record()));
+    return out;
+}
+
+void SyncEnginePrivate::moveToEnd(const QString &id)
+{
+    transactionOrder.removeOne(id);
+    orderOf.insert(id, nextOrder++);
+    transactionOrder.append(id);
 }
 
 void SyncEnginePrivate::loadStore(CollectionStore *s)
@@ -449,7 +716,7 @@ CollectionStore *SyncEnginePrivate::store(const QString &collection)
 }
 
 Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyKind strategy,
-                                            SyncError *error)
+                                            SyncError *error, Transaction *into)
 {
     auto refuse = [&](const SyncError &e) -> Transaction * {
         *error = e;
@@ -462,16 +729,22 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
         *error = status->lastError(); // ensureOpen() reported it
         return nullptr;
     }
+    if (maxQueueSize > 0 && activeCount >= maxQueueSize) {
+        return refuse(SyncError(SyncError::QueueFull,
+                                SyncEngine::tr("The outbox is full: %1 changes are waiting to be "
+                                               "sent. Try again when some have gone out.")
+                                        .arg(activeCount)));
+    }
 
     const QDateTime now = QDateTime::currentDateTimeUtc();
     KeyGenerator &keys = KeyGenerator::global();
 
     TransactionRecord tx;
-    tx.id = keys.next();
+    tx.id = into ? into->id() : keys.next();
     tx.scope = scopeId;
     tx.strategy = strategy;
     tx.state = TransactionState::Pending;
-    tx.createdAt = now;
+    tx.createdAt = into ? into->createdAt() : now;
     tx.updatedAt = now;
 
     // The state each touched item reaches inside this transaction, in first-touch order.
@@ -545,6 +818,11 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
         tx.mutations.append(std::move(m));
     }
 
+    // Ordered (T3): behind the most recent transaction that holds one of its items.
+    const QString blocker = Ordering::blockerFor(Ordering::Entry::of(tx), holders(tx));
+    if (!blocker.isEmpty())
+        Lifecycle::queue(tx, blocker, now);
+
     QList<SyncDatabase::ItemWrite> writes;
     writes.reserve(staged.size());
     for (const Staged &st : std::as_const(staged))
@@ -556,7 +834,12 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
 
     // Durable: now the models may show it. A row that appears again (removed locally, then
     // inserted) keeps the version and the active transactions its key has.
-    noteActive(tx);
+    Transaction *t = into;
+    if (t)
+        t->setRecord(tx);
+    else
+        t = new Transaction(tx, q);
+    addTransaction(t);
     QHash<CollectionStore *, QList<RowState>> perStore;
     for (qsizetype i = 0; i < staged.size(); ++i) {
         const Staged &st = staged.at(i);
@@ -573,10 +856,9 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
     if (autoSync)
         scheduleSync(LocalChangeDebounceMs);
 
-    auto *t = new Transaction(tx, q);
-    transactions.insert(tx.id, t);
-    transactionOrder.append(tx.id);
     updateStatusCounts();
+    Q_EMIT q->transactionAdded(t);
+    emitEvent(QStringLiteral("created"), tx);
     return t;
 }
 
@@ -624,16 +906,59 @@ void SyncEnginePrivate::report(const SyncError &error)
 
 void SyncEnginePrivate::updateStatusCounts()
 {
-    int pending = 0;
-    int failed = 0;
-    for (Transaction *t : std::as_const(transactions)) {
-        if (t->state() == Transaction::Failed)
-            ++failed;
-        else if (t->state() != Transaction::Completed)
-            ++pending;
+    status->setPendingCount(activeCount);
+    status->setFailedCount(failedCount);
+}
+
+void SyncEnginePrivate::setRecord(Transaction *t, const TransactionRecord &record)
+{
+    const TransactionRecord &old = t->record();
+    const TransactionState before = old.state;
+    if (old.state == TransactionState::Queued && !old.queuedBehind.isEmpty())
+        waitingFor.remove(old.queuedBehind, old.id);
+    if (record.state == TransactionState::Queued && !record.queuedBehind.isEmpty())
+        waitingFor.insert(record.queuedBehind, record.id);
+    activeCount += int(isActive(record.state)) - int(isActive(before));
+    failedCount += int(record.state == TransactionState::Failed)
+            - int(before == TransactionState::Failed);
+    const bool attemptsChanged = old.attempts.size() != record.attempts.size()
+            || old.currentAttempt != record.currentAttempt;
+    t->setRecord(record);
+    if (attemptsChanged && !record.attempts.isEmpty()) {
+        const AttemptRecord &a = record.attempts.constLast();
+        if (!a.completedAt.isValid())
+            emitEvent(QStringLiteral("attemptStarted"), record);
     }
-    status->setPendingCount(pending);
-    status->setFailedCount(failed);
+    if (before != record.state) {
+        if (record.state == TransactionState::Pending && record.attempts.size()
+            && record.attempts.constLast().retryScheduledFor.isValid()
+            && before == TransactionState::Persisting)
+            emitEvent(QStringLiteral("retryScheduled"), record);
+        emitEvent(QStringLiteral("stateChanged"), record);
+        Q_EMIT q->transactionStateChanged(t->id(), t->state());
+    }
+    Q_EMIT q->transactionChanged(t);
+}
+
+void SyncEnginePrivate::emitEvent(const QString &type, const TransactionRecord &record)
+{
+    QVariantMap event {
+        { QStringLiteral("type"), type },
+        { QStringLiteral("transactionId"), record.id },
+        { QStringLiteral("state"), int(record.state) },
+        { QStringLiteral("stateName"), nameOf(record.state) },
+        { QStringLiteral("at"), QDateTime::currentDateTimeUtc() },
+        { QStringLiteral("attempt"), record.currentAttempt },
+    };
+    if (record.error.isError())
+        event.insert(QStringLiteral("error"), QVariant::fromValue(record.error));
+    if (!record.queuedBehind.isEmpty())
+        event.insert(QStringLiteral("queuedBehind"), record.queuedBehind);
+    if (!record.attempts.isEmpty() && record.attempts.constLast().retryScheduledFor.isValid()
+        && record.state == TransactionState::Pending)
+        event.insert(QStringLiteral("retryScheduledFor"),
+                     record.attempts.constLast().retryScheduledFor);
+    Q_EMIT q->transactionEvent(event);
 }
 
 } // namespace Synq

@@ -6,11 +6,13 @@
 #include <synq/syncstatus.h>
 #include <synq/synctransport.h>
 #include <synq/synq_export.h>
+#include <synq/retrypolicy.h>
 #include <synq/transaction.h>
 
 #include <QtCore/QObject>
 #include <QtCore/QVariantMap>
 
+#include <functional>
 #include <memory>
 
 namespace Synq {
@@ -32,6 +34,9 @@ class SYNQ_EXPORT SyncEngine : public QObject
     Q_PROPERTY(bool autoSync READ autoSync WRITE setAutoSync NOTIFY autoSyncChanged FINAL)
     Q_PROPERTY(int syncInterval READ syncInterval WRITE setSyncInterval NOTIFY
                        syncIntervalChanged FINAL)
+    Q_PROPERTY(int maxQueueSize READ maxQueueSize WRITE setMaxQueueSize NOTIFY
+                       maxQueueSizeChanged FINAL)
+    Q_PROPERTY(Synq::RetryPolicy *retryPolicy READ retryPolicy CONSTANT FINAL)
 
 public:
     enum Durability {
@@ -39,6 +44,14 @@ public:
         Full, // survives a power cut: every commit is synced to disk
     };
     Q_ENUM(Durability)
+
+    // A collection's own way to persist its transactions (T7), instead of the transport: called
+    // with the transaction to write (its attempt number is transaction->currentAttempt());
+    // call `done` exactly once, on the engine's thread, with no error when the change is
+    // persisted, or with the failure (retried when SyncError::isRetryable()).
+    using PersistCallback = std::function<void(const Synq::SyncError &error)>;
+    using PersistHandler =
+            std::function<void(Synq::Transaction *transaction, const PersistCallback &done)>;
 
     explicit SyncEngine(QObject *parent = nullptr);
     ~SyncEngine() override;
@@ -62,6 +75,17 @@ public:
     void setAutoSync(bool enabled);
     int syncInterval() const;
     void setSyncInterval(int ms);
+    int maxQueueSize() const;
+    void setMaxQueueSize(int size);
+    RetryPolicy *retryPolicy() const;
+
+    // Transactions whose first mutation is in `collection` are persisted by `handler`; an
+    // empty handler goes back to the transport.
+    void setPersistHandler(const QString &collection, PersistHandler handler);
+    // With awaitSync, a transaction of `collection` stays PersistedAwaitingSync after its
+    // persist succeeded, until its change comes back through sync (T8).
+    void setAwaitSync(const QString &collection, bool await);
+    bool awaitSync(const QString &collection) const;
 
     // Starts a sync run now (push the outbox, then pull every collection), or right after
     // the one in progress.
@@ -76,6 +100,19 @@ public:
     Q_INVOKABLE Synq::Transaction *transaction(const QString &id);
     // The transactions of the current scope that are not completed, in commit order.
     QList<Transaction *> transactions() const;
+    // Every transaction of the current scope this engine holds, in commit order: the ones
+    // made since it opened (completed ones included) and the unfinished or failed ones it
+    // loaded from the outbox.
+    QList<Transaction *> transactionHistory() const;
+    // The failed transactions of the current scope (the dead letters), in commit order.
+    QList<Transaction *> deadLetters() const;
+
+    // An explicit transaction: stage changes with Transaction::insert()/update()/remove()
+    // and commit() them as one unit, or rollback().
+    Q_INVOKABLE Synq::Transaction *begin();
+    // Dead letters: send a failed transaction again, or give it up for good.
+    Q_INVOKABLE bool retry(const QString &transactionId);
+    Q_INVOKABLE bool discard(const QString &transactionId);
 
     static QString defaultDatabasePath();
 
@@ -89,7 +126,18 @@ Q_SIGNALS:
     void syncIntervalChanged();
     void syncStarted();
     void syncFinished(const QVariantMap &report);
+    void maxQueueSizeChanged();
     void transactionStateChanged(const QString &id, Synq::Transaction::State state);
+    // The event stream for monitoring (T9): a transaction appears, changes in any way
+    // (state, attempts, error, queuedBehind), or is removed (discarded, or the scope changed:
+    // transactionsReset()).
+    void transactionAdded(Synq::Transaction *transaction);
+    void transactionChanged(Synq::Transaction *transaction);
+    void transactionRemoved(const QString &id);
+    void transactionsReset();
+    // One entry per lifecycle event: {type, transactionId, state, stateName, at, attempt,
+    // error, queuedBehind, retryScheduledFor} — for logs, metrics and debugging tools.
+    void transactionEvent(const QVariantMap &event);
     void errorOccurred(const Synq::SyncError &error);
 
 private:

@@ -10,6 +10,7 @@
 
 #include "collectionstore_p.h"
 
+#include <synq/ordering.h>
 #include <synq/records.h>
 #include <synq/syncdatabase.h>
 #include <synq/syncengine.h>
@@ -40,6 +41,15 @@ struct LocalOp
 
 class PullApplier;
 
+// What a collection's models tell the engine about it (shared by every model on the name).
+struct CollectionConfig
+{
+    QString keyField = QStringLiteral("id");
+    StrategyKind strategy = StrategyKind::Ordered;
+    bool awaitSync = false;
+    SyncEngine::PersistHandler persist;
+};
+
 class SyncEnginePrivate
 {
 public:
@@ -55,13 +65,33 @@ public:
     void stopApplyThread();
     void loadScope();
     void loadStore(CollectionStore *store);
+    void forgetTransactions();
+    // Registers a transaction (loaded or new) in the in-memory outbox.
+    void addTransaction(Transaction *t);
+    // The other unfinished transactions on t's items, in commit order.
+    QList<Ordering::Entry> holders(const TransactionRecord &t) const;
+    // A retried transaction goes last in the outbox order.
+    void moveToEnd(const QString &id);
 
     // The shared store of a collection; nullptr (and an error reported) for an invalid name.
     CollectionStore *store(const QString &collection);
 
     // Writes ops as one transaction (items + outbox in one SQL transaction), updates the
     // stores, and returns the new Transaction; nullptr and *error for a refused change.
-    Transaction *commitLocal(const QList<LocalOp> &ops, StrategyKind strategy, SyncError *error);
+    // `into` is an open explicit transaction that becomes the committed one.
+    Transaction *commitLocal(const QList<LocalOp> &ops, StrategyKind strategy, SyncError *error,
+                             Transaction *into = nullptr);
+    // The visible state of an item with the staged ops of an open transaction over it.
+    std::optional<QJsonObject> visibleState(const QString &collection, const QString &key) const;
+    CollectionConfig config(const QString &collection) const { return configs.value(collection); }
+    // Builds the op for an insert / update / remove from what the app passed.
+    bool prepareInsert(const QString &collection, const QVariant &item, LocalOp *op,
+                       SyncError *error) const;
+    bool prepareUpdate(const QString &collection, const QVariant &key, const QVariant &changes,
+                       LocalOp *op, SyncError *error) const;
+    bool prepareRemove(const QString &collection, const QVariant &key, LocalOp *op,
+                       SyncError *error) const;
+    static bool toKey(const QVariant &value, QString *out, SyncError *error);
 
     // The active (neither completed nor failed) mutations per item, in commit order, kept in
     // memory: a mutation never needs more than its one write transaction, and the visible
@@ -85,7 +115,7 @@ public:
 
     // Sync runs (syncrunner.cpp).
     void scheduleSync(int delayMs);
-    void startRun();
+    void startRun(bool force); // force: retries scheduled for later go now too
     void pushNext();
     void onPushed(const QStringList &txIds, const Protocol::PushRequest &request,
                   const Protocol::PushResponse &response, const SyncError &error);
@@ -100,9 +130,31 @@ public:
     void finishRun(const SyncError &error);
     // Updates transactions (memory, database, signals) and the rows they touch.
     void compact();
-    void settle(QList<SyncDatabase::TransactionUpdate> updates,
-                const QHash<QString, std::optional<QJsonObject>> &synced,
-                const QHash<QString, qint64> &syncedVersions);
+    // The one way a transaction changes once committed: its new records (as Lifecycle left
+    // them) with everything that follows from them — transactions absorbed by compaction end
+    // as their survivor, ordered transactions queued behind a failed one fail with it, the
+    // ones queued behind a finished one move on — written in ONE SQL transaction together with
+    // the synced states of the items (`synced`, at `syncedVersions`; with newerOnly a stored
+    // newer version is kept), then the models and signals follow.
+    using TransactionWrite = SyncDatabase::TransactionWrite;
+    bool settle(QList<TransactionWrite> writes,
+                const QHash<QString, std::optional<QJsonObject>> &synced = {},
+                const QHash<QString, qint64> &syncedVersions = {}, bool newerOnly = true);
+    void expand(QList<TransactionWrite> &writes) const;
+    void setRecord(Transaction *t, const TransactionRecord &record);
+    void emitEvent(const QString &type, const TransactionRecord &record);
+    // Persist: through the transport (the Synq protocol) or a collection's persist handler.
+    bool canRun() const;
+    void callPersistHandler(const QString &id, const QString &attemptId, quint64 run);
+    void onPersisted(const QString &id, const QString &attemptId, const SyncError &error);
+    void roundDone(quint64 run);
+    void checkAwaiting(const QString &collection, const QList<SyncDatabase::SyncedWrite> &writes);
+    bool isLocked(const QString &item) const;
+    QString firstCollection(const TransactionRecord &t) const
+    {
+        return t.mutations.isEmpty() ? QString() : t.mutations.constFirst().collection;
+    }
+    double random01() const;
     RowState rowState(CollectionStore *store, const QString &key,
                       const std::optional<QJsonObject> &synced, qint64 version, qint64 ord) const;
     bool sameRun(quint64 run) const { return running && run == runSerial; }
@@ -122,6 +174,18 @@ public:
     QHash<QString, CollectionStore *> stores;
     QHash<QString, Transaction *> transactions; // current scope, loaded or made here
     QList<QString> transactionOrder;
+    QHash<QString, qint64> orderOf; // id -> position in commit order
+    qint64 nextOrder = 0;
+    QMultiHash<QString, QString> waitingFor; // blocker -> transactions queued behind it
+    QHash<QString, qint64> awaitedVersion; // mutation id -> version its change must come back at
+    int activeCount = 0; // transactions neither completed nor failed
+    int failedCount = 0;
+    QHash<QString, CollectionConfig> configs;
+    int maxQueueSize = 0; // 0: no limit
+    RetryPolicy *retryPolicy = nullptr;
+    bool compactAgain = false; // transactions were released since the last compaction
+    int roundOutstanding = 0; // persist calls of the current round not answered yet
+    QDateTime nextDue; // the earliest scheduled retry seen by the last batch
     QHash<QString, ItemActivity> activity;
     QHash<QString, int> activeByCollection;
     QMultiHash<QString, QString> absorbedBy; // survivor -> transactions compacted into it
@@ -136,6 +200,8 @@ public:
     QString clientId;
     bool running = false;
     bool again = false;
+    bool forceDue = false; // this run sends what waits for a scheduled retry
+    bool forceAgain = false;
     quint64 runSerial = 0;
     int runBatchLimit = 0; // 0: the transport's batch size
     QSet<QString> triedThisRun;

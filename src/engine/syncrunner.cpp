@@ -4,12 +4,17 @@
 #include "pullapplier_p.h"
 #include "syncengine_p.h"
 
-#include <synq/keygenerator.h>
 #include <synq/compaction.h>
+#include <synq/keygenerator.h>
+#include <synq/lifecycle.h>
 #include <synq/overlay.h>
+#include <synq/retrypolicy.h>
 
 #include <QtCore/QLoggingCategory>
 #include <QtCore/QRandomGenerator>
+
+#include <atomic>
+#include <climits>
 
 Q_LOGGING_CATEGORY(lcPush, "synq.push", QtInfoMsg)
 Q_LOGGING_CATEGORY(lcPull, "synq.pull", QtInfoMsg)
@@ -53,14 +58,27 @@ void PullApplier::release()
     m_db->releaseThreadConnection();
 }
 
+bool SyncEnginePrivate::canRun() const
+{
+    if (!db)
+        return false;
+    if (transport)
+        return true;
+    for (const CollectionConfig &c : configs) {
+        if (c.persist)
+            return true;
+    }
+    return false;
+}
+
 void SyncEnginePrivate::scheduleSync(int delayMs)
 {
-    if (!transport || !db)
+    if (!canRun())
         return;
     if (!syncTimer) {
         syncTimer = new QTimer(q);
         syncTimer->setSingleShot(true);
-        QObject::connect(syncTimer, &QTimer::timeout, q, [this] { startRun(); });
+        QObject::connect(syncTimer, &QTimer::timeout, q, [this] { startRun(false); });
     }
     // An earlier run keeps its place; a later request never postpones it.
     if (syncTimer->isActive() && syncTimer->remainingTime() <= delayMs)
@@ -68,15 +86,16 @@ void SyncEnginePrivate::scheduleSync(int delayMs)
     syncTimer->start(qMax(0, delayMs));
 }
 
-void SyncEnginePrivate::startRun()
+void SyncEnginePrivate::startRun(bool force)
 {
     if (running) {
         again = true;
+        forceAgain = forceAgain || force;
         return;
     }
-    if (!transport || !ensureOpen())
+    if (!ensureOpen() || !canRun())
         return;
-    if (clientId.isEmpty()) {
+    if (transport && clientId.isEmpty()) {
         const SyncError error = db->clientId(&clientId);
         if (error.isError()) {
             report(error);
@@ -85,10 +104,15 @@ void SyncEnginePrivate::startRun()
     }
     running = true;
     again = false;
+    forceDue = force || forceAgain;
+    forceAgain = false;
     ++runSerial;
     runBatchLimit = 0;
     triedThisRun.clear();
     authRetried = false;
+    compactAgain = true; // once before the first batch, and again after releases
+    roundOutstanding = 0;
+    nextDue = QDateTime();
     runReport = { { QStringLiteral("pushed"), 0 }, { QStringLiteral("pulled"), 0 },
                   { QStringLiteral("conflicts"), 0 }, { QStringLiteral("failed"), 0 } };
     runClock.start();
@@ -103,6 +127,11 @@ static void bump(QVariantMap &report, const char *name, int by = 1)
     report.insert(key, report.value(key).toInt() + by);
 }
 
+double SyncEnginePrivate::random01() const
+{
+    return QRandomGenerator::global()->generateDouble();
+}
+
 void SyncEnginePrivate::compact()
 {
     // P2: what can be merged or dropped before anything is sent. Transactions already
@@ -110,7 +139,7 @@ void SyncEnginePrivate::compact()
     QList<TransactionRecord> outbox;
     for (const QString &id : std::as_const(transactionOrder)) {
         const Transaction *t = transactions.value(id);
-        if (t && t->record().mergedInto.isEmpty())
+        if (t && isActive(t->record().state) && t->record().mergedInto.isEmpty())
             outbox.append(t->record());
     }
     const Compaction::Plan plan = Compaction::plan(outbox);
@@ -149,43 +178,56 @@ void SyncEnginePrivate::compact()
     if (!plan.cancelled.isEmpty()) {
         // Never sent, never needed: an insert and its removal of an item the server never saw.
         const QDateTime now = QDateTime::currentDateTimeUtc();
-        QList<SyncDatabase::TransactionUpdate> updates;
+        QList<TransactionWrite> writes;
         for (const QString &id : plan.cancelled) {
             const Transaction *t = transactions.value(id);
-            if (!t)
-                continue;
-            SyncDatabase::TransactionUpdate u;
-            u.id = id;
-            u.state = TransactionState::Completed;
-            u.mutationState = MutationState::Synced;
-            u.currentAttempt = t->currentAttempt();
-            u.updatedAt = now;
-            updates.append(u);
+            TransactionRecord record = t ? t->record() : TransactionRecord();
+            if (t && Lifecycle::settleUnsent(record, now))
+                writes.append({ record, {} });
         }
-        settle(updates, {}, {});
+        settle(writes);
     }
 }
 
 void SyncEnginePrivate::pushNext()
 {
-    if (triedThisRun.isEmpty())
-        compact(); // once per run, before its first batch
-
-    // FIFO: whole transactions, in commit order, up to the batch size.
-    const int limit = runBatchLimit > 0 ? runBatchLimit : transport->batchSize();
-    QStringList batch;
-    int count = 0;
-    for (const QString &id : std::as_const(transactionOrder)) {
-        Transaction *t = transactions.value(id);
-        if (!t || t->state() != Transaction::Pending || triedThisRun.contains(id)
-            || !t->record().mergedInto.isEmpty())
-            continue;
-        if (!batch.isEmpty() && count + t->mutationCount() > limit)
-            break;
-        batch.append(id);
-        count += t->mutationCount();
+    if (compactAgain) {
+        compactAgain = false;
+        compact();
     }
-    if (batch.isEmpty()) {
+
+    // FIFO, whole transactions, up to the batch size; ordered ones never overtake a change to
+    // their items (Ordering::nextBatch).
+    const int limit = runBatchLimit > 0 ? runBatchLimit : (transport ? transport->batchSize() : 100);
+    const QDateTime now = QDateTime::currentDateTimeUtc();
+    QList<Ordering::Entry> outbox;
+    QSet<QString> skip = triedThisRun;
+    for (const QString &id : std::as_const(transactionOrder)) {
+        const Transaction *t = transactions.value(id);
+        if (!t || !isActive(t->record().state) || !t->record().mergedInto.isEmpty())
+            continue;
+        outbox.append(Ordering::Entry::of(t->record()));
+        if (!transport && !config(firstCollection(t->record())).persist)
+            skip.insert(id); // nowhere to send it yet
+    }
+    // syncNow() sends what waits for a scheduled retry too; automatic runs keep the schedule.
+    const Ordering::Batch batch =
+            Ordering::nextBatch(outbox, limit, forceDue ? now.addYears(100) : now, skip);
+    nextDue = batch.nextDue;
+
+    QList<TransactionWrite> writes;
+    for (const auto &[id, behind] : batch.queue) {
+        TransactionRecord record = transactions.value(id)->record();
+        if (Lifecycle::queue(record, behind, now))
+            writes.append({ record, {} });
+    }
+    if (batch.send.isEmpty()) {
+        if (!writes.isEmpty())
+            settle(writes);
+        if (!transport) {
+            finishRun(SyncError());
+            return;
+        }
         pullQueue = stores.keys();
         pullQueue.sort();
         pagesLeft = PagesPerRun;
@@ -193,13 +235,22 @@ void SyncEnginePrivate::pushNext()
         return;
     }
 
-    const QDateTime now = QDateTime::currentDateTimeUtc();
     Protocol::PushRequest request;
     request.client = clientId;
-    QList<SyncDatabase::TransactionUpdate> updates;
-    for (const QString &id : std::as_const(batch)) {
-        const TransactionRecord &record = transactions.value(id)->record();
-        for (const MutationRecord &m : record.mutations) {
+    QStringList viaTransport;
+    QList<QPair<QString, QString>> viaHandler; // (transaction, attempt)
+    for (const QString &id : batch.send) {
+        TransactionRecord record = transactions.value(id)->record();
+        const QString attemptId = KeyGenerator::global().next();
+        Lifecycle::startAttempt(record, attemptId, now);
+        writes.append({ record, {} });
+        triedThisRun.insert(id); // one attempt per run: a retry waits for a later one
+        if (config(firstCollection(record)).persist) {
+            viaHandler.append({ id, attemptId });
+            continue;
+        }
+        viaTransport.append(id);
+        for (const MutationRecord &m : std::as_const(record.mutations)) {
             Protocol::PushMutation pm;
             pm.id = m.id;
             pm.tx = record.id;
@@ -210,33 +261,99 @@ void SyncEnginePrivate::pushNext()
             pm.data = m.type == MutationType::Insert ? m.modified : m.changes;
             request.mutations.append(pm);
         }
-        SyncDatabase::TransactionUpdate u;
-        u.id = id;
-        u.state = TransactionState::Persisting;
-        u.mutationState = MutationState::Persisting;
-        u.currentAttempt = record.currentAttempt + 1;
-        u.updatedAt = now;
-        AttemptRecord attempt;
-        attempt.id = KeyGenerator::global().next();
-        attempt.startedAt = now;
-        u.attempt = attempt;
-        updates.append(u);
     }
-    request.batch = Protocol::batchId(request.mutations);
-    for (const QString &id : std::as_const(batch))
-        triedThisRun.insert(id); // one attempt per run: a retry waits for the next run
-    settle(updates, {}, {});
-    qCDebug(lcPush) << "pushing" << request.mutations.size() << "mutations of" << batch.size()
-                    << "transactions, batch" << request.batch;
+    if (!settle(writes)) {
+        finishRun(status->lastError());
+        return;
+    }
 
     const quint64 run = runSerial;
+    roundOutstanding = int(viaHandler.size()) + (viaTransport.isEmpty() ? 0 : 1);
+    if (!viaTransport.isEmpty()) {
+        request.batch = Protocol::batchId(request.mutations);
+        qCDebug(lcPush) << "pushing" << request.mutations.size() << "mutations of"
+                        << viaTransport.size() << "transactions, batch" << request.batch;
+        const QString scopeAtStart = scopeId;
+        transport->push(request, [this, run, scopeAtStart, viaTransport, request](
+                                         const Protocol::PushResponse &response,
+                                         const SyncError &error) {
+            if (!sameRun(run) || scopeAtStart != scopeId || !db)
+                return; // the engine moved on; the transactions resume after a reload
+            onPushed(viaTransport, request, response, error);
+        });
+    }
+    for (const auto &[id, attemptId] : std::as_const(viaHandler))
+        callPersistHandler(id, attemptId, run);
+}
+
+void SyncEnginePrivate::callPersistHandler(const QString &id, const QString &attemptId, quint64 run)
+{
+    Transaction *t = transactions.value(id);
+    const SyncEngine::PersistHandler handler = config(firstCollection(t->record())).persist;
+    // The handler may answer at once, later, or (wrongly) twice: only the first answer to
+    // this attempt counts, and it always lands on the engine's thread.
+    auto answered = std::make_shared<std::atomic_bool>(false);
+    QPointer<SyncEngine> engine(q);
     const QString scopeAtStart = scopeId;
-    transport->push(request, [this, run, scopeAtStart, batch, request](
-                                     const Protocol::PushResponse &response, const SyncError &error) {
-        if (!sameRun(run) || scopeAtStart != scopeId || !db)
-            return; // the engine moved on; the transactions are pending again after a reload
-        onPushed(batch, request, response, error);
-    });
+    auto done = [this, engine, answered, id, attemptId, run, scopeAtStart](const SyncError &error) {
+        if (answered->exchange(true))
+            return;
+        if (!engine)
+            return;
+        QMetaObject::invokeMethod(
+                engine,
+                [this, id, attemptId, run, scopeAtStart, error] {
+                    if (scopeAtStart != scopeId || !db)
+                        return;
+                    onPersisted(id, attemptId, error);
+                    roundDone(run);
+                },
+                Qt::QueuedConnection);
+    };
+    handler(t, done);
+}
+
+void SyncEnginePrivate::roundDone(quint64 run)
+{
+    if (!sameRun(run) || --roundOutstanding > 0)
+        return;
+    pushNext();
+}
+
+void SyncEnginePrivate::onPersisted(const QString &id, const QString &attemptId,
+                                    const SyncError &error)
+{
+    Transaction *t = transactions.value(id);
+    if (!t || t->record().state != TransactionState::Persisting
+        || t->record().attempts.isEmpty() || t->record().attempts.constLast().id != attemptId)
+        return; // settled otherwise meanwhile (a reload made it pending again)
+    TransactionRecord record = t->record();
+    const QDateTime now = QDateTime::currentDateTimeUtc();
+    if (error.isError()) {
+        const auto outcome =
+                Lifecycle::attemptFailed(record, error, retryPolicy->settings(), now, random01());
+        if (outcome == Lifecycle::FailureOutcome::Failed)
+            bump(runReport, "failed");
+        settle({ { record, {} } });
+        return;
+    }
+    // Persisted by the app's own code: its change is the synced state now, at the version the
+    // replica has (a later sync brings the server's).
+    bool await = false;
+    QHash<QString, std::optional<QJsonObject>> synced;
+    QHash<QString, qint64> versions;
+    for (const MutationRecord &m : std::as_const(record.mutations)) {
+        await = await || config(m.collection).awaitSync;
+        const QString item = itemId(m.collection, m.key);
+        synced.insert(item, m.type == MutationType::Remove ? std::nullopt
+                                                           : std::optional<QJsonObject>(m.modified));
+        const CollectionStore *s = stores.value(m.collection);
+        const StoreRow *row = s ? s->find(m.key) : nullptr;
+        versions.insert(item, row ? row->version : m.baseVersion);
+    }
+    Lifecycle::persisted(record, await, now);
+    bump(runReport, "pushed", int(record.mutations.size()));
+    settle({ { record, {} } }, synced, versions);
 }
 
 RowState SyncEnginePrivate::rowState(CollectionStore *s, const QString &key,
@@ -255,106 +372,171 @@ RowState SyncEnginePrivate::rowState(CollectionStore *s, const QString &key,
     return r;
 }
 
-void SyncEnginePrivate::settle(QList<SyncDatabase::TransactionUpdate> updates,
-                               const QHash<QString, std::optional<QJsonObject>> &synced,
-                               const QHash<QString, qint64> &syncedVersions)
+bool SyncEnginePrivate::isLocked(const QString &item) const
 {
-    // Transactions absorbed by compaction end the way the one carrying their change ends.
-    const qsizetype given = updates.size();
-    for (qsizetype i = 0; i < given; ++i) {
-        const SyncDatabase::TransactionUpdate u = updates.at(i); // a copy: appending below may reallocate
-        if (isActive(u.state))
+    const auto a = activity.constFind(item);
+    if (a == activity.cend())
+        return false;
+    for (const MutationRecord &m : a->pending) {
+        const Transaction *t = transactions.value(m.transactionId);
+        if (t && Ordering::locks(Ordering::Entry::of(t->record())))
+            return true;
+    }
+    return false;
+}
+
+void SyncEnginePrivate::expand(QList<TransactionWrite> &writes) const
+{
+    QHash<QString, qsizetype> written;
+    for (qsizetype i = 0; i < writes.size(); ++i)
+        written.insert(writes.at(i).record.id, i);
+    auto current = [&](const QString &id) -> const TransactionRecord * {
+        const auto w = written.constFind(id);
+        if (w != written.cend())
+            return &writes.at(*w).record;
+        const Transaction *t = transactions.value(id);
+        return t ? &t->record() : nullptr;
+    };
+    auto put = [&](const TransactionRecord &r) {
+        const auto w = written.constFind(r.id);
+        if (w != written.cend()) {
+            writes[*w].record = r;
+        } else {
+            written.insert(r.id, writes.size());
+            writes.append({ r, {} });
+        }
+    };
+
+    for (qsizetype i = 0; i < writes.size(); ++i) {
+        const TransactionRecord now = writes.at(i).record; // a copy: writes may grow
+        const Transaction *t = transactions.value(now.id);
+        if (!t)
             continue;
-        const QStringList absorbed = absorbedBy.values(u.id);
-        for (const QString &id : absorbed) {
-            const Transaction *t = transactions.value(id);
-            if (!t || !isActive(t->record().state))
+        const TransactionState before = t->record().state;
+        const bool failedNow = now.state == TransactionState::Failed
+                && before != TransactionState::Failed;
+        const bool doneNow = now.state == TransactionState::Completed
+                && before != TransactionState::Completed;
+        const bool unlocked = Ordering::locks(Ordering::Entry::of(t->record()))
+                && !Ordering::locks(Ordering::Entry::of(now));
+        if (!failedNow && !doneNow && !unlocked)
+            continue;
+
+        // Transactions absorbed by compaction end the way the one carrying their change ends.
+        if (failedNow || doneNow) {
+            for (const QString &id : absorbedBy.values(now.id)) {
+                const TransactionRecord *a = current(id);
+                if (!a || !isActive(a->state))
+                    continue;
+                TransactionRecord r = *a;
+                if (doneNow ? Lifecycle::settleUnsent(r, now.updatedAt)
+                            : Lifecycle::fail(r, now.error, now.updatedAt))
+                    put(r);
+            }
+        }
+        // Ordered: what was queued behind it fails with it (T3), or moves on.
+        const QStringList waiting = waitingFor.values(now.id);
+        QList<QPair<qint64, QString>> sorted;
+        for (const QString &id : waiting)
+            sorted.append({ orderOf.value(id), id });
+        std::sort(sorted.begin(), sorted.end());
+        for (const auto &[order, id] : std::as_const(sorted)) {
+            const TransactionRecord *w = current(id);
+            if (!w || w->state != TransactionState::Queued || w->queuedBehind != now.id)
                 continue;
-            SyncDatabase::TransactionUpdate follow;
-            follow.id = t->id();
-            follow.state = u.state;
-            follow.mutationState = u.mutationState;
-            follow.currentAttempt = t->currentAttempt();
-            follow.error = u.error;
-            follow.updatedAt = u.updatedAt;
-            updates.append(follow);
+            TransactionRecord r = *w;
+            if (failedNow) {
+                const QString cause = now.error.transactionId().isEmpty() ? now.id
+                                                                          : now.error.transactionId();
+                if (Lifecycle::dependencyFailed(r, cause, now.error, now.updatedAt))
+                    put(r);
+                continue;
+            }
+            if (now.state == TransactionState::Failed)
+                continue; // stays queued behind a failure until it is retried or discarded
+            // What does it wait for now?
+            QList<Ordering::Entry> holding;
+            for (const Ordering::Entry &e : holders(r)) {
+                const TransactionRecord *h = current(e.id);
+                if (h)
+                    holding.append(Ordering::Entry::of(*h));
+            }
+            const QString behind = Ordering::blockerFor(Ordering::Entry::of(r), holding);
+            if (behind.isEmpty() ? Lifecycle::release(r, now.updatedAt)
+                                 : Lifecycle::queue(r, behind, now.updatedAt))
+                put(r);
         }
     }
+}
+
+bool SyncEnginePrivate::settle(QList<TransactionWrite> writes,
+                               const QHash<QString, std::optional<QJsonObject>> &synced,
+                               const QHash<QString, qint64> &syncedVersions, bool newerOnly)
+{
+    expand(writes);
 
     // Memory first (the rows' new states depend on which transactions stay active), then one
     // SQL transaction, then the signals.
-    QList<QPair<Transaction *, TransactionRecord>> changed;
     QSet<QString> touched;
-    for (const SyncDatabase::TransactionUpdate &u : updates) {
-        Transaction *t = transactions.value(u.id);
+    bool released = false;
+    for (const TransactionWrite &w : std::as_const(writes)) {
+        const Transaction *t = transactions.value(w.record.id);
         if (!t)
             continue;
-        TransactionRecord record = t->record();
-        const bool wasActive = isActive(record.state);
-        record.state = u.state;
-        record.currentAttempt = u.currentAttempt;
-        record.error = u.error;
-        record.updatedAt = u.updatedAt;
-        for (MutationRecord &m : record.mutations) {
-            m.state = u.mutationState;
-            m.updatedAt = u.updatedAt;
-            for (const auto &r : u.rebases) {
-                if (r.first == m.id)
-                    m.baseVersion = r.second;
-            }
-        }
-        if (u.attempt) {
-            auto it = std::find_if(record.attempts.begin(), record.attempts.end(),
-                                   [&](const AttemptRecord &a) { return a.id == u.attempt->id; });
-            if (it == record.attempts.end())
-                record.attempts.append(*u.attempt);
-            else
-                *it = *u.attempt;
-        }
-        if (wasActive && !isActive(record.state)) {
-            noteFinished(t->record());
-            for (const MutationRecord &m : record.mutations)
-                touched.insert(itemId(m.collection, m.key));
-        }
-        changed.append({ t, record });
-    }
-    // Rebased base versions must also reach the in-memory pending lists.
-    for (const SyncDatabase::TransactionUpdate &u : updates) {
-        for (const auto &r : u.rebases) {
-            for (ItemActivity &a : activity) {
-                for (MutationRecord &m : a.pending) {
-                    if (m.id == r.first)
-                        m.baseVersion = r.second;
+        const TransactionRecord &old = t->record();
+        const bool wasActive = isActive(old.state);
+        const bool nowActive = isActive(w.record.state);
+        released = released
+                || (old.state == TransactionState::Queued && w.record.state == TransactionState::Pending)
+                || (!wasActive && nowActive);
+        if (wasActive == nowActive) {
+            if (!nowActive)
+                continue;
+            // Still active: the pending list follows its mutations (rebased base versions).
+            for (const MutationRecord &m : w.record.mutations) {
+                auto a = activity.find(itemId(m.collection, m.key));
+                if (a == activity.end())
+                    continue;
+                for (MutationRecord &p : a->pending) {
+                    if (p.id == m.id)
+                        p.baseVersion = m.baseVersion;
                 }
             }
+            continue;
         }
+        if (wasActive)
+            noteFinished(old);
+        else
+            noteActive(w.record);
+        for (const MutationRecord &m : w.record.mutations)
+            touched.insert(itemId(m.collection, m.key));
     }
     for (auto it = synced.cbegin(); it != synced.cend(); ++it)
         touched.insert(it.key());
 
-    // Rows settled without news from the server (a failure rolls back) return to the synced
-    // state the replica holds for them.
-    QHash<QString, QStringList> unknownByCollection;
+    // The synced state each touched row returns to: what the server said (unless the replica
+    // already holds a newer version), or what the replica holds.
+    QHash<QString, QStringList> byCollection;
     for (const QString &id : std::as_const(touched)) {
-        if (!synced.contains(id)) {
+        if (!synced.contains(id) || newerOnly) {
             const qsizetype slash = id.indexOf(QLatin1Char('/'));
-            unknownByCollection[id.left(slash)].append(id.mid(slash + 1));
+            byCollection[id.left(slash)].append(id.mid(slash + 1));
         }
     }
     QHash<QString, SyncDatabase::SyncedState> stored;
-    for (auto it = unknownByCollection.cbegin(); it != unknownByCollection.cend(); ++it) {
+    for (auto it = byCollection.cbegin(); it != byCollection.cend(); ++it) {
         QHash<QString, SyncDatabase::SyncedState> states;
         const SyncError error = db->loadSynced(it.key(), scopeId, it.value(), &states);
         if (error.isError()) {
             report(error);
-            return;
+            return false;
         }
         for (auto s = states.cbegin(); s != states.cend(); ++s)
             stored.insert(itemId(it.key(), s.key()), s.value());
     }
 
-    QList<SyncDatabase::SyncedWrite> writes;
-    QList<CollectionStore *> writeStores;
+    QList<SyncDatabase::SyncedWrite> items;
+    QList<CollectionStore *> itemStores;
     for (const QString &id : std::as_const(touched)) {
         const qsizetype slash = id.indexOf(QLatin1Char('/'));
         const QString collection = id.left(slash);
@@ -365,13 +547,14 @@ void SyncEnginePrivate::settle(QList<SyncDatabase::TransactionUpdate> updates,
         SyncDatabase::SyncedWrite w;
         w.collection = collection;
         w.key = key;
-        if (synced.contains(id)) {
+        const auto have = stored.constFind(id);
+        if (synced.contains(id)
+            && !(newerOnly && have != stored.cend() && have->version > syncedVersions.value(id))) {
             w.synced = synced.value(id);
             w.version = syncedVersions.value(id);
         } else {
-            const SyncDatabase::SyncedState state = stored.value(id);
-            w.synced = state.data;
-            w.version = state.version;
+            w.synced = have != stored.cend() ? have->data : std::nullopt;
+            w.version = have != stored.cend() ? have->version : 0;
         }
         const RowState state = rowState(s, key, w.synced, w.version, 0);
         w.setLocal = true;
@@ -379,59 +562,61 @@ void SyncEnginePrivate::settle(QList<SyncDatabase::TransactionUpdate> updates,
         if (!state.optimistic)
             w.local = std::optional<std::optional<QJsonObject>>(std::optional<QJsonObject>());
         w.localDeleted = state.optimistic && !state.visible;
-        writes.append(w);
-        writeStores.append(s);
+        items.append(w);
+        itemStores.append(s);
     }
 
-    const SyncError error = db->writeSynced(scopeId, updates, &writes);
+    const SyncError error = db->writeSynced(scopeId, writes, &items);
     if (error.isError()) {
+        // Nothing was written: memory goes back to what the file says.
         report(error);
-        return;
+        loadScope();
+        return false;
     }
 
-    for (const auto &[t, record] : std::as_const(changed)) {
-        const Transaction::State before = t->state();
-        t->setRecord(record);
-        if (before != t->state())
-            Q_EMIT q->transactionStateChanged(t->id(), t->state());
+    for (const TransactionWrite &w : std::as_const(writes)) {
+        if (Transaction *t = transactions.value(w.record.id))
+            setRecord(t, w.record);
     }
     QHash<CollectionStore *, QList<RowState>> perStore;
-    for (qsizetype i = 0; i < writes.size(); ++i) {
-        const SyncDatabase::SyncedWrite &w = writes.at(i);
-        perStore[writeStores.at(i)].append(
-                rowState(writeStores.at(i), w.key, w.synced, w.version, w.ord));
+    for (qsizetype i = 0; i < items.size(); ++i) {
+        const SyncDatabase::SyncedWrite &w = items.at(i);
+        perStore[itemStores.at(i)].append(
+                rowState(itemStores.at(i), w.key, w.synced, w.version, w.ord));
     }
     for (auto it = perStore.cbegin(); it != perStore.cend(); ++it)
         it.key()->applyStates(it.value());
     for (CollectionStore *s : std::as_const(stores))
         s->setPendingTransactions(activeTransactionsIn(s->name()));
     updateStatusCounts();
+    if (released) {
+        compactAgain = true;
+        if (autoSync)
+            scheduleSync(0);
+    }
+    return true;
 }
 
 void SyncEnginePrivate::onPushed(const QStringList &txIds, const Protocol::PushRequest &request,
                                  const Protocol::PushResponse &response, const SyncError &error)
 {
     const QDateTime now = QDateTime::currentDateTimeUtc();
-    QList<SyncDatabase::TransactionUpdate> updates;
+    const RetrySettings &policy = retryPolicy->settings();
+    QList<TransactionWrite> writes;
     QHash<QString, std::optional<QJsonObject>> synced;
     QHash<QString, qint64> versions;
-    QHash<QString, QList<QPair<QString, qint64>>> rebases; // transaction -> (mutation, version)
 
-    auto base = [&](const QString &id, TransactionState state, const SyncError &e) {
-        const TransactionRecord &record = transactions.value(id)->record();
-        SyncDatabase::TransactionUpdate u;
-        u.id = id;
-        u.state = state;
-        u.mutationState = state == TransactionState::Completed ? MutationState::Synced
-                                                               : MutationState::Created;
-        u.currentAttempt = record.currentAttempt;
-        u.error = e;
-        u.updatedAt = now;
-        AttemptRecord attempt = record.attempts.isEmpty() ? AttemptRecord() : record.attempts.constLast();
-        attempt.completedAt = now;
-        attempt.error = e;
-        u.attempt = attempt;
-        return u;
+    // The attempt is withdrawn: it never reached the server (offline), or it goes again at once.
+    auto withdraw = [&](bool again) {
+        for (const QString &id : txIds) {
+            TransactionRecord record = transactions.value(id)->record();
+            const QString attempt = record.attempts.isEmpty() ? QString() : record.attempts.constLast().id;
+            if (Lifecycle::unreachable(record, now))
+                writes.append({ record, attempt });
+            if (again)
+                triedThisRun.remove(id);
+        }
+        settle(writes);
     };
 
     if (error.isError()) {
@@ -439,46 +624,44 @@ void SyncEnginePrivate::onPushed(const QStringList &txIds, const Protocol::PushR
             // The transport asked the app for new credentials (authenticationRequired); the
             // same batch goes out once more with them (S7).
             authRetried = true;
-            for (const QString &id : txIds) {
-                updates.append(base(id, TransactionState::Pending, error));
-                triedThisRun.remove(id);
-            }
-            settle(updates, {}, {});
-            pushNext();
+            withdraw(true);
+            roundDone(runSerial);
             return;
         }
         if (error.httpStatus() == 413 && txIds.size() > 1) {
-            // Too large: send the same transactions again in smaller batches.
-            runBatchLimit = qMax(1, request.mutations.size() / 2);
-            for (const QString &id : txIds) {
-                updates.append(base(id, TransactionState::Pending, error));
-                triedThisRun.remove(id); // not tried: sent again at once in smaller batches
-            }
-            settle(updates, {}, {});
-            pushNext();
+            // Too large: the same transactions again, in smaller batches.
+            runBatchLimit = qMax(1, int(request.mutations.size()) / 2);
+            withdraw(true);
+            roundDone(runSerial);
             return;
         }
-        const bool retry = error.isRetryable();
-        for (const QString &id : txIds) {
-            SyncDatabase::TransactionUpdate u = base(id, retry ? TransactionState::Pending
-                                                               : TransactionState::Failed, error);
-            updates.append(u);
-        }
-        if (!retry)
-            bump(runReport, "failed", txIds.size());
-        settle(updates, {}, {});
-        if (retry) {
+        if (error.code() == SyncError::Network && error.httpStatus() == 0) {
+            // Offline is not a failure: no retry is used up; the run backs off (S5).
+            withdraw(false);
             finishRun(error);
             return;
         }
-        pushNext();
+        for (const QString &id : txIds) {
+            TransactionRecord record = transactions.value(id)->record();
+            if (Lifecycle::attemptFailed(record, error, policy, now, random01())
+                == Lifecycle::FailureOutcome::Failed)
+                bump(runReport, "failed");
+            writes.append({ record, {} });
+        }
+        settle(writes);
+        if (error.isRetryable()) {
+            finishRun(error); // the server is in trouble: the rest waits for a later run
+            return;
+        }
+        roundDone(runSerial);
         return;
     }
 
     // Per transaction: all applied, or the first failure decides.
+    QHash<QString, TransactionRecord> rebased; // other active transactions with new base versions
     qsizetype i = 0;
     for (const QString &id : txIds) {
-        const TransactionRecord &record = transactions.value(id)->record();
+        TransactionRecord record = transactions.value(id)->record();
         const qsizetype first = i;
         const Protocol::PushResult *failure = nullptr;
         for (qsizetype k = 0; k < record.mutations.size(); ++k, ++i) {
@@ -489,10 +672,12 @@ void SyncEnginePrivate::onPushed(const QStringList &txIds, const Protocol::PushR
                 failure = &r;
         }
         if (!failure) {
-            SyncDatabase::TransactionUpdate u = base(id, TransactionState::Completed, SyncError());
+            bool await = false;
             for (qsizetype k = 0; k < record.mutations.size(); ++k) {
                 const MutationRecord &m = record.mutations.at(k);
                 const Protocol::PushResult &r = response.results.at(first + k);
+                await = await || config(m.collection).awaitSync;
+                awaitedVersion.insert(m.id, r.version);
                 const QString item = itemId(m.collection, m.key);
                 synced.insert(item, m.type == MutationType::Remove
                                             ? std::nullopt
@@ -504,21 +689,31 @@ void SyncEnginePrivate::onPushed(const QStringList &txIds, const Protocol::PushR
                 if (a == activity.cend())
                     continue;
                 for (const MutationRecord &p : a->pending) {
-                    if (p.transactionId != id && p.baseVersion == m.baseVersion)
-                        rebases[p.transactionId].append({ p.id, r.version });
+                    if (p.transactionId == id || p.baseVersion != m.baseVersion)
+                        continue;
+                    auto other = rebased.find(p.transactionId);
+                    if (other == rebased.end())
+                        other = rebased.insert(p.transactionId,
+                                               transactions.value(p.transactionId)->record());
+                    for (MutationRecord &o : other->mutations) {
+                        if (o.id == p.id)
+                            o.baseVersion = r.version;
+                    }
                 }
             }
-            bump(runReport, "pushed", record.mutations.size());
-            updates.append(u);
-        } else if (failure->status == Protocol::PushResult::Retry) {
-            updates.append(base(id, TransactionState::Pending, failure->error));
+            if (!await) {
+                for (const MutationRecord &m : std::as_const(record.mutations))
+                    awaitedVersion.remove(m.id);
+            }
+            Lifecycle::persisted(record, await, now);
+            bump(runReport, "pushed", int(record.mutations.size()));
         } else {
-            // Conflict (server wins: adopt its record) or rejected: the transaction fails and
-            // its optimistic changes roll back.
+            // Retry, or: conflict (server wins: adopt its record) or rejected — the transaction
+            // fails and its optimistic changes roll back.
             SyncError e = failure->error;
             if (failure->status == Protocol::PushResult::Conflict) {
                 bump(runReport, "conflicts");
-                for (const MutationRecord &m : record.mutations) {
+                for (const MutationRecord &m : std::as_const(record.mutations)) {
                     if (m.id != failure->id)
                         continue;
                     const QString item = itemId(m.collection, m.key);
@@ -526,33 +721,30 @@ void SyncEnginePrivate::onPushed(const QStringList &txIds, const Protocol::PushR
                     versions.insert(item, failure->version);
                 }
             }
-            bump(runReport, "failed");
-            e.setRetryable(false);
-            updates.append(base(id, TransactionState::Failed, e));
+            if (failure->status != Protocol::PushResult::Retry)
+                e.setRetryable(false);
+            if (Lifecycle::attemptFailed(record, e, policy, now, random01())
+                == Lifecycle::FailureOutcome::Failed)
+                bump(runReport, "failed");
         }
+        writes.append({ record, {} });
     }
-    for (auto it = rebases.cbegin(); it != rebases.cend(); ++it) {
-        auto u = std::find_if(updates.begin(), updates.end(),
-                              [&](const SyncDatabase::TransactionUpdate &x) { return x.id == it.key(); });
-        if (u != updates.end()) {
-            u->rebases.append(it.value());
+    for (auto it = rebased.cbegin(); it != rebased.cend(); ++it) {
+        auto w = std::find_if(writes.begin(), writes.end(),
+                              [&](const TransactionWrite &x) { return x.record.id == it.key(); });
+        if (w == writes.end()) {
+            writes.append({ it.value(), {} });
             continue;
         }
-        Transaction *t = transactions.value(it.key());
-        if (!t)
-            continue;
-        SyncDatabase::TransactionUpdate keep; // unchanged but for the base versions
-        keep.id = t->id();
-        keep.state = t->record().state;
-        keep.mutationState = t->record().mutations.constFirst().state;
-        keep.currentAttempt = t->currentAttempt();
-        keep.error = t->error();
-        keep.updatedAt = t->updatedAt();
-        keep.rebases = it.value();
-        updates.append(keep);
+        for (MutationRecord &m : w->record.mutations) {
+            for (const MutationRecord &o : it.value().mutations) {
+                if (o.id == m.id)
+                    m.baseVersion = o.baseVersion;
+            }
+        }
     }
-    settle(updates, synced, versions);
-    pushNext();
+    settle(writes, synced, versions);
+    roundDone(runSerial);
 }
 
 void SyncEnginePrivate::pullNext()
@@ -686,14 +878,21 @@ void SyncEnginePrivate::deliverChunk()
         }
         states.append(std::move(state));
     }
+    const QList<SyncDatabase::SyncedWrite> delivered = deliveryQueue.mid(0, n);
     deliveryQueue.remove(0, n);
     if (!fixups.isEmpty()) {
         const SyncError error = db->writeSynced(scopeId, {}, &fixups);
         if (error.isError())
             report(error);
     }
+    // Ordered (T10): a row an ordered transaction holds keeps showing what the user did; the
+    // pulled state shows when that transaction ends (settle() reads the row again then).
+    states.removeIf([&](const RowState &r) {
+        return isLocked(itemId(deliveryCollection, r.key));
+    });
     if (s)
         s->applyStates(states);
+    checkAwaiting(deliveryCollection, delivered);
     if (!deliveryQueue.isEmpty()) {
         const quint64 run = runSerial;
         QTimer::singleShot(0, q, [this, run] {
@@ -713,6 +912,55 @@ void SyncEnginePrivate::deliverChunk()
     pullNext();
 }
 
+void SyncEnginePrivate::checkAwaiting(const QString &collection,
+                                      const QList<SyncDatabase::SyncedWrite> &writes)
+{
+    // T8: a transaction awaiting sync completes when every change of it came back — at the
+    // version the server gave it, or (persisted by the app's own code, no version known) with
+    // its fields as it set them.
+    QSet<QString> candidates;
+    for (const SyncDatabase::SyncedWrite &w : writes) {
+        const auto a = activity.constFind(itemId(collection, w.key));
+        if (a == activity.cend())
+            continue;
+        for (const MutationRecord &m : a->pending) {
+            const Transaction *t = transactions.value(m.transactionId);
+            if (!t || t->record().state != TransactionState::PersistedAwaitingSync)
+                continue;
+            bool back = false;
+            const auto expected = awaitedVersion.constFind(m.id);
+            if (expected != awaitedVersion.cend() && *expected > 0) {
+                back = w.version >= *expected;
+            } else if (m.type == MutationType::Remove) {
+                back = !w.synced;
+            } else if (w.synced) {
+                back = true;
+                for (auto f = m.changes.constBegin(); f != m.changes.constEnd() && back; ++f)
+                    back = w.synced->value(f.key()) == f.value();
+            }
+            if (back) {
+                awaitedVersion.insert(m.id, -1); // seen
+                candidates.insert(m.transactionId);
+            }
+        }
+    }
+    QList<TransactionWrite> done;
+    const QDateTime now = QDateTime::currentDateTimeUtc();
+    for (const QString &id : std::as_const(candidates)) {
+        TransactionRecord record = transactions.value(id)->record();
+        bool all = true;
+        for (const MutationRecord &m : std::as_const(record.mutations))
+            all = all && awaitedVersion.value(m.id) == -1;
+        if (!all || !Lifecycle::synced(record, now))
+            continue;
+        for (const MutationRecord &m : std::as_const(record.mutations))
+            awaitedVersion.remove(m.id);
+        done.append({ record, {} });
+    }
+    if (!done.isEmpty())
+        settle(done);
+}
+
 void SyncEnginePrivate::finishResync(const QString &collection)
 {
     // The full listing is in: synced rows it did not list were deleted on the server.
@@ -729,7 +977,7 @@ void SyncEnginePrivate::finishResync(const QString &collection)
         }
     }
     if (!error.isError() && !gone.isEmpty())
-        settle({}, gone, versions);
+        settle({}, gone, versions, false);
     if (error.isError())
         report(error);
 }
@@ -744,18 +992,24 @@ void SyncEnginePrivate::finishRun(const SyncError &error)
     runReport.insert(QStringLiteral("durationMs"), runClock.elapsed());
     runReport.insert(QStringLiteral("error"), QVariant::fromValue(error));
 
-    // Transactions tried in this run that are still pending wait for a later run (S5).
-    bool leftPending = false;
+    // Transactions whose attempt failed go again when their retry is due (T5, S5).
+    QDateTime due;
     for (const QString &id : std::as_const(triedThisRun)) {
         const Transaction *t = transactions.value(id);
-        leftPending = leftPending || (t && t->state() == Transaction::Pending);
+        const QDateTime at = t ? Lifecycle::dueAt(t->record()) : QDateTime();
+        if (at.isValid() && (!due.isValid() || at < due))
+            due = at;
     }
+    if (nextDue.isValid() && (!due.isValid() || nextDue < due))
+        due = nextDue;
+    if (due.isValid() && autoSync)
+        scheduleSync(int(qBound(qint64(0), QDateTime::currentDateTimeUtc().msecsTo(due), qint64(INT_MAX))));
     if (error.isError()) {
         report(error);
     } else {
         status->setLastSyncedAt(QDateTime::currentDateTimeUtc());
     }
-    if (error.isError() || leftPending) {
+    if (error.isError()) {
         ++failedRuns;
         // Exponential backoff with jitter, or the server's Retry-After if longer (S3).
         const int exp = qMin(failedRuns - 1, 6);

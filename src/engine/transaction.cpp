@@ -1,7 +1,18 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include <synq/transaction.h>
 
+#include "syncengine_p.h"
+
+#include <synq/overlay.h>
+
 namespace Synq {
+
+struct Transaction::Staged
+{
+    QList<LocalOp> ops;
+    // The state each item reaches inside the transaction so far (nullopt: removed).
+    QHash<QString, std::optional<QJsonObject>> items;
+};
 
 /*!
     \class Synq::Transaction
@@ -73,6 +84,170 @@ SyncError Transaction::error() const { return m_record.error; }
 QDateTime Transaction::createdAt() const { return m_record.createdAt; }
 QDateTime Transaction::updatedAt() const { return m_record.updatedAt; }
 const TransactionRecord &Transaction::record() const { return m_record; }
+
+/*!
+    \property Synq::Transaction::nextRetryAt
+    \brief When the next attempt is due, for a Pending transaction whose last attempt failed;
+    invalid otherwise.
+*/
+QDateTime Transaction::nextRetryAt() const
+{
+    if (m_record.state != TransactionState::Pending || m_record.attempts.isEmpty())
+        return {};
+    return m_record.attempts.constLast().retryScheduledFor;
+}
+
+/*!
+    \property Synq::Transaction::open
+    \brief Whether this is an explicit transaction (SyncEngine::begin()) that still takes
+    changes: true until commit() or rollback().
+*/
+
+// Reports a refused staging step on the transaction and the engine; the transaction stays open.
+bool Transaction::stage(bool ok, const SyncError &error)
+{
+    if (!ok && m_engine)
+        SyncEnginePrivate::get(m_engine)->report(error);
+    return ok;
+}
+
+/*!
+    Stages the insert of \a item into \a collection and returns its key (the item's keyField
+    value, or a new key written into it); an empty string when refused (not open, an invalid
+    item, or the key exists). Nothing shows or is stored before commit().
+*/
+QString Transaction::insert(const QString &collection, const QVariant &item)
+{
+    LocalOp op;
+    SyncError error(SyncError::Validation, tr("The transaction is not open."));
+    if (!m_open || !m_engine)
+        return stage(false, error), QString();
+    SyncEnginePrivate *e = SyncEnginePrivate::get(m_engine);
+    if (!stage(e->prepareInsert(collection, item, &op, &error), error))
+        return QString();
+    const QString id = SyncEnginePrivate::itemId(collection, op.key);
+    const bool exists = m_staged && m_staged->items.contains(id)
+            ? m_staged->items.value(id).has_value()
+            : e->visibleState(collection, op.key).has_value();
+    if (exists) {
+        stage(false, SyncError(SyncError::Validation,
+                               tr("An item with key \"%1\" already exists in \"%2\".")
+                                       .arg(op.key, collection)));
+        return QString();
+    }
+    if (!m_staged)
+        m_staged = std::make_shared<Staged>();
+    m_staged->items.insert(id, op.values);
+    m_staged->ops.append(op);
+    return op.key;
+}
+
+bool Transaction::update(const QString &collection, const QVariant &key, const QVariant &changes)
+{
+    LocalOp op;
+    SyncError error(SyncError::Validation, tr("The transaction is not open."));
+    if (!m_open || !m_engine)
+        return stage(false, error);
+    SyncEnginePrivate *e = SyncEnginePrivate::get(m_engine);
+    if (!stage(e->prepareUpdate(collection, key, changes, &op, &error), error))
+        return false;
+    const QString id = SyncEnginePrivate::itemId(collection, op.key);
+    std::optional<QJsonObject> current = m_staged && m_staged->items.contains(id)
+            ? m_staged->items.value(id)
+            : e->visibleState(collection, op.key);
+    if (!current) {
+        return stage(false, SyncError(SyncError::Validation,
+                                      tr("There is no item with key \"%1\" in \"%2\".")
+                                              .arg(op.key, collection)));
+    }
+    if (!m_staged)
+        m_staged = std::make_shared<Staged>();
+    for (auto it = op.values.constBegin(); it != op.values.constEnd(); ++it)
+        current->insert(it.key(), it.value());
+    m_staged->items.insert(id, current);
+    m_staged->ops.append(op);
+    return true;
+}
+
+bool Transaction::remove(const QString &collection, const QVariant &key)
+{
+    LocalOp op;
+    SyncError error(SyncError::Validation, tr("The transaction is not open."));
+    if (!m_open || !m_engine)
+        return stage(false, error);
+    SyncEnginePrivate *e = SyncEnginePrivate::get(m_engine);
+    if (!stage(e->prepareRemove(collection, key, &op, &error), error))
+        return false;
+    const QString id = SyncEnginePrivate::itemId(collection, op.key);
+    const bool exists = m_staged && m_staged->items.contains(id)
+            ? m_staged->items.value(id).has_value()
+            : e->visibleState(collection, op.key).has_value();
+    if (!exists) {
+        return stage(false, SyncError(SyncError::Validation,
+                                      tr("There is no item with key \"%1\" in \"%2\".")
+                                              .arg(op.key, collection)));
+    }
+    if (!m_staged)
+        m_staged = std::make_shared<Staged>();
+    m_staged->items.insert(id, std::nullopt);
+    m_staged->ops.append(op);
+    return true;
+}
+
+/*!
+    Commits the staged changes as one transaction: written to the outbox in one SQL
+    transaction, shown in the models, and sent to the server as one unit that is applied
+    all-or-nothing (T2). Ordered if any collection it touches is ordered. Returns true when
+    committed; the transaction is then in the outbox like any other (state, attempts, signals).
+    Returns false, stores nothing and ends the transaction as Failed with error() when the
+    changes cannot be committed (nothing staged, an item changed meanwhile, a full outbox, a
+    storage failure).
+*/
+bool Transaction::commit()
+{
+    if (!m_open || !m_engine)
+        return stage(false, SyncError(SyncError::Validation, tr("The transaction is not open.")));
+    SyncEnginePrivate *e = SyncEnginePrivate::get(m_engine);
+    const QList<LocalOp> ops = m_staged ? m_staged->ops : QList<LocalOp>();
+    StrategyKind strategy = StrategyKind::Parallel;
+    for (const LocalOp &op : ops) {
+        if (e->config(op.collection).strategy == StrategyKind::Ordered)
+            strategy = StrategyKind::Ordered;
+    }
+    m_open = false;
+    m_staged.reset();
+    SyncError error;
+    if (!e->commitLocal(ops, strategy, &error, this)) {
+        m_open = true; // close() reports the change
+        close(error);
+        return false;
+    }
+    Q_EMIT openChanged();
+    return true;
+}
+
+/*!
+    Drops the staged changes: nothing was shown or stored. The transaction ends as Failed with
+    a SyncError::Cancelled error.
+*/
+void Transaction::rollback()
+{
+    if (!m_open)
+        return;
+    m_staged.reset();
+    close(SyncError(SyncError::Cancelled, tr("The transaction was rolled back.")));
+}
+
+void Transaction::close(const SyncError &error)
+{
+    TransactionRecord record = m_record;
+    record.state = TransactionState::Failed;
+    record.error = error;
+    record.updatedAt = QDateTime::currentDateTimeUtc();
+    m_open = false;
+    setRecord(record);
+    Q_EMIT openChanged();
+}
 
 void Transaction::setRecord(const TransactionRecord &record)
 {

@@ -10,6 +10,8 @@
 #include <QtCore/QObject>
 #include <QtCore/QVariantList>
 
+#include <memory>
+
 namespace Synq {
 
 class SyncEnginePrivate;
@@ -31,6 +33,8 @@ class SYNQ_EXPORT Transaction : public QObject
     Q_PROPERTY(Synq::SyncError error READ error NOTIFY errorChanged FINAL)
     Q_PROPERTY(QDateTime createdAt READ createdAt CONSTANT FINAL)
     Q_PROPERTY(QDateTime updatedAt READ updatedAt NOTIFY updatedAtChanged FINAL)
+    Q_PROPERTY(QDateTime nextRetryAt READ nextRetryAt NOTIFY attemptsChanged FINAL)
+    Q_PROPERTY(bool open READ isOpen NOTIFY openChanged FINAL)
 
 public:
     enum State {
@@ -66,7 +70,19 @@ public:
     QDateTime createdAt() const;
     QDateTime updatedAt() const;
 
+    QDateTime nextRetryAt() const;
+    bool isOpen() const { return m_open; }
+
     bool isFinished() const { return state() == Completed || state() == Failed; }
+
+    // Explicit transactions (SyncEngine::begin()): stage changes, then commit() or rollback().
+    // insert() returns the item's key (made for it if it has none); "" when refused.
+    Q_INVOKABLE QString insert(const QString &collection, const QVariant &item);
+    Q_INVOKABLE bool update(const QString &collection, const QVariant &key,
+                            const QVariant &changes);
+    Q_INVOKABLE bool remove(const QString &collection, const QVariant &key);
+    Q_INVOKABLE bool commit();
+    Q_INVOKABLE void rollback();
 
     // The stored form: everything the outbox knows about this transaction.
     const TransactionRecord &record() const;
@@ -80,14 +96,22 @@ Q_SIGNALS:
     void queuedBehindChanged();
     void errorChanged();
     void updatedAtChanged();
+    void openChanged();
 
 private:
     friend class SyncEngine;
     friend class SyncEnginePrivate;
     explicit Transaction(const TransactionRecord &record, QObject *parent);
     void setRecord(const TransactionRecord &record);
+    bool stage(bool ok, const SyncError &error);
+    void close(const SyncError &error);
 
     TransactionRecord m_record;
+    // An open explicit transaction: its staged ops, for commit().
+    class SyncEngine *m_engine = nullptr;
+    bool m_open = false;
+    struct Staged;
+    std::shared_ptr<Staged> m_staged;
 };
 
 } // namespace Synq

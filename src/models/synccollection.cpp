@@ -27,11 +27,14 @@ public:
     Transaction *commit(const QList<LocalOp> &ops);
     template<typename Prepare>
     Transaction *commitMany(const QVariant &list, Prepare prepare);
-    bool toObject(const QVariant &value, QJsonObject *out, SyncError *error) const;
     bool toKey(const QVariant &value, QString *out, SyncError *error) const;
+    bool prepare(const std::function<bool(SyncEnginePrivate *)> &build, SyncError *error) const;
     bool prepareInsert(const QVariant &item, LocalOp *op, SyncError *error) const;
     bool prepareUpdate(const QVariant &key, const QVariant &changes, LocalOp *op,
                        SyncError *error) const;
+    bool prepareRemove(const QVariant &key, LocalOp *op, SyncError *error) const;
+    // Tells the engine this collection's key field and strategy (shared by its models).
+    void publishConfig();
     QVariantMap rowMap(const StoreRow &row) const;
     QVariant meta(const StoreRow &row, int role) const;
     QList<int> rolesFor(const QStringList &fields, quint32 meta) const;
@@ -48,6 +51,9 @@ public:
     QVariantMap fieldPolicies;
     SyncCollection::CachePolicy cachePolicy = SyncCollection::RemoteFirst;
     bool readOnly = false;
+    bool awaitSync = false;
+    SyncEngine::PersistHandler persist;
+    bool persistSet = false;
 };
 
 /*!
@@ -162,6 +168,7 @@ void SyncCollectionPrivate::attach()
             next = SyncEnginePrivate::get(engine)->store(name);
         }
     }
+    publishConfig();
     if (next == store)
         return;
 
@@ -322,6 +329,7 @@ void SyncCollection::setKeyField(const QString &keyField)
         return;
     }
     d->keyField = keyField;
+    d->publishConfig();
     Q_EMIT keyFieldChanged();
 }
 
@@ -335,7 +343,55 @@ void SyncCollection::setStrategy(Strategy strategy)
     if (d->strategy == strategy)
         return;
     d->strategy = strategy;
+    d->publishConfig();
     Q_EMIT strategyChanged();
+}
+
+/*!
+    \property Synq::SyncCollection::awaitSync
+    \brief Whether a transaction stays PersistedAwaitingSync until its change comes back.
+
+    Off by default: a transaction completes when its persist succeeds. On, it completes only
+    when sync (a pull, or an update from the backend) brings its change back — at the version
+    the server gave it, or, for a custom persist handler that reports no version, with the
+    changed fields equal. Until then it keeps its items locked for the ordered strategy. After a
+    restart, a transaction that was awaiting sync is taken as completed (its persist succeeded).
+*/
+bool SyncCollection::awaitSync() const
+{
+    return d->awaitSync;
+}
+
+void SyncCollection::setAwaitSync(bool await)
+{
+    if (d->awaitSync == await)
+        return;
+    d->awaitSync = await;
+    d->publishConfig();
+    Q_EMIT awaitSyncChanged();
+}
+
+/*!
+    Persists this collection's transactions with \a handler instead of the engine's transport
+    (T7): write them to any API. The handler gets each transaction whose first mutation is in
+    this collection, and calls its callback once: without an error when the change is stored,
+    with a SyncError otherwise (retried by the engine's retryPolicy while it is retryable).
+    Several models on the same collection share one handler: the last one set. An empty handler
+    goes back to the transport.
+
+    \code
+    todos.setPersistHandler([api](Synq::Transaction *t, const Synq::SyncEngine::PersistCallback &done) {
+        api->save(t->mutations(), [done](bool ok, const QString &why) {
+            done(ok ? Synq::SyncError() : Synq::SyncError(Synq::SyncError::Network, why));
+        });
+    });
+    \endcode
+*/
+void SyncCollection::setPersistHandler(SyncEngine::PersistHandler handler)
+{
+    d->persist = std::move(handler);
+    d->persistSet = true;
+    d->publishConfig();
 }
 
 SyncCollection::ConflictPolicy SyncCollection::conflictPolicy() const
@@ -490,99 +546,53 @@ QHash<int, QByteArray> SyncCollection::roleNames() const
     return names;
 }
 
-bool SyncCollectionPrivate::toObject(const QVariant &given, QJsonObject *out,
-                                     SyncError *error) const
-{
-    const QVariant value = Json::unwrapped(given);
-    const int type = value.metaType().id();
-    if (type != QMetaType::QVariantMap && type != QMetaType::QVariantHash
-        && type != QMetaType::QJsonObject) {
-        *error = SyncError(SyncError::Validation,
-                           SyncCollection::tr("An item must be an object with fields; got %1.")
-                                   .arg(QString::fromLatin1(value.metaType().name()
-                                                                    ? value.metaType().name()
-                                                                    : "nothing")));
-        return false;
-    }
-    QJsonValue json;
-    QString bad;
-    if (!Json::fromVariant(value, &json, &bad)) {
-        *error = SyncError(SyncError::Validation,
-                           SyncCollection::tr("The value of \"%1\" cannot be stored as JSON.")
-                                   .arg(bad));
-        return false;
-    }
-    *out = json.toObject();
-    return true;
-}
-
 bool SyncCollectionPrivate::toKey(const QVariant &value, QString *out, SyncError *error) const
 {
-    QJsonValue json;
-    Json::fromVariant(value, &json);
-    if (json.isString() && !json.toString().isEmpty()) {
-        *out = json.toString();
-    } else if (json.isDouble() && json.toDouble() == double(json.toInteger())) {
-        *out = QString::number(json.toInteger());
-    } else {
-        *error = SyncError(SyncError::Validation,
-                           SyncCollection::tr("A key must be a non-empty string or an integer."));
+    return SyncEnginePrivate::toKey(value, out, error);
+}
+
+bool SyncCollectionPrivate::prepare(const std::function<bool(SyncEnginePrivate *)> &build,
+                                    SyncError *error) const
+{
+    if (!engine) {
+        *error = SyncError(SyncError::Validation, SyncCollection::tr("The collection has no engine."));
         return false;
     }
-    if (out->size() > 512) {
-        *error = SyncError(SyncError::Validation,
-                           SyncCollection::tr("A key may be at most 512 characters long."));
-        return false;
-    }
-    return true;
+    return build(SyncEnginePrivate::get(engine));
 }
 
 bool SyncCollectionPrivate::prepareInsert(const QVariant &item, LocalOp *op,
                                           SyncError *error) const
 {
-    QJsonObject object;
-    if (!toObject(item, &object, error))
-        return false;
-    const QJsonValue keyValue = object.value(keyField);
-    if (keyValue.isUndefined() || keyValue.isNull()
-        || (keyValue.isString() && keyValue.toString().isEmpty())) {
-        op->key = KeyGenerator::global().next();
-        object.insert(keyField, op->key);
-    } else if (!toKey(keyValue.toVariant(), &op->key, error)) {
-        return false;
-    }
-    op->collection = name;
-    op->type = MutationType::Insert;
-    op->values = object;
-    return true;
+    return prepare([&](SyncEnginePrivate *e) { return e->prepareInsert(name, item, op, error); },
+                   error);
 }
 
 bool SyncCollectionPrivate::prepareUpdate(const QVariant &key, const QVariant &changes,
                                           LocalOp *op, SyncError *error) const
 {
-    if (!toKey(key, &op->key, error))
-        return false;
-    QJsonObject object;
-    if (!toObject(changes, &object, error))
-        return false;
-    if (object.isEmpty()) {
-        *error = SyncError(SyncError::Validation,
-                           SyncCollection::tr("An update needs at least one field to change."));
-        return false;
-    }
-    if (object.contains(keyField)) {
-        const StoreRow *row = store ? store->find(op->key) : nullptr;
-        if (!row || row->data.value(keyField) != object.value(keyField)) {
-            *error = SyncError(SyncError::Validation,
-                               SyncCollection::tr("The key field \"%1\" cannot be changed.")
-                                       .arg(keyField));
-            return false;
-        }
-    }
-    op->collection = name;
-    op->type = MutationType::Update;
-    op->values = object;
-    return true;
+    return prepare(
+            [&](SyncEnginePrivate *e) { return e->prepareUpdate(name, key, changes, op, error); },
+            error);
+}
+
+bool SyncCollectionPrivate::prepareRemove(const QVariant &key, LocalOp *op, SyncError *error) const
+{
+    return prepare([&](SyncEnginePrivate *e) { return e->prepareRemove(name, key, op, error); },
+                   error);
+}
+
+void SyncCollectionPrivate::publishConfig()
+{
+    if (!engine || name.isEmpty())
+        return;
+    SyncEngine *e = engine;
+    CollectionConfig &c = SyncEnginePrivate::get(e)->configs[name];
+    c.keyField = keyField;
+    c.strategy = StrategyKind(strategy);
+    c.awaitSync = awaitSync;
+    if (persistSet)
+        e->setPersistHandler(name, persist);
 }
 
 Transaction *SyncCollectionPrivate::commit(const QList<LocalOp> &ops)
@@ -663,10 +673,8 @@ Transaction *SyncCollection::remove(const QVariant &key)
 {
     LocalOp op;
     SyncError error;
-    if (!d->toKey(key, &op.key, &error))
+    if (!d->prepareRemove(key, &op, &error))
         return d->fail(error);
-    op.collection = d->name;
-    op.type = MutationType::Remove;
     return d->commit({ op });
 }
 
@@ -704,9 +712,7 @@ Transaction *SyncCollection::updateMany(const QVariant &updates)
 Transaction *SyncCollection::removeMany(const QVariant &keys)
 {
     return d->commitMany(keys, [this](const QVariant &key, LocalOp *op, SyncError *error) {
-        op->collection = d->name;
-        op->type = MutationType::Remove;
-        return d->toKey(key, &op->key, error);
+        return d->prepareRemove(key, op, error);
     });
 }
 

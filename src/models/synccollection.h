@@ -33,6 +33,7 @@ class SYNQ_EXPORT SyncCollection : public QAbstractListModel
     Q_PROPERTY(Synq::SyncCollection::CachePolicy cachePolicy READ cachePolicy WRITE
                        setCachePolicy NOTIFY cachePolicyChanged FINAL)
     Q_PROPERTY(bool readOnly READ isReadOnly WRITE setReadOnly NOTIFY readOnlyChanged FINAL)
+    Q_PROPERTY(bool awaitSync READ awaitSync WRITE setAwaitSync NOTIFY awaitSyncChanged FINAL)
     Q_PROPERTY(int count READ count NOTIFY countChanged FINAL)
     Q_PROPERTY(int pendingCount READ pendingCount NOTIFY pendingCountChanged FINAL)
 
@@ -98,6 +99,11 @@ public:
     void setCachePolicy(CachePolicy policy);
     bool isReadOnly() const;
     void setReadOnly(bool readOnly);
+    bool awaitSync() const;
+    void setAwaitSync(bool await);
+
+    // Persist this collection's transactions with a function of your own (T7).
+    void setPersistHandler(SyncEngine::PersistHandler handler);
 
     int count() const;
     int pendingCount() const;
@@ -136,6 +142,7 @@ Q_SIGNALS:
     void fieldPoliciesChanged();
     void cachePolicyChanged();
     void readOnlyChanged();
+    void awaitSyncChanged();
     void countChanged();
     void pendingCountChanged();
     void errorOccurred(const Synq::SyncError &error);

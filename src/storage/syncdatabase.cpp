@@ -882,7 +882,20 @@ SyncError SyncDatabase::syncedKeys(const QString &collection, const QString &sco
     return SyncError();
 }
 
-SyncError SyncDatabase::writeSynced(const QString &scope, const QList<TransactionUpdate> &transactions,
+SyncError SyncDatabase::deleteTransactions(const QStringList &ids)
+{
+    return d->transact([&]() -> SyncError {
+        QSqlQuery &q = d->statement("DELETE FROM transactions WHERE id = ?");
+        for (const QString &id : ids) {
+            q.bindValue(0, id);
+            if (!q.exec())
+                return d->failed(q);
+        }
+        return SyncError();
+    });
+}
+
+SyncError SyncDatabase::writeSynced(const QString &scope, const QList<TransactionWrite> &transactions,
                                     QList<SyncedWrite> *items, const CursorWrite *cursorWrite)
 {
     return d->transact([&]() -> SyncError {
@@ -890,39 +903,57 @@ SyncError SyncDatabase::writeSynced(const QString &scope, const QList<Transactio
 
         QSqlQuery &tx = d->statement(
                 "UPDATE transactions SET state = ?, updated_at = ?, current_attempt = ?,"
-                " error_code = ?, error_message = ?, error_detail = ?, error_retryable = ?,"
-                " error_http = ?, error_tx = ? WHERE id = ?");
-        QSqlQuery &mutationState = d->statement("UPDATE mutations SET state = ?, updated_at = ? WHERE tx_id = ?");
-        QSqlQuery &rebase = d->statement("UPDATE mutations SET base_version = ? WHERE id = ?");
+                " queued_behind = ?, error_code = ?, error_message = ?, error_detail = ?,"
+                " error_retryable = ?, error_http = ?, error_tx = ? WHERE id = ?");
+        QSqlQuery &mutation = d->statement(
+                "UPDATE mutations SET state = ?, updated_at = ?, base_version = ? WHERE id = ?");
         QSqlQuery &attempt = d->statement(
                 "INSERT INTO attempts (id, tx_id, started_at, completed_at, error_code, error_message,"
                 " error_detail, retry_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET completed_at = excluded.completed_at,"
                 " error_code = excluded.error_code, error_message = excluded.error_message,"
                 " error_detail = excluded.error_detail, retry_at = excluded.retry_at");
-        for (const TransactionUpdate &u : transactions) {
-            tx.bindValue(0, int(u.state));
-            tx.bindValue(1, toMs(u.updatedAt));
-            tx.bindValue(2, u.currentAttempt);
-            bindError(tx, 3, u.error);
-            tx.bindValue(9, u.id);
+        QSqlQuery &dropAttempt = d->statement("DELETE FROM attempts WHERE id = ?");
+        // seq is AUTOINCREMENT: the next insert must still get a higher one.
+        QSqlQuery &toEnd = d->statement(
+                "UPDATE transactions SET seq = (SELECT MAX(seq) + 1 FROM transactions) WHERE id = ?");
+        QSqlQuery &sequence = d->statement(
+                "UPDATE sqlite_sequence SET seq = (SELECT MAX(seq) FROM transactions)"
+                " WHERE name = 'transactions'");
+        for (const TransactionWrite &w : transactions) {
+            const TransactionRecord &r = w.record;
+            tx.bindValue(0, int(r.state));
+            tx.bindValue(1, toMs(r.updatedAt));
+            tx.bindValue(2, r.currentAttempt);
+            tx.bindValue(3, r.queuedBehind.isEmpty() ? QVariant() : QVariant(r.queuedBehind));
+            bindError(tx, 4, r.error);
+            tx.bindValue(10, r.id);
             if (!tx.exec())
                 return d->failed(tx);
-            mutationState.bindValue(0, int(u.mutationState));
-            mutationState.bindValue(1, toMs(u.updatedAt));
-            mutationState.bindValue(2, u.id);
-            if (!mutationState.exec())
-                return d->failed(mutationState);
-            for (const auto &r : u.rebases) {
-                rebase.bindValue(0, r.second);
-                rebase.bindValue(1, r.first);
-                if (!rebase.exec())
-                    return d->failed(rebase);
+            for (const MutationRecord &m : r.mutations) {
+                mutation.bindValue(0, int(m.state));
+                mutation.bindValue(1, toMs(m.updatedAt));
+                mutation.bindValue(2, m.baseVersion);
+                mutation.bindValue(3, m.id);
+                if (!mutation.exec())
+                    return d->failed(mutation);
             }
-            if (u.attempt) {
-                const AttemptRecord &a = *u.attempt;
+            if (w.moveToEnd) {
+                toEnd.bindValue(0, r.id);
+                if (!toEnd.exec())
+                    return d->failed(toEnd);
+                if (!sequence.exec())
+                    return d->failed(sequence);
+            }
+            if (!w.droppedAttempt.isEmpty()) {
+                dropAttempt.bindValue(0, w.droppedAttempt);
+                if (!dropAttempt.exec())
+                    return d->failed(dropAttempt);
+            }
+            if (!r.attempts.isEmpty()) {
+                const AttemptRecord &a = r.attempts.constLast();
                 attempt.bindValue(0, a.id);
-                attempt.bindValue(1, u.id);
+                attempt.bindValue(1, r.id);
                 attempt.bindValue(2, toMs(a.startedAt));
                 attempt.bindValue(3, a.completedAt.isValid() ? QVariant(toMs(a.completedAt)) : QVariant());
                 attempt.bindValue(4, int(a.error.code()));

@@ -52,17 +52,13 @@ public:
         std::optional<QJsonObject> synced; // for optimistic rows: the synced state, if any
     };
 
-    // A transaction's new state after a push attempt.
-    struct TransactionUpdate
+    // A transaction's new state: state, current attempt, queuedBehind, error, updatedAt, each
+    // mutation's state and base version, and its last attempt (inserted or updated by id).
+    struct TransactionWrite
     {
-        QString id;
-        TransactionState state = TransactionState::Pending;
-        MutationState mutationState = MutationState::Created;
-        int currentAttempt = 0;
-        SyncError error;
-        QDateTime updatedAt;
-        std::optional<AttemptRecord> attempt; // inserted, or updated by id
-        QList<QPair<QString, qint64>> rebases; // mutation id -> new base version
+        TransactionRecord record;
+        QString droppedAttempt; // an attempt withdrawn (the backend was never reached)
+        bool moveToEnd = false; // last in commit order now (a retried dead letter)
     };
 
     // An item's synced state from the server (a push result or a pulled change).
@@ -144,6 +140,9 @@ public:
     SyncError loadSynced(const QString &collection, const QString &scope, const QStringList &keys,
                          QHash<QString, SyncedState> *out) const;
 
+    // Removes transactions (with their mutations and attempts) from the outbox for good.
+    SyncError deleteTransactions(const QStringList &ids);
+
     // Removes everything of a scope — items, outbox (transactions, mutations, attempts),
     // cursors, id map, tombstones — in one SQL transaction.
     SyncError clearScope(const QString &scope);
@@ -163,7 +162,7 @@ public:
 
     // In ONE SQL transaction: transaction state changes, synced item states and (for a
     // pulled page) the new cursor.
-    SyncError writeSynced(const QString &scope, const QList<TransactionUpdate> &transactions,
+    SyncError writeSynced(const QString &scope, const QList<TransactionWrite> &transactions,
                           QList<SyncedWrite> *items, const CursorWrite *cursor = nullptr);
 
     // PRAGMA integrity_check; *result is "ok" for a sound file.

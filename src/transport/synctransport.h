@@ -48,6 +48,9 @@ Q_SIGNALS:
     void batchSizeChanged();
     // The backend asks for new credentials (HTTP 401); set them and the engine retries.
     void authenticationRequired();
+    // The backend has changes the engine has not pulled yet (a realtime hint): the engine
+    // starts a sync run soon. A missed hint loses nothing; the next run pulls them anyway.
+    void changesAvailable();
 
 private:
     int m_batchSize = 100;

@@ -671,7 +671,8 @@ void tst_Compaction::isCompactable_data()
             << "u:a#attempt" << false;
     QTest::newRow("a transaction with an attempt record but no current attempt does not")
             << "u:a#retried" << false;
-    QTest::newRow("a queued transaction does not") << "u:a#queued" << false;
+    QTest::newRow("a queued transaction does") << "u:a#queued" << true;
+    QTest::newRow("a queued transaction that was sent does not") << "u:a#queued#sent" << false;
     QTest::newRow("a persisting transaction does not") << "u:a#persisting" << false;
     QTest::newRow("a transaction awaiting sync does not") << "u:a#awaiting" << false;
     QTest::newRow("a completed transaction does not") << "u:a#completed" << false;
@@ -808,7 +809,9 @@ void tst_Compaction::plan_data()
         "i:a u:a#persisting r:a", "", "");
     row("a persisting transaction keeps the merge before it", "i:a u:a u:a#persisting u:a",
         "t1:i<t2", "");
-    row("a queued transaction stops the fold", "u:a u:a#queued u:a", "", "");
+    row("queued transactions fold: what is merged waits with the survivor",
+        "u:a#queued u:a#queued u:a#queued", "t1:u<t2,t3", "");
+    row("a queued insert and its removal cancel", "i:a#queued r:a#queued", "", "t1 t2");
     row("a transaction awaiting sync stops the fold", "u:a u:a#awaiting u:a", "", "");
     row("a barrier on another key changes nothing", "u:a u:b#persisting u:a", "t1:u<t3", "");
     row("a barrier remove lets a later insert and remove cancel", "r:a#persisting i:a#v0 r:a",

@@ -423,7 +423,9 @@ void tst_SyncRun::retryableFailureKeepsTheTransactionAndItsIds()
     m_engine->syncNow();
     waitForRequest();
     const Protocol::PushRequest first = m_transport->pushes.constFirst().request;
-    m_transport->answerPush({}, SyncError(SyncError::Network, QStringLiteral("unreachable")).setRetryable(true));
+    m_transport->answerPush({}, SyncError(SyncError::Network, QStringLiteral("bad gateway"))
+                                        .setHttpStatus(502)
+                                        .setRetryable(true));
     QTRY_COMPARE(finished.size(), 1);
     QCOMPARE(t->state(), Transaction::Pending);
     QCOMPARE(t->attempts().size(), 1);
