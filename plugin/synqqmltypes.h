@@ -12,6 +12,8 @@
 #include <synq/httptransport.h>
 #include <synq/synctransport.h>
 #include <synq/transaction.h>
+
+#include "synqqmlhooks.h"
 #include <synq/transactionmodel.h>
 
 #include <QtQml/qqml.h>
@@ -28,6 +30,7 @@ struct SynqSyncCollectionForeign
     Q_GADGET
     QML_FOREIGN(Synq::SyncCollection)
     QML_NAMED_ELEMENT(SyncCollection)
+    QML_EXTENDED(SynqSyncCollectionHooks) // persist
 };
 
 struct SynqTransactionForeign
@@ -43,6 +46,14 @@ struct SynqTransactionModelForeign
     Q_GADGET
     QML_FOREIGN(Synq::TransactionModel)
     QML_NAMED_ELEMENT(TransactionModel)
+};
+
+struct SynqRetryPolicyForeign
+{
+    Q_GADGET
+    QML_FOREIGN(Synq::RetryPolicy)
+    QML_NAMED_ELEMENT(RetryPolicy)
+    QML_UNCREATABLE("RetryPolicy is the grouped property SyncEngine.retryPolicy.")
 };
 
 struct SynqSyncStatusForeign

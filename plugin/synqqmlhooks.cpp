@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "synqqmlhooks.h"
+
+#include <synq/synccollection.h>
+
+#include <QtQml/QJSEngine>
+#include <QtQml/qqmlinfo.h>
+
+SynqSyncCollectionHooks::SynqSyncCollectionHooks(QObject *parent) : QObject(parent) { }
+
+/*!
+    \qmlproperty function SyncCollection::persist
+    A function \c{(transaction) => Promise} that writes the collection's transactions to any
+    API instead of the engine's transport (T7). Resolving the promise means persisted.
+    Rejecting with an object whose \c retryable is \c false is a non-retriable failure (the
+    transaction fails at once); any other rejection, or an exception, is retried by the
+    engine's retryPolicy. A rejection object may also carry \c message, \c code (a SyncError
+    code name such as \c "validation", or its number) and \c retryAfterMs. A function that
+    returns something other than a promise has persisted when it returns.
+
+    \qml
+    SyncCollection {
+        persist: (transaction) => api.save(transaction.mutations)
+    }
+    \endqml
+*/
+void SynqSyncCollectionHooks::setPersist(const QJSValue &persist)
+{
+    if (persist.strictlyEquals(m_persist))
+        return;
+    auto *collection = qobject_cast<Synq::SyncCollection *>(parent());
+    if (!collection)
+        return;
+    if (!persist.isCallable() && !persist.isUndefined() && !persist.isNull()) {
+        qmlWarning(this) << "persist must be a function (transaction) => Promise";
+        return;
+    }
+    m_persist = persist;
+    if (persist.isCallable()) {
+        QPointer<SynqSyncCollectionHooks> self(this);
+        collection->setPersistHandler(
+                [self](Synq::Transaction *transaction,
+                       const Synq::SyncEngine::PersistCallback &done) {
+                    if (!self) {
+                        done(Synq::SyncError(Synq::SyncError::Cancelled,
+                                             QStringLiteral("The persist function is gone."))
+                                     .setRetryable(true));
+                        return;
+                    }
+                    self->call(transaction, done);
+                });
+    } else {
+        collection->setPersistHandler({});
+    }
+    Q_EMIT persistChanged();
+}
+
+void SynqSyncCollectionHooks::call(Synq::Transaction *transaction,
+                                   const Synq::SyncEngine::PersistCallback &done)
+{
+    QJSEngine *engine = qjsEngine(parent());
+    if (!engine) {
+        done(Synq::SyncError(Synq::SyncError::Cancelled,
+                             QStringLiteral("The QML engine is gone."))
+                     .setRetryable(true));
+        return;
+    }
+    QJSEngine::setObjectOwnership(transaction, QJSEngine::CppOwnership); // the engine owns it
+    auto *reply = new SynqPersistReply(done, this);
+    const QJSValue result = m_persist.call({ engine->newQObject(transaction) });
+    if (result.isError()) {
+        reply->reject(result);
+        return;
+    }
+    const QJSValue then = result.property(QStringLiteral("then"));
+    if (!then.isCallable()) {
+        reply->resolve(result);
+        return;
+    }
+    QJSEngine::setObjectOwnership(reply, QJSEngine::CppOwnership);
+    const QJSValue handle = engine->newQObject(reply);
+    then.callWithInstance(result, { handle.property(QStringLiteral("resolve")),
+                                    handle.property(QStringLiteral("reject")) });
+}
+
+void SynqPersistReply::resolve(const QJSValue &)
+{
+    if (!m_done)
+        return;
+    const auto done = std::exchange(m_done, {});
+    done(Synq::SyncError());
+    deleteLater();
+}
+
+void SynqPersistReply::reject(const QJSValue &reason)
+{
+    if (!m_done)
+        return;
+    const auto done = std::exchange(m_done, {});
+    done(errorFrom(reason));
+    deleteLater();
+}
+
+Synq::SyncError SynqPersistReply::errorFrom(const QJSValue &reason)
+{
+    using Synq::SyncError;
+    bool retryable = true;
+    QString message;
+    SyncError::Code code = SyncError::Network;
+    int retryAfter = 0;
+    if (reason.isObject()) {
+        const QJSValue r = reason.property(QStringLiteral("retryable"));
+        if (r.isBool())
+            retryable = r.toBool();
+        message = reason.property(QStringLiteral("message")).toString();
+        if (reason.property(QStringLiteral("message")).isUndefined())
+            message.clear();
+        const QJSValue c = reason.property(QStringLiteral("code"));
+        bool known = false;
+        SyncError::Code given = SyncError::None;
+        if (c.isString()) {
+            const QString name = c.toString(); // "forbidden" or "Forbidden"
+            given = SyncError::codeFromName(name.left(1).toUpper() + name.mid(1), &known);
+        }
+        else if (c.isNumber() && c.toInt() > SyncError::None && c.toInt() <= SyncError::Cancelled)
+            given = SyncError::Code(c.toInt()), known = true;
+        if (known && given != SyncError::None)
+            code = given;
+        else if (!retryable)
+            code = SyncError::Validation;
+        const QJSValue after = reason.property(QStringLiteral("retryAfterMs"));
+        if (after.isNumber())
+            retryAfter = qMax(0, after.toInt());
+    } else if (!reason.isUndefined()) {
+        message = reason.toString();
+    }
+    if (message.isEmpty())
+        message = QStringLiteral("The persist function rejected the transaction.");
+    SyncError error(code, message);
+    error.setRetryable(retryable);
+    if (retryAfter > 0)
+        error.setRetryAfterMs(retryAfter);
+    return error;
+}
