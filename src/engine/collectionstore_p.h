@@ -21,6 +21,8 @@
 
 namespace Synq {
 
+class Transaction;
+
 struct StoreRow
 {
     qint64 ord = 0;
@@ -102,6 +104,8 @@ Q_SIGNALS:
     void rowsRemoved(int first, int last);
     void rowChanged(int row, const QStringList &fields, quint32 meta);
     void pendingTransactionsChanged();
+    // A transaction with a change to this collection failed (for good: a dead letter).
+    void transactionFailed(Synq::Transaction *transaction);
 
 private:
     void insertRows(QList<StoreRow> rows);

@@ -936,6 +936,12 @@ void SyncEnginePrivate::setRecord(Transaction *t, const TransactionRecord &recor
             emitEvent(QStringLiteral("retryScheduled"), record);
         emitEvent(QStringLiteral("stateChanged"), record);
         Q_EMIT q->transactionStateChanged(t->id(), t->state());
+        if (record.state == TransactionState::Failed) {
+            for (const QString &collection : record.collections()) {
+                if (CollectionStore *s = stores.value(collection))
+                    Q_EMIT s->transactionFailed(t);
+            }
+        }
     }
     Q_EMIT q->transactionChanged(t);
 }

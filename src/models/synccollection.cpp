@@ -212,6 +212,10 @@ void SyncCollectionPrivate::attach()
                 });
         connections << QObject::connect(s, &CollectionStore::pendingTransactionsChanged, q,
                                         &SyncCollection::pendingCountChanged);
+        connections << QObject::connect(s, &CollectionStore::transactionFailed, q,
+                                        [this](Transaction *t) {
+                                            Q_EMIT q->mutationFailed(t, t->error());
+                                        });
         connections << QObject::connect(s, &QObject::destroyed, q, [this] {
             q->beginResetModel();
             detach();

@@ -146,6 +146,9 @@ Q_SIGNALS:
     void countChanged();
     void pendingCountChanged();
     void errorOccurred(const Synq::SyncError &error);
+    // A transaction with changes to this collection failed for good (its changes rolled back;
+    // it is a dead letter: SyncEngine::retry() or discard()).
+    void mutationFailed(Synq::Transaction *transaction, const Synq::SyncError &error);
 
 private:
     friend class SyncCollectionPrivate;

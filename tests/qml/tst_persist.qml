@@ -84,9 +84,14 @@ TestCase {
             calls += 1
             return Promise.reject({ retryable: false, message: "the API said no", code: "forbidden" })
         })
+        const mutationFailed = createTemporaryObject(spyComponent, testCase,
+                                                     { target: notes, signalName: "mutationFailed" })
         const t = notes.insert({ text: "refused" })
         const failed = createTemporaryObject(spyComponent, testCase, { target: t, signalName: "failed" })
         tryCompare(t, "state", Transaction.Failed, 5000)
+        compare(mutationFailed.count, 1)
+        compare(mutationFailed.signalArguments[0][0], t)
+        compare(mutationFailed.signalArguments[0][1].code, SyncError.Forbidden)
         compare(calls, 1)
         compare(failed.count, 1)
         compare(t.error.message, "the API said no")
