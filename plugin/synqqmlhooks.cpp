@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "synqqmlhooks.h"
 
+#include <synq/json.h>
+#include <synq/overlay.h>
 #include <synq/synccollection.h>
 
 #include <QtQml/QJSEngine>
@@ -53,6 +55,82 @@ void SynqSyncCollectionHooks::setPersist(const QJSValue &persist)
         collection->setPersistHandler({});
     }
     Q_EMIT persistChanged();
+}
+
+/*!
+    \qmlproperty function SyncCollection::merge
+    A function \c{(synced, pending) => object} that puts pending changes back on top of a newly
+    synced state (T4): \c synced is the item's synced object (or \c null), \c pending the list
+    of its pending mutations, oldest first (each with \c type, \c changes, \c modified …).
+    Return the object to show, \c null to hide the row, or \c undefined for the default (each
+    pending change applied in order).
+
+    \qml
+    SyncCollection {
+        strategy: SyncCollection.Parallel
+        merge: (synced, pending) => {
+            const row = Object.assign({}, synced)
+            for (const m of pending)
+                row.likes = (row.likes || 0) + (m.changes.likesDelta || 0)
+            return row
+        }
+    }
+    \endqml
+*/
+void SynqSyncCollectionHooks::setMerge(const QJSValue &merge)
+{
+    if (merge.strictlyEquals(m_merge))
+        return;
+    auto *collection = qobject_cast<Synq::SyncCollection *>(parent());
+    if (!collection)
+        return;
+    if (!merge.isCallable() && !merge.isUndefined() && !merge.isNull()) {
+        qmlWarning(this) << "merge must be a function (synced, pending) => object";
+        return;
+    }
+    m_merge = merge;
+    if (merge.isCallable()) {
+        QPointer<SynqSyncCollectionHooks> self(this);
+        collection->setMergeFunction(
+                [self](const std::optional<QJsonObject> &synced,
+                       const QList<Synq::MutationRecord> &pending) -> std::optional<QJsonObject> {
+                    if (!self)
+                        return Synq::Overlay::visibleState(synced, pending);
+                    return self->callMerge(synced, pending);
+                });
+    } else {
+        collection->setMergeFunction({});
+    }
+    Q_EMIT mergeChanged();
+}
+
+std::optional<QJsonObject> SynqSyncCollectionHooks::callMerge(
+        const std::optional<QJsonObject> &synced, const QList<Synq::MutationRecord> &pending)
+{
+    QJSEngine *engine = qjsEngine(parent());
+    if (!engine)
+        return Synq::Overlay::visibleState(synced, pending);
+    QVariantList list;
+    for (const Synq::MutationRecord &m : pending)
+        list.append(m.toVariantMap());
+    const QJSValue result = m_merge.call(
+            { synced ? engine->toScriptValue(synced->toVariantMap()) : QJSValue(QJSValue::NullValue),
+              engine->toScriptValue(list) });
+    if (result.isNull())
+        return std::nullopt;
+    if (result.isUndefined())
+        return Synq::Overlay::visibleState(synced, pending);
+    if (!result.isError()) {
+        QJsonValue json;
+        QString bad;
+        if (result.isObject() && Synq::Json::fromVariant(result.toVariant(), &json, &bad)
+            && json.isObject())
+            return json.toObject();
+    }
+    qmlWarning(this) << "merge did not return an object, null or undefined"
+                     << (result.isError() ? result.toString() : QString())
+                     << "- the default merge is used";
+    return Synq::Overlay::visibleState(synced, pending);
 }
 
 void SynqSyncCollectionHooks::call(Synq::Transaction *transaction,

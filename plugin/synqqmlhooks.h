@@ -18,20 +18,28 @@ class SynqSyncCollectionHooks : public QObject
     Q_OBJECT
     QML_ANONYMOUS
     Q_PROPERTY(QJSValue persist READ persist WRITE setPersist NOTIFY persistChanged FINAL)
+    Q_PROPERTY(QJSValue merge READ merge WRITE setMerge NOTIFY mergeChanged FINAL)
 
 public:
     explicit SynqSyncCollectionHooks(QObject *parent);
 
     QJSValue persist() const { return m_persist; }
     void setPersist(const QJSValue &persist);
+    QJSValue merge() const { return m_merge; }
+    void setMerge(const QJSValue &merge);
 
 Q_SIGNALS:
     void persistChanged();
+    void mergeChanged();
 
 private:
     void call(Synq::Transaction *transaction, const Synq::SyncEngine::PersistCallback &done);
 
+    std::optional<QJsonObject> callMerge(const std::optional<QJsonObject> &synced,
+                                         const QList<Synq::MutationRecord> &pending);
+
     QJSValue m_persist;
+    QJSValue m_merge;
 };
 
 // The resolve/reject pair handed to a persist function's promise; answers once.

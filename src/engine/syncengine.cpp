@@ -273,6 +273,30 @@ void SyncEngine::setPersistHandler(const QString &collection, PersistHandler han
     d->configs[collection].persist = std::move(handler);
 }
 
+/*!
+    Sets how \a collection puts pending changes back on top of a newly synced state: whenever
+    a pull (or a persisted, failed or rolled-back transaction) gives an item with pending
+    changes a new synced state, \a merge computes what the row shows from that state and the
+    pending mutations, oldest first (T4). Return nullopt to hide the row. Without a merge
+    function each pending mutation's changes are applied in order (a remove hides the row).
+    The stored overlay follows what the function returns; the pending mutations are sent
+    unchanged.
+*/
+void SyncEngine::setMergeFunction(const QString &collection, MergeFunction merge)
+{
+    d->configs[collection].merge = std::move(merge);
+}
+
+std::optional<QJsonObject> SyncEnginePrivate::merged(const QString &collection,
+                                                    const std::optional<QJsonObject> &synced,
+                                                    const QList<MutationRecord> &pending) const
+{
+    const auto c = configs.constFind(collection);
+    if (c != configs.cend() && c->merge)
+        return c->merge(synced, pending);
+    return Overlay::visibleState(synced, pending);
+}
+
 void SyncEngine::setAwaitSync(const QString &collection, bool await)
 {
     d->configs[collection].awaitSync = await;
@@ -691,7 +715,7 @@ void SyncEnginePrivate::loadStore(CollectionStore *s)
             continue;
         pending.insert(item.key, a->transactionCount());
         const std::optional<QJsonObject> synced = item.optimistic ? item.synced : item.data;
-        if (const std::optional<QJsonObject> visible = Overlay::visibleState(synced, a->pending))
+        if (const std::optional<QJsonObject> visible = merged(s->name(), synced, a->pending))
             item.data = *visible;
     }
     s->reset(items, pending, activeTransactionsIn(s->name()));

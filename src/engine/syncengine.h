@@ -12,8 +12,11 @@
 #include <QtCore/QObject>
 #include <QtCore/QVariantMap>
 
+#include <QtCore/QJsonObject>
+
 #include <functional>
 #include <memory>
+#include <optional>
 
 namespace Synq {
 
@@ -53,6 +56,12 @@ public:
     using PersistHandler =
             std::function<void(Synq::Transaction *transaction, const PersistCallback &done)>;
 
+    // How pending changes are put back on top of a newly synced state (T4): given the item's
+    // synced state (nullopt: none) and its pending mutations in commit order, the state to
+    // show (nullopt: hidden). The default applies each mutation's changes in order.
+    using MergeFunction = std::function<std::optional<QJsonObject>(
+            const std::optional<QJsonObject> &synced, const QList<Synq::MutationRecord> &pending)>;
+
     explicit SyncEngine(QObject *parent = nullptr);
     ~SyncEngine() override;
 
@@ -85,6 +94,8 @@ public:
     // With awaitSync, a transaction of `collection` stays PersistedAwaitingSync after its
     // persist succeeded, until its change comes back through sync (T8).
     void setAwaitSync(const QString &collection, bool await);
+    // A custom merge for `collection`; an empty function restores the default.
+    void setMergeFunction(const QString &collection, MergeFunction merge);
     bool awaitSync(const QString &collection) const;
 
     // Starts a sync run now (push the outbox, then pull every collection), or right after

@@ -48,6 +48,7 @@ struct CollectionConfig
     StrategyKind strategy = StrategyKind::Ordered;
     bool awaitSync = false;
     SyncEngine::PersistHandler persist;
+    SyncEngine::MergeFunction merge;
 };
 
 class SyncEnginePrivate
@@ -145,7 +146,7 @@ public:
     void emitEvent(const QString &type, const TransactionRecord &record);
     // Persist: through the transport (the Synq protocol) or a collection's persist handler.
     bool canRun() const;
-    void callPersistHandler(const QString &id, const QString &attemptId, quint64 run);
+    void callPersistHandler(const QString &id, const QString &attemptId);
     void onPersisted(const QString &id, const QString &attemptId, const SyncError &error);
     void roundDone(quint64 run);
     void checkAwaiting(const QString &collection, const QList<SyncDatabase::SyncedWrite> &writes);
@@ -155,6 +156,11 @@ public:
         return t.mutations.isEmpty() ? QString() : t.mutations.constFirst().collection;
     }
     double random01() const;
+    // The item's visible state: its pending changes over the synced state, through the
+    // collection's merge function if it has one.
+    std::optional<QJsonObject> merged(const QString &collection,
+                                      const std::optional<QJsonObject> &synced,
+                                      const QList<MutationRecord> &pending) const;
     RowState rowState(CollectionStore *store, const QString &key,
                       const std::optional<QJsonObject> &synced, qint64 version, qint64 ord) const;
     bool sameRun(quint64 run) const { return running && run == runSerial; }
@@ -184,7 +190,6 @@ public:
     int maxQueueSize = 0; // 0: no limit
     RetryPolicy *retryPolicy = nullptr;
     bool compactAgain = false; // transactions were released since the last compaction
-    int roundOutstanding = 0; // persist calls of the current round not answered yet
     QDateTime nextDue; // the earliest scheduled retry seen by the last batch
     QHash<QString, ItemActivity> activity;
     QHash<QString, int> activeByCollection;

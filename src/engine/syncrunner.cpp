@@ -111,7 +111,6 @@ void SyncEnginePrivate::startRun(bool force)
     triedThisRun.clear();
     authRetried = false;
     compactAgain = true; // once before the first batch, and again after releases
-    roundOutstanding = 0;
     nextDue = QDateTime();
     runReport = { { QStringLiteral("pushed"), 0 }, { QStringLiteral("pulled"), 0 },
                   { QStringLiteral("conflicts"), 0 }, { QStringLiteral("failed"), 0 } };
@@ -268,25 +267,29 @@ void SyncEnginePrivate::pushNext()
     }
 
     const quint64 run = runSerial;
-    roundOutstanding = int(viaHandler.size()) + (viaTransport.isEmpty() ? 0 : 1);
-    if (!viaTransport.isEmpty()) {
-        request.batch = Protocol::batchId(request.mutations);
-        qCDebug(lcPush) << "pushing" << request.mutations.size() << "mutations of"
-                        << viaTransport.size() << "transactions, batch" << request.batch;
-        const QString scopeAtStart = scopeId;
-        transport->push(request, [this, run, scopeAtStart, viaTransport, request](
-                                         const Protocol::PushResponse &response,
-                                         const SyncError &error) {
-            if (!sameRun(run) || scopeAtStart != scopeId || !db)
-                return; // the engine moved on; the transactions resume after a reload
-            onPushed(viaTransport, request, response, error);
-        });
-    }
+    // Persist functions answer whenever they do: the run does not wait for them (a slow API
+    // must not hold back everything else); their transactions stay Persisting until then.
     for (const auto &[id, attemptId] : std::as_const(viaHandler))
-        callPersistHandler(id, attemptId, run);
+        callPersistHandler(id, attemptId);
+    if (viaTransport.isEmpty()) {
+        QMetaObject::invokeMethod(
+                q, [this, run] { if (sameRun(run)) pushNext(); }, Qt::QueuedConnection);
+        return;
+    }
+    request.batch = Protocol::batchId(request.mutations);
+    qCDebug(lcPush) << "pushing" << request.mutations.size() << "mutations of"
+                    << viaTransport.size() << "transactions, batch" << request.batch;
+    const QString scopeAtStart = scopeId;
+    transport->push(request, [this, run, scopeAtStart, viaTransport, request](
+                                     const Protocol::PushResponse &response,
+                                     const SyncError &error) {
+        if (!sameRun(run) || scopeAtStart != scopeId || !db)
+            return; // the engine moved on; the transactions resume after a reload
+        onPushed(viaTransport, request, response, error);
+    });
 }
 
-void SyncEnginePrivate::callPersistHandler(const QString &id, const QString &attemptId, quint64 run)
+void SyncEnginePrivate::callPersistHandler(const QString &id, const QString &attemptId)
 {
     Transaction *t = transactions.value(id);
     const SyncEngine::PersistHandler handler = config(firstCollection(t->record())).persist;
@@ -295,18 +298,17 @@ void SyncEnginePrivate::callPersistHandler(const QString &id, const QString &att
     auto answered = std::make_shared<std::atomic_bool>(false);
     QPointer<SyncEngine> engine(q);
     const QString scopeAtStart = scopeId;
-    auto done = [this, engine, answered, id, attemptId, run, scopeAtStart](const SyncError &error) {
+    auto done = [this, engine, answered, id, attemptId, scopeAtStart](const SyncError &error) {
         if (answered->exchange(true))
             return;
         if (!engine)
             return;
         QMetaObject::invokeMethod(
                 engine,
-                [this, id, attemptId, run, scopeAtStart, error] {
+                [this, id, attemptId, scopeAtStart, error] {
                     if (scopeAtStart != scopeId || !db)
                         return;
                     onPersisted(id, attemptId, error);
-                    roundDone(run);
                 },
                 Qt::QueuedConnection);
     };
@@ -315,9 +317,8 @@ void SyncEnginePrivate::callPersistHandler(const QString &id, const QString &att
 
 void SyncEnginePrivate::roundDone(quint64 run)
 {
-    if (!sameRun(run) || --roundOutstanding > 0)
-        return;
-    pushNext();
+    if (sameRun(run))
+        pushNext();
 }
 
 void SyncEnginePrivate::onPersisted(const QString &id, const QString &attemptId,
@@ -335,6 +336,9 @@ void SyncEnginePrivate::onPersisted(const QString &id, const QString &attemptId,
         if (outcome == Lifecycle::FailureOutcome::Failed)
             bump(runReport, "failed");
         settle({ { record, {} } });
+        const QDateTime due = Lifecycle::dueAt(record);
+        if (due.isValid() && autoSync)
+            scheduleSync(int(qBound(qint64(0), now.msecsTo(due), qint64(INT_MAX))));
         return;
     }
     // Persisted by the app's own code: its change is the synced state now, at the version the
@@ -366,7 +370,7 @@ RowState SyncEnginePrivate::rowState(CollectionStore *s, const QString &key,
     r.key = key;
     r.ord = ord;
     r.version = version;
-    r.visible = active ? Overlay::visibleState(synced, a->pending) : synced;
+    r.visible = active ? merged(s->name(), synced, a->pending) : synced;
     r.pending = active ? a->transactionCount() : 0;
     r.optimistic = active;
     return r;

@@ -54,6 +54,8 @@ public:
     bool awaitSync = false;
     SyncEngine::PersistHandler persist;
     bool persistSet = false;
+    SyncEngine::MergeFunction merge;
+    bool mergeSet = false;
 };
 
 /*!
@@ -391,6 +393,35 @@ void SyncCollection::setAwaitSync(bool await)
     });
     \endcode
 */
+/*!
+    Sets the function that puts this collection's pending changes back on top of a newly
+    synced state (see SyncEngine::setMergeFunction()), for a field-aware merge of your own:
+
+    \code
+    todos.setMergeFunction([](const std::optional<QJsonObject> &synced,
+                              const QList<Synq::MutationRecord> &pending) -> std::optional<QJsonObject> {
+        QJsonObject row = synced.value_or(QJsonObject());
+        for (const Synq::MutationRecord &m : pending) {
+            if (m.type == Synq::MutationType::Remove)
+                return std::nullopt;
+            for (auto it = m.changes.begin(); it != m.changes.end(); ++it) {
+                if (it.key() == QLatin1String("tags")) // union, not replace
+                    row.insert(it.key(), unite(row.value(it.key()), it.value()));
+                else
+                    row.insert(it.key(), it.value());
+            }
+        }
+        return row;
+    });
+    \endcode
+*/
+void SyncCollection::setMergeFunction(SyncEngine::MergeFunction merge)
+{
+    d->merge = std::move(merge);
+    d->mergeSet = true;
+    d->publishConfig();
+}
+
 void SyncCollection::setPersistHandler(SyncEngine::PersistHandler handler)
 {
     d->persist = std::move(handler);
@@ -597,6 +628,8 @@ void SyncCollectionPrivate::publishConfig()
     c.awaitSync = awaitSync;
     if (persistSet)
         e->setPersistHandler(name, persist);
+    if (mergeSet)
+        e->setMergeFunction(name, merge);
 }
 
 Transaction *SyncCollectionPrivate::commit(const QList<LocalOp> &ops)

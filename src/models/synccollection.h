@@ -104,6 +104,8 @@ public:
 
     // Persist this collection's transactions with a function of your own (T7).
     void setPersistHandler(SyncEngine::PersistHandler handler);
+    // Re-apply pending changes on top of incoming syncs with a function of your own (T4).
+    void setMergeFunction(SyncEngine::MergeFunction merge);
 
     int count() const;
     int pendingCount() const;

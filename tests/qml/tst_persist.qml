@@ -184,4 +184,33 @@ TestCase {
         compare(r.error.code, SyncError.Cancelled)
         compare(notes.count, 2)
     }
+
+    function test_mergePutsPendingChangesOnTopOfTheNewSyncedState() {
+        const engine = makeEngine()
+        let calls = 0
+        const notes = createTemporaryObject(collectionComponent, testCase, {
+            engine: engine,
+            strategy: SyncCollection.Parallel,
+            // The second transaction stays on its way; the others persist at once.
+            persist: (transaction) => {
+                calls += 1
+                return calls === 2 ? new Promise(() => {}) : Promise.resolve()
+            },
+            merge: (synced, pending) => ({ id: synced.id,
+                                           text: synced.text + "|" + pending.map((m) => m.changes.text).join("+") })
+        })
+        const first = notes.insert({ text: "a" })
+        tryCompare(first, "state", Transaction.Completed, 5000)
+        const key = notes.get(0).key
+        const second = notes.update(key, { text: "b" })
+        compare(notes.get(0).text, "b") // the default fold while nothing synced changed
+        tryCompare(second, "state", Transaction.Persisting, 5000)
+        const third = notes.update(key, { text: "c" })
+        tryCompare(third, "state", Transaction.Completed, 5000) // parallel: it does not wait
+        compare(second.state, Transaction.Persisting)
+        // The synced state is now "c" (the third change); the pending "b" goes on top through
+        // the merge function.
+        compare(notes.get(0).text, "c|b")
+        compare(notes.get(0).isOptimistic, true)
+    }
 }
