@@ -59,10 +59,29 @@ ServerStore::~ServerStore()
 
 bool ServerStore::exec(const QString &sql)
 {
+    if (m_config.driver != DatabaseConfig::Postgres) {
+        // SQLite prepares transaction control like any statement: reuse it.
+        QSqlQuery &query = statement(sql);
+        if (!query.exec())
+            return fail(sql.section(QLatin1Char(' '), 0, 2), query);
+        return true;
+    }
     QSqlQuery query(QSqlDatabase::database(m_connectionName, false));
     if (!query.exec(sql))
         return fail(sql.section(QLatin1Char(' '), 0, 2), query);
     return true;
+}
+
+QSqlQuery &ServerStore::statement(const QString &sql)
+{
+    auto it = m_statements.find(sql);
+    if (it == m_statements.end()) {
+        QSqlQuery query(QSqlDatabase::database(m_connectionName, false));
+        query.setForwardOnly(true);
+        query.prepare(sql); // a failure shows when it runs
+        it = m_statements.emplace(sql, query).first;
+    }
+    return it->second;
 }
 
 bool ServerStore::fail(const QString &what, const QSqlQuery &query)
@@ -129,12 +148,15 @@ bool ServerStore::open()
 
 void ServerStore::close()
 {
-    if (!QSqlDatabase::contains(m_connectionName))
+    if (!QSqlDatabase::contains(m_connectionName)) {
+        m_statements.clear();
         return;
+    }
     {
         QSqlDatabase db = QSqlDatabase::database(m_connectionName, false);
         if (m_inTransaction)
             rollback();
+        m_statements.clear(); // before the connection goes
         db.close();
     }
     QSqlDatabase::removeDatabase(m_connectionName);
@@ -330,30 +352,29 @@ bool ServerStore::rollbackToSavepoint()
 bool ServerStore::findResult(const QString &owner, const QString &mutationId,
                              std::optional<QJsonObject> *result)
 {
-    QSqlQuery query(QSqlDatabase::database(m_connectionName, false));
-    query.prepare(QStringLiteral(
+    QSqlQuery &query = statement(QStringLiteral(
             "SELECT result FROM seen_mutations WHERE owner = ? AND mutation_id = ?"));
-    query.addBindValue(owner);
-    query.addBindValue(mutationId);
+    query.bindValue(0, owner);
+    query.bindValue(1, mutationId);
     if (!query.exec())
         return fail(QStringLiteral("looking up a mutation id"), query);
     if (query.next())
         *result = decode(query.value(0).toString());
     else
         result->reset();
+    query.finish();
     return true;
 }
 
 bool ServerStore::rememberResult(const QString &owner, const QString &mutationId,
                                  const QJsonObject &result)
 {
-    QSqlQuery query(QSqlDatabase::database(m_connectionName, false));
-    query.prepare(QStringLiteral("INSERT INTO seen_mutations (owner, mutation_id, result, "
-                                 "created_at) VALUES (?, ?, ?, ?)"));
-    query.addBindValue(owner);
-    query.addBindValue(mutationId);
-    query.addBindValue(encode(result));
-    query.addBindValue(m_txTime);
+    QSqlQuery &query = statement(QStringLiteral("INSERT INTO seen_mutations (owner, mutation_id, "
+                                                "result, created_at) VALUES (?, ?, ?, ?)"));
+    query.bindValue(0, owner);
+    query.bindValue(1, mutationId);
+    query.bindValue(2, encode(result));
+    query.bindValue(3, m_txTime);
     if (!query.exec())
         return fail(QStringLiteral("remembering a mutation id"), query);
     return true;
@@ -364,12 +385,11 @@ bool ServerStore::loadRecord(const QString &owner, const QString &collection, co
 {
     if (!m_inTransaction && !ensureConnection())
         return false;
-    QSqlQuery query(QSqlDatabase::database(m_connectionName, false));
-    query.prepare(QStringLiteral("SELECT version, deleted, data FROM records"
-                                 " WHERE owner = ? AND collection = ? AND key = ?"));
-    query.addBindValue(owner);
-    query.addBindValue(collection);
-    query.addBindValue(key);
+    QSqlQuery &query = statement(QStringLiteral("SELECT version, deleted, data FROM records"
+                                                " WHERE owner = ? AND collection = ? AND key = ?"));
+    query.bindValue(0, owner);
+    query.bindValue(1, collection);
+    query.bindValue(2, key);
     if (!query.exec())
         return fail(QStringLiteral("reading a record"), query);
     *record = StoredRecord();
@@ -380,6 +400,7 @@ bool ServerStore::loadRecord(const QString &owner, const QString &collection, co
         if (!record->deleted)
             record->data = decode(query.value(2).toString());
     }
+    query.finish();
     return true;
 }
 
@@ -387,19 +408,18 @@ bool ServerStore::writeRecord(const QString &owner, const QString &collection, c
                               qint64 version, const QJsonObject *data)
 {
     Q_ASSERT(m_inTransaction);
-    QSqlQuery query(QSqlDatabase::database(m_connectionName, false));
-    query.prepare(QStringLiteral(
+    QSqlQuery &query = statement(QStringLiteral(
             "INSERT INTO records (owner, collection, key, version, data, deleted, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (owner, collection, key) DO UPDATE SET version = excluded.version,"
             " data = excluded.data, deleted = excluded.deleted, updated_at = excluded.updated_at"));
-    query.addBindValue(owner);
-    query.addBindValue(collection);
-    query.addBindValue(key);
-    query.addBindValue(version);
-    query.addBindValue(data ? QVariant(encode(*data)) : nullText());
-    query.addBindValue(data ? 0 : 1);
-    query.addBindValue(m_txTime);
+    query.bindValue(0, owner);
+    query.bindValue(1, collection);
+    query.bindValue(2, key);
+    query.bindValue(3, version);
+    query.bindValue(4, data ? QVariant(encode(*data)) : nullText());
+    query.bindValue(5, data ? 0 : 1);
+    query.bindValue(6, m_txTime);
     if (!query.exec())
         return fail(QStringLiteral("writing a record"), query);
     return true;

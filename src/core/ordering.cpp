@@ -1,10 +1,33 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include <synq/ordering.h>
 
+#include <synq/lifecycle.h>
+
 namespace Synq {
 namespace Ordering {
 
+QStringList Entry::keysOf(const TransactionRecord &t)
+{
+    QStringList keys;
+    keys.reserve(t.mutations.size());
+    QSet<QString> seen; // a bulk transaction has many mutations: no quadratic contains()
+    seen.reserve(t.mutations.size());
+    for (const MutationRecord &m : t.mutations) {
+        QString key = m.collection + QLatin1Char('/') + m.key;
+        if (!seen.contains(key)) {
+            seen.insert(key);
+            keys.append(std::move(key));
+        }
+    }
+    return keys;
+}
+
 Entry Entry::of(const TransactionRecord &t)
+{
+    return of(t, keysOf(t));
+}
+
+Entry Entry::of(const TransactionRecord &t, const QStringList &keys)
 {
     Entry e;
     e.id = t.id;
@@ -12,21 +35,16 @@ Entry Entry::of(const TransactionRecord &t)
     e.strategy = t.strategy;
     e.queuedBehind = t.queuedBehind;
     e.size = int(t.mutations.size());
-    for (const MutationRecord &m : t.mutations) {
-        const QString key = m.collection + QLatin1Char('/') + m.key;
-        if (!e.keys.contains(key))
-            e.keys.append(key);
-    }
-    if (t.state == TransactionState::Pending && !t.attempts.isEmpty())
-        e.dueAt = t.attempts.constLast().retryScheduledFor;
+    e.keys = keys;
+    e.dueAt = Lifecycle::dueAt(t);
     return e;
 }
 
-bool locks(const Entry &e)
+bool locks(TransactionState state, StrategyKind strategy)
 {
-    return e.strategy == StrategyKind::Ordered
-            && (e.state == TransactionState::Queued || e.state == TransactionState::Persisting
-                || e.state == TransactionState::PersistedAwaitingSync);
+    return strategy == StrategyKind::Ordered
+            && (state == TransactionState::Queued || state == TransactionState::Persisting
+                || state == TransactionState::PersistedAwaitingSync);
 }
 
 static bool shareKey(const Entry &a, const QSet<QString> &keys)

@@ -38,9 +38,14 @@ struct SYNQ_EXPORT Entry
     int size = 1; // mutations
 
     static Entry of(const TransactionRecord &t);
+    static QStringList keysOf(const TransactionRecord &t);
+    // With the keys already known (they never change for a transaction).
+    static Entry of(const TransactionRecord &t, const QStringList &keys);
 };
 
-SYNQ_EXPORT bool locks(const Entry &e);
+SYNQ_EXPORT bool locks(TransactionState state, StrategyKind strategy);
+inline bool locks(const Entry &e) { return locks(e.state, e.strategy); }
+inline bool locks(const TransactionRecord &t) { return locks(t.state, t.strategy); }
 
 // The transaction `t` has to wait for: the most recent of `earlier` that holds one of its keys,
 // or "" when it may go. `earlier` are the transactions committed before t, in commit order.

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include <synq/records.h>
 
+#include <QtCore/QSet>
+
 #include <synq/json.h>
 
 namespace Synq {
@@ -85,9 +87,12 @@ QStringList TransactionRecord::collections() const
 QStringList TransactionRecord::keys() const
 {
     QStringList out;
+    QSet<QString> seen; // bulk transactions hold many keys: no quadratic contains()
     for (const MutationRecord &m : mutations) {
-        if (!out.contains(m.key))
+        if (!seen.contains(m.key)) {
+            seen.insert(m.key);
             out.append(m.key);
+        }
     }
     return out;
 }

@@ -508,6 +508,7 @@ bool SyncEngine::discard(const QString &transactionId)
         if (!gone)
             continue;
         d->transactionOrder.removeOne(id);
+        d->keysById.remove(id);
         d->absorbedBy.remove(id);
         if (gone->state() == Transaction::Failed)
             --d->failedCount;
@@ -633,6 +634,8 @@ void SyncEnginePrivate::forgetTransactions()
     transactionOrder.clear();
     orderOf.clear();
     nextOrder = 0;
+    outboxOrder.clear();
+    keysById.clear();
     waitingFor.clear();
     awaitedVersion.clear();
     activity.clear();
@@ -640,7 +643,6 @@ void SyncEnginePrivate::forgetTransactions()
     absorbedBy.clear();
     activeCount = 0;
     failedCount = 0;
-    nextDue = QDateTime();
 }
 
 void SyncEnginePrivate::addTransaction(Transaction *t)
@@ -649,6 +651,9 @@ void SyncEnginePrivate::addTransaction(Transaction *t)
     transactions.insert(record.id, t);
     orderOf.insert(record.id, nextOrder++);
     transactionOrder.append(record.id);
+    keysById.insert(record.id, Ordering::Entry::keysOf(record));
+    if (isActive(record.state))
+        outboxOrder.append(record.id);
     if (!record.mergedInto.isEmpty())
         absorbedBy.insert(record.mergedInto, record.id);
     if (!record.queuedBehind.isEmpty() && record.state == TransactionState::Queued)
@@ -695,6 +700,8 @@ void SyncEnginePrivate::moveToEnd(const QString &id)
     transactionOrder.removeOne(id);
     orderOf.insert(id, nextOrder++);
     transactionOrder.append(id);
+    outboxOrder.removeOne(id);
+    outboxOrder.append(id);
 }
 
 void SyncEnginePrivate::loadStore(CollectionStore *s)

@@ -181,6 +181,8 @@ public:
     QHash<QString, Transaction *> transactions; // current scope, loaded or made here
     QList<QString> transactionOrder;
     QHash<QString, qint64> orderOf; // id -> position in commit order
+    QStringList outboxOrder; // unfinished ones in commit order (finished ones pruned lazily)
+    QHash<QString, QStringList> keysById; // the item ids each transaction touches
     qint64 nextOrder = 0;
     QMultiHash<QString, QString> waitingFor; // blocker -> transactions queued behind it
     QHash<QString, qint64> awaitedVersion; // mutation id -> version its change must come back at
@@ -190,7 +192,6 @@ public:
     int maxQueueSize = 0; // 0: no limit
     RetryPolicy *retryPolicy = nullptr;
     bool compactAgain = false; // transactions were released since the last compaction
-    QDateTime nextDue; // the earliest scheduled retry seen by the last batch
     QHash<QString, ItemActivity> activity;
     QHash<QString, int> activeByCollection;
     QMultiHash<QString, QString> absorbedBy; // survivor -> transactions compacted into it

@@ -111,7 +111,6 @@ void SyncEnginePrivate::startRun(bool force)
     triedThisRun.clear();
     authRetried = false;
     compactAgain = true; // once before the first batch, and again after releases
-    nextDue = QDateTime();
     runReport = { { QStringLiteral("pushed"), 0 }, { QStringLiteral("pulled"), 0 },
                   { QStringLiteral("conflicts"), 0 }, { QStringLiteral("failed"), 0 } };
     runClock.start();
@@ -199,20 +198,36 @@ void SyncEnginePrivate::pushNext()
     // their items (Ordering::nextBatch).
     const int limit = runBatchLimit > 0 ? runBatchLimit : (transport ? transport->batchSize() : 100);
     const QDateTime now = QDateTime::currentDateTimeUtc();
+    // The unfinished transactions in commit order, up to the point where the batch is surely
+    // full: nothing after it can be sent now, and locks only reach forward.
     QList<Ordering::Entry> outbox;
     QSet<QString> skip = triedThisRun;
-    for (const QString &id : std::as_const(transactionOrder)) {
+    const QDateTime dueBy = forceDue ? now.addYears(100) : now;
+    int sendable = 0;
+    QStringList stillActive;
+    stillActive.reserve(outboxOrder.size());
+    qsizetype i = 0;
+    for (; i < outboxOrder.size() && sendable <= limit; ++i) {
+        const QString &id = outboxOrder.at(i);
         const Transaction *t = transactions.value(id);
-        if (!t || !isActive(t->record().state) || !t->record().mergedInto.isEmpty())
+        if (!t || !isActive(t->record().state))
+            continue; // finished: it leaves the outbox order
+        stillActive.append(id);
+        if (!t->record().mergedInto.isEmpty())
             continue;
-        outbox.append(Ordering::Entry::of(t->record()));
-        if (!transport && !config(firstCollection(t->record())).persist)
+        const TransactionRecord &r = t->record();
+        outbox.append(Ordering::Entry::of(r, keysById.value(id)));
+        if (!transport && !config(firstCollection(r)).persist)
             skip.insert(id); // nowhere to send it yet
+        const Ordering::Entry &e = outbox.constLast();
+        if (e.state == TransactionState::Pending && !skip.contains(id)
+            && (!e.dueAt.isValid() || e.dueAt <= dueBy))
+            sendable += e.size;
     }
+    stillActive.append(outboxOrder.mid(i));
+    outboxOrder = std::move(stillActive);
     // syncNow() sends what waits for a scheduled retry too; automatic runs keep the schedule.
-    const Ordering::Batch batch =
-            Ordering::nextBatch(outbox, limit, forceDue ? now.addYears(100) : now, skip);
-    nextDue = batch.nextDue;
+    const Ordering::Batch batch = Ordering::nextBatch(outbox, limit, dueBy, skip);
 
     QList<TransactionWrite> writes;
     for (const auto &[id, behind] : batch.queue) {
@@ -383,7 +398,7 @@ bool SyncEnginePrivate::isLocked(const QString &item) const
         return false;
     for (const MutationRecord &m : a->pending) {
         const Transaction *t = transactions.value(m.transactionId);
-        if (t && Ordering::locks(Ordering::Entry::of(t->record())))
+        if (t && Ordering::locks(t->record()))
             return true;
     }
     return false;
@@ -421,8 +436,7 @@ void SyncEnginePrivate::expand(QList<TransactionWrite> &writes) const
                 && before != TransactionState::Failed;
         const bool doneNow = now.state == TransactionState::Completed
                 && before != TransactionState::Completed;
-        const bool unlocked = Ordering::locks(Ordering::Entry::of(t->record()))
-                && !Ordering::locks(Ordering::Entry::of(now));
+        const bool unlocked = Ordering::locks(t->record()) && !Ordering::locks(now);
         if (!failedNow && !doneNow && !unlocked)
             continue;
 
@@ -998,14 +1012,12 @@ void SyncEnginePrivate::finishRun(const SyncError &error)
 
     // Transactions whose attempt failed go again when their retry is due (T5, S5).
     QDateTime due;
-    for (const QString &id : std::as_const(triedThisRun)) {
+    for (const QString &id : std::as_const(outboxOrder)) {
         const Transaction *t = transactions.value(id);
         const QDateTime at = t ? Lifecycle::dueAt(t->record()) : QDateTime();
         if (at.isValid() && (!due.isValid() || at < due))
             due = at;
     }
-    if (nextDue.isValid() && (!due.isValid() || nextDue < due))
-        due = nextDue;
     if (due.isValid() && autoSync)
         scheduleSync(int(qBound(qint64(0), QDateTime::currentDateTimeUtc().msecsTo(due), qint64(INT_MAX))));
     if (error.isError()) {

@@ -40,7 +40,7 @@ public:
     virtual void push(const Protocol::PushRequest &request, PushCallback done) = 0;
     virtual void pull(const Protocol::PullRequest &request, PullCallback done) = 0;
 
-    // Mutations per push request (1..500, default 100).
+    // Mutations per push request (1..500, default 500; an oversized request is split).
     int batchSize() const;
     void setBatchSize(int size);
 
@@ -53,7 +53,7 @@ Q_SIGNALS:
     void changesAvailable();
 
 private:
-    int m_batchSize = 100;
+    int m_batchSize = 500;
 };
 
 } // namespace Synq
