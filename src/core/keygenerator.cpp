@@ -6,9 +6,25 @@
 
 namespace Synq {
 
+namespace {
+
+// The system generator reads the OS (or RDRAND) on every call, which is slow on some machines;
+// keys need unpredictable seeding, not a system call per key. Seeded with 256 bits from it once;
+// next() calls it under its mutex.
+QRandomGenerator *seededGenerator()
+{
+    static QRandomGenerator generator = [] {
+        quint32 seed[8];
+        QRandomGenerator::system()->fillRange(seed);
+        return QRandomGenerator(seed, 8);
+    }();
+    return &generator;
+}
+
+} // namespace
+
 KeyGenerator::KeyGenerator()
-    : KeyGenerator([] { return QDateTime::currentMSecsSinceEpoch(); },
-                   QRandomGenerator::system())
+    : KeyGenerator([] { return QDateTime::currentMSecsSinceEpoch(); }, seededGenerator())
 {
 }
 

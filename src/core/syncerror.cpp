@@ -32,7 +32,15 @@ public:
     In QML the value is available as \c syncError, and its codes as \c{SyncError.Validation} etc.
 */
 
-SyncError::SyncError() : d(new SyncErrorData) { }
+// "No error" is by far the most common value (one per row and transaction): all of them share
+// one data block until one is changed.
+static const QSharedDataPointer<SyncErrorData> &noError()
+{
+    static const QSharedDataPointer<SyncErrorData> shared(new SyncErrorData);
+    return shared;
+}
+
+SyncError::SyncError() : d(noError()) { }
 
 SyncError::SyncError(Code code, const QString &message, const QString &detail)
     : d(new SyncErrorData)

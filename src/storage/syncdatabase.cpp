@@ -253,6 +253,7 @@ QSqlQuery &SyncDatabasePrivate::statement(const char *sql) const
     QSqlQuery *&q = c->statements[sql];
     if (!q) {
         q = new QSqlQuery(QSqlDatabase::database(c->name, false));
+        q->setForwardOnly(true); // rows are read once: nothing is cached behind the cursor
         q->prepare(QString::fromLatin1(sql));
     }
     return *q;
