@@ -14,10 +14,10 @@ CollectionStore::CollectionStore(const QString &name, QObject *parent)
 
 int CollectionStore::indexOf(const QString &key) const
 {
-    const auto ordIt = m_ordByKey.constFind(key);
-    if (ordIt == m_ordByKey.constEnd())
+    const qint64 *found = m_ordByKey.find(key);
+    if (!found)
         return -1;
-    const qint64 ord = *ordIt;
+    const qint64 ord = *found;
     const auto it = std::lower_bound(m_rows.cbegin(), m_rows.cend(), ord,
                                      [](const StoreRow &r, qint64 o) { return r.ord < o; });
     if (it == m_rows.cend() || it->ord != ord)
