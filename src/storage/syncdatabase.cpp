@@ -601,7 +601,8 @@ SyncError SyncDatabase::writeLocalTransaction(const TransactionRecord &tx,
             mq.bindValue(7, m.baseVersion);
             mq.bindValue(8, jsonOrNull(m.original, m.type != MutationType::Insert));
             mq.bindValue(9, jsonOrNull(m.modified, m.type != MutationType::Remove));
-            mq.bindValue(10, jsonOrNull(m.changes, m.type != MutationType::Remove));
+            // An insert's changes are its whole object (= modified): not stored twice.
+            mq.bindValue(10, jsonOrNull(m.changes, m.type == MutationType::Update));
             mq.bindValue(11,
                          m.metadata.isUndefined() || m.metadata.isNull()
                                  ? QVariant()
@@ -716,6 +717,8 @@ SyncError SyncDatabasePrivate::loadTransactions(const QString &scope, bool inclu
         m.original = decode(mq.value(7));
         m.modified = decode(mq.value(8));
         m.changes = decode(mq.value(9));
+        if (m.type == MutationType::Insert && mq.value(9).isNull())
+            m.changes = m.modified; // stored once, as modified
         m.metadata = decode(mq.value(10)).value(QStringLiteral("v"));
         m.state = MutationState(mq.value(11).toInt());
         m.createdAt = fromMs(mq.value(12));
@@ -846,7 +849,7 @@ SyncError SyncDatabase::writeCompaction(const Compaction::Plan &plan)
             m.bindValue(0, int(r.type));
             m.bindValue(1, jsonOrNull(r.original, r.type != MutationType::Insert));
             m.bindValue(2, jsonOrNull(r.modified, r.type != MutationType::Remove));
-            m.bindValue(3, jsonOrNull(r.changes, r.type != MutationType::Remove));
+            m.bindValue(3, jsonOrNull(r.changes, r.type == MutationType::Update));
             m.bindValue(4, r.baseVersion);
             m.bindValue(5, toMs(r.updatedAt));
             m.bindValue(6, r.id);
