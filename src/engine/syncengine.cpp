@@ -856,8 +856,10 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
 
     QList<SyncDatabase::ItemWrite> writes;
     writes.reserve(staged.size());
-    for (const Staged &st : std::as_const(staged))
-        writes.append({ st.store->name(), st.key, 0, st.visible });
+    for (const Staged &st : std::as_const(staged)) {
+        const StoreRow *row = st.store->find(st.key);
+        writes.append({ st.store->name(), st.key, 0, st.visible, row ? row->ord : 0 });
+    }
 
     const SyncError writeError = db->writeLocalTransaction(tx, &writes);
     if (writeError.isError())

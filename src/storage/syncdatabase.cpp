@@ -548,17 +548,54 @@ SyncError SyncDatabase::writeLocalTransaction(const TransactionRecord &tx,
                 " SELECT collection, scope, key, version, ?, 0 FROM items"
                 " WHERE collection = ? AND scope = ? AND key = ?"
                 " ON CONFLICT (collection, scope, key) DO UPDATE SET deleted_at = excluded.deleted_at");
+        // The common cases without RETURNING (which costs SQLite a temporary result): a row
+        // the caller sees keeps its place; a key never seen is a plain insert.
+        QSqlQuery &visibleItem = d->statement(
+                "UPDATE items SET local_data = ?, local_deleted = ?, updated_at = ?"
+                " WHERE collection = ? AND scope = ? AND key = ?");
+        QSqlQuery &newItem = d->statement(
+                "INSERT INTO items (collection, scope, key, version, data, local_data,"
+                " local_deleted, deleted, updated_at) VALUES (?, ?, ?, 0, NULL, ?, ?, 0, ?)"
+                " ON CONFLICT (collection, scope, key) DO NOTHING");
         for (ItemWrite &w : *writes) {
-            item.bindValue(0, w.collection);
-            item.bindValue(1, text(tx.scope));
-            item.bindValue(2, w.key);
-            item.bindValue(3, jsonOrNull(w.visible.value_or(QJsonObject()), w.visible.has_value()));
-            item.bindValue(4, w.visible ? 0 : 1);
-            item.bindValue(5, now);
-            if (!item.exec() || !item.next())
-                return d->failed(item);
-            w.ord = item.value(0).toLongLong();
-            item.finish();
+            const QVariant local = jsonOrNull(w.visible.value_or(QJsonObject()), w.visible.has_value());
+            bool written = false;
+            if (w.visibleOrd > 0) {
+                visibleItem.bindValue(0, local);
+                visibleItem.bindValue(1, w.visible ? 0 : 1);
+                visibleItem.bindValue(2, now);
+                visibleItem.bindValue(3, w.collection);
+                visibleItem.bindValue(4, text(tx.scope));
+                visibleItem.bindValue(5, w.key);
+                if (!visibleItem.exec())
+                    return d->failed(visibleItem);
+                written = visibleItem.numRowsAffected() == 1;
+                w.ord = w.visibleOrd;
+            } else if (w.visible) {
+                newItem.bindValue(0, w.collection);
+                newItem.bindValue(1, text(tx.scope));
+                newItem.bindValue(2, w.key);
+                newItem.bindValue(3, local);
+                newItem.bindValue(4, 0);
+                newItem.bindValue(5, now);
+                if (!newItem.exec())
+                    return d->failed(newItem);
+                written = newItem.numRowsAffected() == 1;
+                if (written)
+                    w.ord = newItem.lastInsertId().toLongLong();
+            }
+            if (!written) {
+                item.bindValue(0, w.collection);
+                item.bindValue(1, text(tx.scope));
+                item.bindValue(2, w.key);
+                item.bindValue(3, local);
+                item.bindValue(4, w.visible ? 0 : 1);
+                item.bindValue(5, now);
+                if (!item.exec() || !item.next())
+                    return d->failed(item);
+                w.ord = item.value(0).toLongLong();
+                item.finish();
+            }
             if (!w.visible) {
                 tombstone.bindValue(0, now);
                 tombstone.bindValue(1, w.collection);

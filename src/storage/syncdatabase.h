@@ -96,6 +96,7 @@ public:
         QString key;
         qint64 ord = 0; // set by writeLocalTransaction(): the item's place in the replica
         std::optional<QJsonObject> visible; // nullopt: removed locally
+        qint64 visibleOrd = 0; // the place of the row the caller shows now (0: not shown)
     };
 
     explicit SyncDatabase(const QString &path);
