@@ -295,10 +295,12 @@ void SyncEnginePrivate::pushNext()
     qCDebug(lcPush) << "pushing" << request.mutations.size() << "mutations of"
                     << viaTransport.size() << "transactions, batch" << request.batch;
     const QString scopeAtStart = scopeId;
-    transport->push(request, [this, run, scopeAtStart, viaTransport, request](
+    // The transport may outlive the engine: an answer after that finds no engine to touch.
+    const QPointer<SyncEngine> engine(q);
+    transport->push(request, [this, engine, run, scopeAtStart, viaTransport, request](
                                      const Protocol::PushResponse &response,
                                      const SyncError &error) {
-        if (!sameRun(run) || scopeAtStart != scopeId || !db)
+        if (!engine || !sameRun(run) || scopeAtStart != scopeId || !db)
             return; // the engine moved on; the transactions resume after a reload
         onPushed(viaTransport, request, response, error);
     });
@@ -785,9 +787,10 @@ void SyncEnginePrivate::pullNext()
     const quint64 run = runSerial;
     const QString scopeAtStart = scopeId;
     const qint64 maxVersion = cursor.maxVersion;
-    transport->pull(request, [this, run, scopeAtStart, collection, request, maxVersion](
+    const QPointer<SyncEngine> engine(q); // the transport may outlive the engine
+    transport->pull(request, [this, engine, run, scopeAtStart, collection, request, maxVersion](
                                      const Protocol::PullResponse &response, const SyncError &e) {
-        if (!sameRun(run) || scopeAtStart != scopeId || !db)
+        if (!engine || !sameRun(run) || scopeAtStart != scopeId || !db)
             return;
         if (!e.isError() && !request.cursor.isEmpty()) {
             // Cursors only move forward: a page that goes back means the server lost data.
