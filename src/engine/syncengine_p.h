@@ -137,10 +137,18 @@ public:
     // ones queued behind a finished one move on — written in ONE SQL transaction together with
     // the synced states of the items (`synced`, at `syncedVersions`; with newerOnly a stored
     // newer version is kept), then the models and signals follow.
+    // `applied`: persisted mutations, in order, with the version the server gave each (-1:
+    // unknown, the stored version stays); the synced state becomes the stored one with them.
     using TransactionWrite = SyncDatabase::TransactionWrite;
+    struct Applied
+    {
+        MutationRecord mutation;
+        qint64 version = -1;
+    };
     bool settle(QList<TransactionWrite> writes,
                 const QHash<QString, std::optional<QJsonObject>> &synced = {},
-                const QHash<QString, qint64> &syncedVersions = {}, bool newerOnly = true);
+                const QHash<QString, qint64> &syncedVersions = {}, bool newerOnly = true,
+                const QList<Applied> &applied = {});
     void expand(QList<TransactionWrite> &writes) const;
     void setRecord(Transaction *t, const TransactionRecord &record);
     void emitEvent(const QString &type, const TransactionRecord &record);

@@ -361,20 +361,14 @@ void SyncEnginePrivate::onPersisted(const QString &id, const QString &attemptId,
     // Persisted by the app's own code: its change is the synced state now, at the version the
     // replica has (a later sync brings the server's).
     bool await = false;
-    QHash<QString, std::optional<QJsonObject>> synced;
-    QHash<QString, qint64> versions;
+    QList<Applied> applied;
     for (const MutationRecord &m : std::as_const(record.mutations)) {
         await = await || config(m.collection).awaitSync;
-        const QString item = itemId(m.collection, m.key);
-        synced.insert(item, m.type == MutationType::Remove ? std::nullopt
-                                                           : std::optional<QJsonObject>(m.modified));
-        const CollectionStore *s = stores.value(m.collection);
-        const StoreRow *row = s ? s->find(m.key) : nullptr;
-        versions.insert(item, row ? row->version : m.baseVersion);
+        applied.append({ m, -1 }); // no version known: the stored one stays
     }
     Lifecycle::persisted(record, await, now);
     bump(runReport, "pushed", int(record.mutations.size()));
-    settle({ { record, {} } }, synced, versions);
+    settle({ { record, {} } }, {}, {}, true, applied);
 }
 
 RowState SyncEnginePrivate::rowState(CollectionStore *s, const QString &key,
@@ -491,7 +485,8 @@ void SyncEnginePrivate::expand(QList<TransactionWrite> &writes) const
 
 bool SyncEnginePrivate::settle(QList<TransactionWrite> writes,
                                const QHash<QString, std::optional<QJsonObject>> &synced,
-                               const QHash<QString, qint64> &syncedVersions, bool newerOnly)
+                               const QHash<QString, qint64> &syncedVersions, bool newerOnly,
+                               const QList<Applied> &applied)
 {
     expand(writes);
 
@@ -533,6 +528,12 @@ bool SyncEnginePrivate::settle(QList<TransactionWrite> writes,
     }
     for (auto it = synced.cbegin(); it != synced.cend(); ++it)
         touched.insert(it.key());
+    QHash<QString, QList<qsizetype>> appliedTo; // item -> its persisted changes, in order
+    for (qsizetype i = 0; i < applied.size(); ++i) {
+        const QString id = itemId(applied.at(i).mutation.collection, applied.at(i).mutation.key);
+        appliedTo[id].append(i);
+        touched.insert(id);
+    }
 
     // The synced state each touched row returns to: what the server said (unless the replica
     // already holds a newer version), or what the replica holds.
@@ -576,6 +577,17 @@ bool SyncEnginePrivate::settle(QList<TransactionWrite> writes,
             w.synced = have != stored.cend() ? have->data : std::nullopt;
             w.version = have != stored.cend() ? have->version : 0;
         }
+        // Persisted changes: the server applied exactly these changes to the state it had, so
+        // the synced state is that state with them — not the row as the user saw it then (which
+        // held other pending changes) — unless a newer version is stored already.
+        for (const qsizetype i : appliedTo.value(id)) {
+            const Applied &a = applied.at(i);
+            if (a.version >= 0 && w.version > a.version)
+                continue;
+            w.synced = Overlay::apply(w.synced, a.mutation);
+            if (a.version >= 0)
+                w.version = a.version;
+        }
         const RowState state = rowState(s, key, w.synced, w.version, 0);
         w.setLocal = true;
         w.local = state.optimistic ? state.visible : std::optional<QJsonObject>();
@@ -594,10 +606,8 @@ bool SyncEnginePrivate::settle(QList<TransactionWrite> writes,
         return false;
     }
 
-    for (const TransactionWrite &w : std::as_const(writes)) {
-        if (Transaction *t = transactions.value(w.record.id))
-            setRecord(t, w.record);
-    }
+    // The rows first, then the transactions: code reacting to completed() or failed() reads
+    // the models in their new state.
     QHash<CollectionStore *, QList<RowState>> perStore;
     for (qsizetype i = 0; i < items.size(); ++i) {
         const SyncDatabase::SyncedWrite &w = items.at(i);
@@ -608,6 +618,10 @@ bool SyncEnginePrivate::settle(QList<TransactionWrite> writes,
         it.key()->applyStates(it.value());
     for (CollectionStore *s : std::as_const(stores))
         s->setPendingTransactions(activeTransactionsIn(s->name()));
+    for (const TransactionWrite &w : std::as_const(writes)) {
+        if (Transaction *t = transactions.value(w.record.id))
+            setRecord(t, w.record);
+    }
     updateStatusCounts();
     if (released) {
         compactAgain = true;
@@ -679,6 +693,7 @@ void SyncEnginePrivate::onPushed(const QStringList &txIds, const Protocol::PushR
 
     // Per transaction: all applied, or the first failure decides.
     QHash<QString, TransactionRecord> rebased; // other active transactions with new base versions
+    QList<Applied> applied;
     qsizetype i = 0;
     for (const QString &id : txIds) {
         TransactionRecord record = transactions.value(id)->record();
@@ -699,10 +714,7 @@ void SyncEnginePrivate::onPushed(const QStringList &txIds, const Protocol::PushR
                 await = await || config(m.collection).awaitSync;
                 awaitedVersion.insert(m.id, r.version);
                 const QString item = itemId(m.collection, m.key);
-                synced.insert(item, m.type == MutationType::Remove
-                                            ? std::nullopt
-                                            : std::optional<QJsonObject>(m.modified));
-                versions.insert(item, r.version);
+                applied.append({ m, r.version });
                 // Later pending changes on the row were made on top of this one: they now
                 // build on the version it produced.
                 const auto a = activity.constFind(item);
@@ -763,7 +775,7 @@ void SyncEnginePrivate::onPushed(const QStringList &txIds, const Protocol::PushR
             }
         }
     }
-    settle(writes, synced, versions);
+    settle(writes, synced, versions, true, applied);
     roundDone(runSerial);
 }
 
