@@ -3,6 +3,8 @@
 
 #include <synq/lifecycle.h>
 
+#include <synq/lifecycle.h>
+
 namespace Synq {
 namespace Ordering {
 
