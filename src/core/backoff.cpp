@@ -12,10 +12,12 @@ int RetrySettings::delayMs(int attempt, double random01) const
     const double cap = qMax(0, maxDelayMs);
     const double first = qBound(0.0, double(initialDelayMs), cap);
     const double factor = qMax(1.0, multiplier);
-    // Grows as first * factor^(attempt-1), computed so it never overflows: it stops at the cap.
+    // Grows as first * factor^(attempt-1). In closed form, not a loop per attempt: with a factor
+    // of 1 or a first delay of 0 the cap is never reached, and a loop would run `attempt` times.
+    // pow() may overflow to infinity, which the cap takes care of.
     double delay = first;
-    for (int i = 1; i < attempt && delay < cap; ++i)
-        delay *= factor;
+    if (attempt > 1 && first > 0.0 && factor > 1.0)
+        delay = first * std::pow(factor, double(attempt - 1));
     delay = qMin(delay, cap);
     const double spread = qBound(0.0, jitter, 1.0);
     const double r = qBound(0.0, random01, 1.0);

@@ -193,13 +193,18 @@ bool settleUnsent(TransactionRecord &t, const QDateTime &now)
     if (t.state != S::Queued && t.state != S::Pending)
         return false;
     t.queuedBehind.clear();
+    // Its change is on the server: what an earlier attempt of its own ran into is over (as in
+    // persisted()), and a Completed transaction shows no error.
+    t.error = SyncError();
     move(t, S::Completed, MutationState::Synced, now);
     return true;
 }
 
 QDateTime dueAt(const TransactionRecord &t)
 {
-    if (t.state != S::Pending || t.attempts.isEmpty())
+    // A schedule belongs to the round of retries it was made in: once retry() starts a fresh
+    // round (currentAttempt 0), an old attempt's schedule does not hold the transaction back.
+    if (t.state != S::Pending || t.attempts.isEmpty() || t.currentAttempt <= 0)
         return {};
     return t.attempts.constLast().retryScheduledFor;
 }

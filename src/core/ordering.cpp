@@ -3,8 +3,6 @@
 
 #include <synq/lifecycle.h>
 
-#include <synq/lifecycle.h>
-
 namespace Synq {
 namespace Ordering {
 
