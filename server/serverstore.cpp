@@ -74,6 +74,12 @@ bool ServerStore::exec(const QString &sql)
 
 QSqlQuery &ServerStore::statement(const QString &sql)
 {
+    if (m_config.driver == DatabaseConfig::Postgres) {
+        m_scratch = QSqlQuery(QSqlDatabase::database(m_connectionName, false));
+        m_scratch.setForwardOnly(true);
+        m_scratch.prepare(sql);
+        return m_scratch;
+    }
     auto it = m_statements.find(sql);
     if (it == m_statements.end()) {
         QSqlQuery query(QSqlDatabase::database(m_connectionName, false));

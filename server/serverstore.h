@@ -116,6 +116,7 @@ private:
     qint64 m_savepointVersion = 0;
     qint64 m_txTime = 0;
     std::map<QString, QSqlQuery> m_statements;
+    QSqlQuery m_scratch;
 };
 
 } // namespace Server

@@ -3,6 +3,7 @@
 
 #include "syncengine_p.h"
 
+#include <synq/lifecycle.h>
 #include <synq/overlay.h>
 
 namespace Synq {
@@ -92,9 +93,7 @@ const TransactionRecord &Transaction::record() const { return m_record; }
 */
 QDateTime Transaction::nextRetryAt() const
 {
-    if (m_record.state != TransactionState::Pending || m_record.attempts.isEmpty())
-        return {};
-    return m_record.attempts.constLast().retryScheduledFor;
+    return Lifecycle::dueAt(m_record);
 }
 
 /*!
