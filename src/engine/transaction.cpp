@@ -119,8 +119,10 @@ QString Transaction::insert(const QString &collection, const QVariant &item)
 {
     LocalOp op;
     SyncError error(SyncError::Validation, tr("The transaction is not open."));
-    if (!m_open || !m_engine)
-        return stage(false, error), QString();
+    if (!m_open || !m_engine) {
+        stage(false, error);
+        return QString();
+    }
     SyncEnginePrivate *e = SyncEnginePrivate::get(m_engine);
     if (!stage(e->prepareInsert(collection, item, &op, &error), error))
         return QString();
