@@ -198,20 +198,17 @@ void SyncEnginePrivate::pushNext()
     // their items (Ordering::nextBatch).
     const int limit = runBatchLimit > 0 ? runBatchLimit : (transport ? transport->batchSize() : 100);
     const QDateTime now = QDateTime::currentDateTimeUtc();
-    // The unfinished transactions in commit order, up to the point where the batch is surely
-    // full: nothing after it can be sent now, and locks only reach forward.
+    // The unfinished transactions in commit order (finished ones leave the list here, so a long
+    // push does not walk its completed part again and again).
     QList<Ordering::Entry> outbox;
     QSet<QString> skip = triedThisRun;
     const QDateTime dueBy = forceDue ? now.addYears(100) : now;
-    int sendable = 0;
     QStringList stillActive;
     stillActive.reserve(outboxOrder.size());
-    qsizetype i = 0;
-    for (; i < outboxOrder.size() && sendable <= limit; ++i) {
-        const QString &id = outboxOrder.at(i);
+    for (const QString &id : std::as_const(outboxOrder)) {
         const Transaction *t = transactions.value(id);
         if (!t || !isActive(t->record().state))
-            continue; // finished: it leaves the outbox order
+            continue;
         stillActive.append(id);
         if (!t->record().mergedInto.isEmpty())
             continue;
@@ -219,12 +216,7 @@ void SyncEnginePrivate::pushNext()
         outbox.append(Ordering::Entry::of(r, keysById.value(id)));
         if (!transport && !config(firstCollection(r)).persist)
             skip.insert(id); // nowhere to send it yet
-        const Ordering::Entry &e = outbox.constLast();
-        if (e.state == TransactionState::Pending && !skip.contains(id)
-            && (!e.dueAt.isValid() || e.dueAt <= dueBy))
-            sendable += e.size;
     }
-    stillActive.append(outboxOrder.mid(i));
     outboxOrder = std::move(stillActive);
     // syncNow() sends what waits for a scheduled retry too; automatic runs keep the schedule.
     const Ordering::Batch batch = Ordering::nextBatch(outbox, limit, dueBy, skip);
