@@ -6,7 +6,8 @@
 
 namespace SynqBench {
 
-BenchServer::BenchServer(const QString &program) : m_program(program)
+BenchServer::BenchServer(const QString &program, const QString &database)
+    : m_program(program), m_database(database)
 {
     m_dir.setAutoRemove(true);
 }
@@ -36,7 +37,8 @@ bool BenchServer::start(int timeoutMs)
     m_process.setReadChannel(QProcess::StandardOutput);
     m_process.start(m_program,
                     { QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"),
-                      QStringLiteral("--database"), QStringLiteral("sqlite:") + databaseFile() });
+                      QStringLiteral("--database"),
+                      m_database.isEmpty() ? QStringLiteral("sqlite:") + databaseFile() : m_database });
     if (!m_process.waitForStarted(timeoutMs)) {
         m_error = QStringLiteral("%1 did not start: %2").arg(m_program, m_process.errorString());
         return false;

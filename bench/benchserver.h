@@ -11,7 +11,8 @@ namespace SynqBench {
 
 /*
     One synq-server for the benchmark, as the test fixture starts it (tests/shared/
-    serverprocess.h): --listen 127.0.0.1:0, a SQLite database in its own temporary directory,
+    serverprocess.h): --listen 127.0.0.1:0, a SQLite database in its own temporary directory (or the
+    database URL given),
     and the port read from its "listening on http://127.0.0.1:PORT" line. Its log goes to a
     file in that directory, so a full pipe can never block it. The destructor stops it
     (SIGTERM, then SIGKILL after 10 s) and the directory goes with the object.
@@ -19,7 +20,8 @@ namespace SynqBench {
 class BenchServer
 {
 public:
-    explicit BenchServer(const QString &program);
+    // database: a --database URL for synq-server; empty: a SQLite file in the temporary directory.
+    explicit BenchServer(const QString &program, const QString &database = QString());
     ~BenchServer();
     BenchServer(const BenchServer &) = delete;
     BenchServer &operator=(const BenchServer &) = delete;
@@ -34,6 +36,7 @@ public:
 private:
     QTemporaryDir m_dir;
     QString m_program;
+    QString m_database;
     QProcess m_process;
     quint16 m_port = 0;
     QString m_error;

@@ -19,6 +19,7 @@ struct Options
     QStringList durabilities = { QStringLiteral("full"), QStringLiteral("normal") }; // mutation
     bool quick = false;
     QString server; // synq-server binary
+    QString serverDatabase; // its --database URL; empty: a fresh SQLite file
     QString self; // this program, for the child processes
 };
 

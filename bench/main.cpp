@@ -7,6 +7,7 @@
 //
 //   synq-bench [--quick] [--only GROUP[,GROUP...]] [--rows N] [--mutations N] [--pushes N]
 //              [--push-batch N] [--durability full|normal] [--server PATH]
+//              [--server-database URL]
 //
 // Exit code 0 when every selected figure was measured (targets are reported, not enforced),
 // 1 when a measurement failed, 2 for bad arguments.
@@ -64,12 +65,17 @@ int main(int argc, char *argv[])
                                     QStringLiteral("The synq-server binary (default: the one "
                                                    "built with this program)."),
                                     QStringLiteral("path"));
+    const QCommandLineOption serverDatabase(
+            QStringLiteral("server-database"),
+            QStringLiteral("The synq-server's --database URL for the pull and push figures, e.g. "
+                           "postgres://user@127.0.0.1:5432/db (default: a fresh SQLite file)."),
+            QStringLiteral("url"));
     QCommandLineOption child(QStringLiteral("child"),
                                    QStringLiteral("Internal: a measuring child process."),
                                    QStringLiteral("mode"));
     child.setFlags(QCommandLineOption::HiddenFromHelp);
     parser.addOptions({ quick, only, rows, mutations, pushes, pushBatch, durability, server,
-                        child });
+                        serverDatabase, child });
     parser.process(app);
 
     if (parser.isSet(child)) {
@@ -108,6 +114,7 @@ int main(int argc, char *argv[])
         return 2;
     if (parser.isSet(server))
         options.server = parser.value(server);
+    options.serverDatabase = parser.value(serverDatabase);
     if (parser.isSet(durability)) {
         const QString level = parser.value(durability).toLower();
         if (level != QLatin1String("full") && level != QLatin1String("normal")) {
@@ -138,14 +145,16 @@ int main(int argc, char *argv[])
                          qPrintable(options.server));
             return 2;
         }
-        synqServer = std::make_unique<BenchServer>(options.server);
+        synqServer = std::make_unique<BenchServer>(options.server, options.serverDatabase);
         if (!synqServer->start()) {
             std::fprintf(stderr, "synq-bench: %s\n", qPrintable(synqServer->errorString()));
             return 1;
         }
-        note(QStringLiteral("synq-server at %1 (pid %2)")
+        note(QStringLiteral("synq-server at %1 (pid %2) on %3")
                      .arg(synqServer->url().toString())
-                     .arg(synqServer->pid()));
+                     .arg(synqServer->pid())
+                     .arg(options.serverDatabase.isEmpty() ? QStringLiteral("SQLite")
+                                                           : options.serverDatabase));
     }
 
     bool ok = true;

@@ -60,7 +60,8 @@ ServerStore::~ServerStore()
 bool ServerStore::exec(const QString &sql)
 {
     if (m_config.driver != DatabaseConfig::Postgres) {
-        // SQLite prepares transaction control like any statement: reuse it.
+        // SQLite prepares transaction control like any statement: reuse it (PostgreSQL
+        // prepares only queries and data changes).
         QSqlQuery &query = statement(sql);
         if (!query.exec())
             return fail(sql.section(QLatin1Char(' '), 0, 2), query);
@@ -74,12 +75,6 @@ bool ServerStore::exec(const QString &sql)
 
 QSqlQuery &ServerStore::statement(const QString &sql)
 {
-    if (m_config.driver == DatabaseConfig::Postgres) {
-        m_scratch = QSqlQuery(QSqlDatabase::database(m_connectionName, false));
-        m_scratch.setForwardOnly(true);
-        m_scratch.prepare(sql);
-        return m_scratch;
-    }
     auto it = m_statements.find(sql);
     if (it == m_statements.end()) {
         QSqlQuery query(QSqlDatabase::database(m_connectionName, false));
@@ -149,7 +144,59 @@ bool ServerStore::open()
         if (!exec(QStringLiteral("PRAGMA synchronous=FULL")))
             return false;
     }
-    return createSchema();
+    if (!createSchema())
+        return false;
+    if (m_config.driver == DatabaseConfig::Postgres) {
+        qint64 rows = 0;
+        if (readRowEstimate(&rows) && rows < 0)
+            refreshStatistics(); // never analyzed: a fresh table, cheap
+        else
+            m_analyzeAfter = 1000 + qMax<qint64>(rows, 0) / 5;
+    }
+    return true;
+}
+
+/*
+    PostgreSQL plans the record lookup (owner, collection, key) from the table's statistics.
+    A table that was never analyzed has none, and the planner then picks the feed index
+    (owner, collection, version) as readily as the primary key — and scans a whole collection
+    for every mutation: pushes got slower with every row until autovacuum came by, a minute
+    later. So the server analyzes the records table itself: at start when it never was, and
+    after 1,000 + 20 % of the rows it had were written through this connection (autovacuum
+    waits for 50 + 10 %, but only looks once a minute).
+*/
+void ServerStore::noteWritten()
+{
+    if (m_config.driver == DatabaseConfig::Postgres)
+        ++m_writtenSinceAnalyze;
+}
+
+bool ServerStore::readRowEstimate(qint64 *rows)
+{
+    QSqlQuery query(QSqlDatabase::database(m_connectionName, false));
+    if (!query.exec(QStringLiteral("SELECT reltuples::bigint FROM pg_class"
+                                   " WHERE oid = to_regclass('records')"))
+        || !query.next()) {
+        qCWarning(lcServer, "cannot read the size of the records table: %s",
+                  qPrintable(query.lastError().text()));
+        return false;
+    }
+    *rows = query.value(0).toLongLong();
+    return true;
+}
+
+void ServerStore::refreshStatistics()
+{
+    m_writtenSinceAnalyze = 0;
+    QSqlQuery query(QSqlDatabase::database(m_connectionName, false));
+    qint64 rows = 0;
+    if (!query.exec(QStringLiteral("ANALYZE records"))) {
+        // Plans stay as they were; autovacuum will still come. Not a reason to fail a push.
+        qCWarning(lcServer, "ANALYZE records failed: %s", qPrintable(query.lastError().text()));
+    } else if (readRowEstimate(&rows)) {
+        qCDebug(lcServer, "analyzed the records table: about %lld rows", rows);
+    }
+    m_analyzeAfter = 1000 + qMax<qint64>(rows, 0) / 5;
 }
 
 void ServerStore::close()
@@ -321,6 +368,8 @@ bool ServerStore::commit()
         return false;
     }
     m_inTransaction = false;
+    if (m_config.driver == DatabaseConfig::Postgres && m_writtenSinceAnalyze >= m_analyzeAfter)
+        refreshStatistics();
     return true;
 }
 
@@ -428,6 +477,7 @@ bool ServerStore::writeRecord(const QString &owner, const QString &collection, c
     query.bindValue(6, m_txTime);
     if (!query.exec())
         return fail(QStringLiteral("writing a record"), query);
+    noteWritten();
     return true;
 }
 

@@ -105,6 +105,9 @@ private:
     bool fail(const QString &what, const QSqlQuery &query);
     bool ensureConnection();
     bool createSchema();
+    void noteWritten();
+    bool readRowEstimate(qint64 *rows);
+    void refreshStatistics();
 
     DatabaseConfig m_config;
     QString m_connectionName;
@@ -116,7 +119,10 @@ private:
     qint64 m_savepointVersion = 0;
     qint64 m_txTime = 0;
     std::map<QString, QSqlQuery> m_statements;
-    QSqlQuery m_scratch;
+    // PostgreSQL: records written since this connection last ran ANALYZE, and how many make
+    // the next one due (see noteWritten()).
+    qint64 m_writtenSinceAnalyze = 0;
+    qint64 m_analyzeAfter = 0;
 };
 
 } // namespace Server

@@ -297,7 +297,9 @@ void tst_E2E::largePushAndPullKeepTheEventLoopResponsive()
             items << QVariantMap { { QStringLiteral("title"), QStringLiteral("bulk %1.%2").arg(chunk).arg(i) } };
         QVERIFY(a.todos.insertMany(items));
     }
+    clock.restart();
     QCOMPARE(a.sync().code(), SyncError::None);
+    qInfo("pushed 180 transactions of 500 mutations in %lld ms", clock.elapsed());
     QCOMPARE(a.engine.status()->pendingCount(), 0);
 
     // A fresh replica pulls all 100,000 rows while a timer probes the event loop.

@@ -421,6 +421,7 @@ private Q_SLOTS:
     void keysAndDataRoundTrip_data();
     void keysAndDataRoundTrip();
     void lockedDatabaseAnswersTryAgainLaterAndAppliesNothing();
+    void recordLookupUsesThePrimaryKeyAsTheTableGrows();
     void sigtermStopsCleanlyAndKeepsTheData();
     void badFlags_data();
     void badFlags();
@@ -1678,6 +1679,52 @@ void tst_Server::keysAndDataRoundTrip()
     const Reply feed = c.pull(u"todos"_s, u"v1:1"_s);
     QCOMPARE(feed.changes().size(), 1);
     QCOMPARE(feed.changes().at(0).toObject().value("key"_L1).toString(), key);
+}
+
+/*
+    Each pushed mutation reads its record by (owner, collection, key). A PostgreSQL table that
+    was never analyzed gives the planner no statistics, and it then reads the record through the
+    feed index (owner, collection, version) — a scan of the whole collection per mutation, so
+    that pushes slowed down with every row until autovacuum came by. The server analyzes the
+    table itself (ServerStore::refreshStatistics); the plan shows it.
+*/
+void tst_Server::recordLookupUsesThePrimaryKeyAsTheTableGrows()
+{
+    QVERIFY2(startServer(), qPrintable(m_server->errorString()));
+    Client c = client();
+    for (int batch = 0; batch < 5; ++batch) {
+        QJsonArray mutations;
+        for (int i = 0; i < 500; ++i) {
+            const QString key = u"k%1.%2"_s.arg(batch).arg(i);
+            mutations.append(insertOp(u"m"_s + key, key, { { "id"_L1, key } }));
+        }
+        const Reply r = c.push(mutations);
+        QCOMPARE(r.status, 200);
+        QCOMPARE(r.result(499).value("status"_L1), "applied"_L1);
+    }
+
+    QString schema;
+    {
+        QSqlDatabase db = openDatabase(m_server->database(), u"planner"_s, &schema);
+        QVERIFY2(db.isOpen(), qPrintable(db.lastError().text()));
+        const bool sqlite = db.driverName() == "QSQLITE"_L1;
+        QSqlQuery explain(db);
+        QVERIFY2(explain.exec(
+                         u"EXPLAIN %1SELECT version, deleted, data FROM \"%2\".records WHERE owner = '' AND collection = 'todos' AND key = 'k4.250'"_s
+                                 .arg(sqlite ? u"QUERY PLAN "_s : QString(), schema)),
+                 qPrintable(explain.lastError().text()));
+        QStringList plan;
+        while (explain.next())
+            plan << explain.value(sqlite ? 3 : 0).toString();
+        const QString text = plan.join(u'\n');
+        // SQLite names the primary key's index sqlite_autoindex_records_1, PostgreSQL records_pkey.
+        QVERIFY2(text.contains(sqlite ? u"sqlite_autoindex_records_1 (owner=? AND collection=? AND key=?)"_s
+                                      : u"records_pkey"_s),
+                 qPrintable(text));
+        explain = QSqlQuery();
+        db.close();
+    }
+    QSqlDatabase::removeDatabase(u"planner"_s);
 }
 
 void tst_Server::lockedDatabaseAnswersTryAgainLaterAndAppliesNothing()
