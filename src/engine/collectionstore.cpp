@@ -25,31 +25,47 @@ int CollectionStore::indexOf(const QString &key) const
     return int(it - m_rows.cbegin());
 }
 
-const StoreRow *CollectionStore::find(const QString &key) const
+const StoreRow *CollectionStore::resident(const QString &key) const
 {
     const int i = indexOf(key);
     return i < 0 ? nullptr : &m_rows.at(i);
 }
 
-void CollectionStore::reset(const QList<SyncDatabase::StoredItem> &items,
-                            const QHash<QString, int> &pending, int pendingTransactions)
+int CollectionStore::locate(const QString &key)
+{
+    const int i = indexOf(key);
+    if (i >= 0 || !canFetchMore() || !m_locator)
+        return i;
+    const qint64 ord = m_locator(key);
+    if (!isUnloaded(ord))
+        return -1;
+    load(ord, -1);
+    return indexOf(key);
+}
+
+const StoreRow *CollectionStore::find(const QString &key)
+{
+    const int i = locate(key);
+    return i < 0 ? nullptr : &m_rows.at(i);
+}
+
+void CollectionStore::setLoader(Loader loader, Locator locator)
+{
+    m_loader = std::move(loader);
+    m_locator = std::move(locator);
+}
+
+void CollectionStore::reset(QList<StoreRow> rows, int pendingTransactions, qint64 loadedUpTo,
+                            qint64 windowEnd)
 {
     Q_EMIT aboutToBeReset();
-    m_rows.clear();
+    m_rows = std::move(rows);
     m_ordByKey.clear();
-    m_rows.reserve(items.size());
-    m_ordByKey.reserve(items.size());
-    for (const SyncDatabase::StoredItem &item : items) {
-        StoreRow row;
-        row.ord = item.ord;
-        row.key = item.key;
-        row.version = item.version;
-        row.data = item.data;
-        row.optimistic = item.optimistic;
-        row.pending = pending.value(item.key);
+    m_ordByKey.reserve(m_rows.size());
+    for (const StoreRow &row : std::as_const(m_rows))
         m_ordByKey.insert(row.key, row.ord);
-        m_rows.append(std::move(row));
-    }
+    m_loadedUpTo = loadedUpTo;
+    m_windowEnd = windowEnd;
     const bool pendingChanged = m_pendingTransactions != pendingTransactions;
     m_pendingTransactions = pendingTransactions;
     Q_EMIT wasReset();
@@ -59,7 +75,34 @@ void CollectionStore::reset(const QList<SyncDatabase::StoredItem> &items,
 
 void CollectionStore::clear()
 {
-    reset({}, {}, 0);
+    reset({}, 0, 0, 0);
+}
+
+int CollectionStore::fetchMore(int count)
+{
+    return canFetchMore() ? load(m_windowEnd, count) : 0;
+}
+
+void CollectionStore::fetchAll()
+{
+    if (canFetchMore())
+        load(m_windowEnd, -1);
+}
+
+// Loads the stored rows after m_loadedUpTo up to ord upTo, at most limit of them.
+int CollectionStore::load(qint64 upTo, int limit)
+{
+    QList<StoreRow> rows;
+    if (!m_loader || !m_loader(m_loadedUpTo, upTo, limit, &rows))
+        return 0;
+    // All of them came, or the window now ends at the last one.
+    m_loadedUpTo = limit < 0 || rows.size() < limit ? upTo : rows.constLast().ord;
+    // A row in memory already is newer than its stored copy read here (never the case while
+    // rows change only through this store; kept safe anyway).
+    rows.removeIf([this](const StoreRow &r) { return m_ordByKey.find(r.key) != nullptr; });
+    const int loaded = int(rows.size());
+    insertRows(std::move(rows));
+    return loaded;
 }
 
 static quint32 metaDiff(const StoreRow &a, const StoreRow &b)
@@ -85,7 +128,8 @@ void CollectionStore::applyStates(const QList<RowState> &states)
     for (const RowState &state : states) {
         const int i = indexOf(state.key);
         if (i < 0) {
-            if (!state.visible)
+            // A stored row not loaded yet comes with its new state when it is loaded.
+            if (!state.visible || isUnloaded(state.ord))
                 continue;
             StoreRow row;
             row.ord = state.ord;

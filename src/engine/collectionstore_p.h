@@ -18,6 +18,7 @@
 #include <QtCore/QObject>
 
 #include <array>
+#include <functional>
 #include <optional>
 
 namespace Synq {
@@ -112,18 +113,41 @@ public:
         MetaKey = 0x20,
     };
 
+    // Reads the stored rows with after < ord <= upTo in ord order, at most limit (-1: all);
+    // false if they cannot be read (the loader reports why).
+    using Loader = std::function<bool(qint64 after, qint64 upTo, int limit, QList<StoreRow> *rows)>;
+    // The ord of the stored visible row with this key, 0 if there is none.
+    using Locator = std::function<qint64(const QString &key)>;
+
     CollectionStore(const QString &name, QObject *parent);
 
     QString name() const { return m_name; }
+    // The rows in memory (the model's rows).
     int count() const { return int(m_rows.size()); }
     const StoreRow &row(int i) const { return m_rows.at(i); }
+    // Rows in memory only.
     int indexOf(const QString &key) const;
-    const StoreRow *find(const QString &key) const;
+    const StoreRow *resident(const QString &key) const;
+    // Also a stored row not loaded yet: it is loaded first, with every row before it.
+    int locate(const QString &key);
+    const StoreRow *find(const QString &key);
     int pendingTransactions() const { return m_pendingTransactions; }
 
-    void reset(const QList<SyncDatabase::StoredItem> &items, const QHash<QString, int> &pending,
-               int pendingTransactions);
+    /*
+        Windowed loading (M5): a collection opens with its first rows, and the stored rows
+        after them come in as fetchMore() asks (QAbstractItemModel::fetchMore of the models,
+        which views call as they scroll) or as find() needs one. Rows with ord > windowEnd —
+        made or shown again after the store was loaded — are always in memory, so the rows in
+        memory are the stored rows up to loadedUpTo plus every row after windowEnd.
+    */
+    void setLoader(Loader loader, Locator locator);
+    void reset(QList<StoreRow> rows, int pendingTransactions, qint64 loadedUpTo,
+               qint64 windowEnd);
     void clear();
+    bool canFetchMore() const { return m_loadedUpTo < m_windowEnd; }
+    // Loads up to count more stored rows; returns how many came.
+    int fetchMore(int count);
+    void fetchAll();
     // Rows appear, change or disappear; each model hears exact, granular signals.
     void applyStates(const QList<RowState> &states);
     void setPendingTransactions(int count);
@@ -141,6 +165,8 @@ Q_SIGNALS:
     void transactionFailed(Synq::Transaction *transaction);
 
 private:
+    bool isUnloaded(qint64 ord) const { return ord > m_loadedUpTo && ord <= m_windowEnd; }
+    int load(qint64 upTo, int limit);
     void insertRows(QList<StoreRow> rows);
     void removeRows(QList<int> indexes);
 
@@ -148,6 +174,10 @@ private:
     QList<StoreRow> m_rows; // sorted by ord
     KeyIndex m_ordByKey;
     int m_pendingTransactions = 0;
+    Loader m_loader;
+    Locator m_locator;
+    qint64 m_loadedUpTo = 0;
+    qint64 m_windowEnd = 0;
 };
 
 } // namespace Synq

@@ -128,7 +128,7 @@ bool SyncEnginePrivate::prepareRemove(const QString &collection, const QVariant 
 std::optional<QJsonObject> SyncEnginePrivate::visibleState(const QString &collection,
                                                            const QString &key) const
 {
-    const CollectionStore *s = stores.value(collection);
+    CollectionStore *s = stores.value(collection);
     const StoreRow *row = s ? s->find(key) : nullptr;
     if (!row)
         return std::nullopt;

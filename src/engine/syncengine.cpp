@@ -704,28 +704,65 @@ void SyncEnginePrivate::moveToEnd(const QString &id)
     outboxOrder.append(id);
 }
 
-void SyncEnginePrivate::loadStore(CollectionStore *s)
+// Stored rows as the store holds them. Rows with active transactions show their synced state
+// with those folded over it: the stored overlay may predate a pulled change that landed just
+// before a crash.
+bool SyncEnginePrivate::loadRows(CollectionStore *s, qint64 after, qint64 upTo, int limit,
+                                 QList<StoreRow> *rows)
 {
     QList<SyncDatabase::StoredItem> items;
-    const SyncError error = db->loadItems(s->name(), scopeId, &items);
+    const SyncError error = db->loadItems(s->name(), scopeId, &items, after, upTo, limit);
     if (error.isError()) {
         report(error);
+        return false;
+    }
+    rows->reserve(rows->size() + items.size());
+    for (SyncDatabase::StoredItem &item : items) {
+        StoreRow row;
+        row.ord = item.ord;
+        row.key = std::move(item.key);
+        row.version = item.version;
+        row.optimistic = item.optimistic;
+        const auto a = activity.constFind(itemId(s->name(), row.key));
+        if (a != activity.cend()) {
+            row.pending = a->transactionCount();
+            const std::optional<QJsonObject> synced = item.optimistic ? item.synced : item.data;
+            if (std::optional<QJsonObject> visible = merged(s->name(), synced, a->pending))
+                item.data = std::move(*visible);
+        }
+        row.data = std::move(item.data);
+        rows->append(std::move(row));
+    }
+    return true;
+}
+
+void SyncEnginePrivate::loadStore(CollectionStore *s)
+{
+    s->setLoader(
+            [this, s](qint64 after, qint64 upTo, int limit, QList<StoreRow> *rows) {
+                return db && loadRows(s, after, upTo, limit, rows);
+            },
+            [this, s](const QString &key) -> qint64 {
+                qint64 ord = 0;
+                if (!db)
+                    return 0;
+                if (const SyncError error = db->visibleOrd(s->name(), scopeId, key, &ord);
+                    error.isError())
+                    report(error);
+                return ord;
+            });
+    // The first rows now; the rest as views scroll to them (CollectionStore::fetchMore).
+    qint64 windowEnd = 0;
+    QList<StoreRow> rows;
+    SyncError error = db->lastOrd(s->name(), scopeId, &windowEnd);
+    if (error.isError() || !loadRows(s, 0, windowEnd, InitialRows, &rows)) {
+        if (error.isError())
+            report(error);
         s->clear();
         return;
     }
-    // Rows with active transactions show their synced state with those folded over it: the
-    // stored overlay may predate a pulled change that landed just before a crash.
-    QHash<QString, int> pending;
-    for (SyncDatabase::StoredItem &item : items) {
-        const auto a = activity.constFind(itemId(s->name(), item.key));
-        if (a == activity.cend())
-            continue;
-        pending.insert(item.key, a->transactionCount());
-        const std::optional<QJsonObject> synced = item.optimistic ? item.synced : item.data;
-        if (const std::optional<QJsonObject> visible = merged(s->name(), synced, a->pending))
-            item.data = *visible;
-    }
-    s->reset(items, pending, activeTransactionsIn(s->name()));
+    const qint64 loadedUpTo = rows.size() < InitialRows ? windowEnd : rows.constLast().ord;
+    s->reset(std::move(rows), activeTransactionsIn(s->name()), loadedUpTo, windowEnd);
 }
 
 CollectionStore *SyncEnginePrivate::store(const QString &collection)

@@ -60,12 +60,16 @@ public:
 
     // Local changes are pushed after this quiet time, so a burst of edits goes out together.
     static constexpr int LocalChangeDebounceMs = 50;
+    // Rows a collection opens with; the rest load as views ask (CollectionStore::fetchMore).
+    static constexpr int InitialRows = 500;
 
     bool ensureOpen();
     void closeDatabase();
     void stopApplyThread();
     void loadScope();
     void loadStore(CollectionStore *store);
+    bool loadRows(CollectionStore *store, qint64 after, qint64 upTo, int limit,
+                  QList<StoreRow> *rows);
     void forgetTransactions();
     // Registers a transaction (loaded or new) in the in-memory outbox.
     void addTransaction(Transaction *t);

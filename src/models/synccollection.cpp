@@ -15,6 +15,9 @@ Q_LOGGING_CATEGORY(lcModel, "synq.model", QtInfoMsg)
 
 namespace Synq {
 
+// Stored rows loaded per fetchMore().
+static constexpr int FetchPage = 500;
+
 class SyncCollectionPrivate
 {
 public:
@@ -42,6 +45,7 @@ public:
     SyncCollection *q;
     QPointer<SyncEngine> engine;
     QPointer<CollectionStore> store;
+    bool fetchScheduled = false;
     QList<QMetaObject::Connection> connections;
     QString name;
     QStringList fields;
@@ -485,7 +489,9 @@ void SyncCollection::setReadOnly(bool readOnly)
 
 /*!
     \property Synq::SyncCollection::count
-    The number of visible rows.
+    The number of rows in the model. A large collection opens with its first rows and loads
+    the rest as views scroll to them (see canFetchMore()); until then count is the number
+    loaded so far.
 */
 int SyncCollection::count() const
 {
@@ -505,6 +511,52 @@ int SyncCollection::pendingCount() const
 int SyncCollection::rowCount(const QModelIndex &parent) const
 {
     return parent.isValid() ? 0 : count();
+}
+
+/*!
+    Returns true while stored rows of the collection are not loaded yet. A collection opens
+    with its first 500 rows (in replica order) and loads the others in pages as views ask for
+    them through fetchMore(), as \c ListView and \c QTableView do when they scroll near the
+    end. Rows made or shown again since the collection was opened, and any row a call such as
+    update(), remove() or indexOfKey() names, are always loaded (with the rows before them).
+*/
+bool SyncCollection::canFetchMore(const QModelIndex &parent) const
+{
+    return !parent.isValid() && d->store && d->store->canFetchMore();
+}
+
+/*!
+    Loads every stored row not loaded yet, now (before it returns), as one rowsInserted() per
+    contiguous range. For code that needs the whole collection in the model — an export, a
+    count of everything — rather than a view's page at a time; a large collection takes a
+    while (about 7 ms per 1,000 rows on the development machine).
+
+    \sa canFetchMore(), fetchMore()
+*/
+void SyncCollection::fetchAll()
+{
+    if (d->store)
+        d->store->fetchAll();
+}
+
+/*!
+    Loads the next page (500) of stored rows. They are read when control returns to the event
+    loop, not inside the call — views ask while they handle other model signals — and arrive
+    as one rowsInserted() in every model on the collection.
+*/
+void SyncCollection::fetchMore(const QModelIndex &parent)
+{
+    if (parent.isValid() || !d->store || d->fetchScheduled)
+        return;
+    d->fetchScheduled = true;
+    QMetaObject::invokeMethod(
+            this,
+            [this] {
+                d->fetchScheduled = false;
+                if (d->store)
+                    d->store->fetchMore(FetchPage);
+            },
+            Qt::QueuedConnection);
 }
 
 QVariant SyncCollectionPrivate::meta(const StoreRow &row, int role) const
@@ -787,7 +839,7 @@ int SyncCollection::indexOfKey(const QVariant &key) const
     QString k;
     if (!d->toKey(key, &k, &ignored))
         return -1;
-    return d->store->indexOf(k);
+    return d->store->locate(k);
 }
 
 } // namespace Synq

@@ -116,6 +116,8 @@ public:
     bool setData(const QModelIndex &index, const QVariant &value, int role = Qt::EditRole) override;
     Qt::ItemFlags flags(const QModelIndex &index) const override;
     QHash<int, QByteArray> roleNames() const override;
+    bool canFetchMore(const QModelIndex &parent = QModelIndex()) const override;
+    void fetchMore(const QModelIndex &parent = QModelIndex()) override;
 
     // Mutators: each returns the Transaction it created, or nullptr (and errorOccurred) when
     // the change was refused. The engine owns the transaction.
@@ -130,6 +132,7 @@ public:
     Q_INVOKABLE QVariantMap get(int row) const;
     Q_INVOKABLE QVariantMap getByKey(const QVariant &key) const;
     Q_INVOKABLE int indexOfKey(const QVariant &key) const;
+    Q_INVOKABLE void fetchAll();
 
     // The names of the meta roles, which field names may not take.
     static QStringList metaRoleNames();

@@ -501,14 +501,19 @@ SyncError SyncDatabase::setSynchronous(Synchronous synchronous)
 }
 
 SyncError SyncDatabase::loadItems(const QString &collection, const QString &scope,
-                                  QList<StoredItem> *out) const
+                                  QList<StoredItem> *out, qint64 after, qint64 upTo,
+                                  int limit) const
 {
     QSqlQuery &q = d->statement(
             "SELECT ord, key, version, COALESCE(local_data, data), local_data IS NOT NULL,"
-            " CASE WHEN local_data IS NOT NULL THEN data END FROM items WHERE collection = ? AND scope = ? AND local_deleted = 0"
-            " AND deleted = 0 AND COALESCE(local_data, data) IS NOT NULL ORDER BY ord");
+            " CASE WHEN local_data IS NOT NULL THEN data END FROM items WHERE collection = ? AND scope = ?"
+            " AND ord > ? AND ord <= ? AND local_deleted = 0"
+            " AND deleted = 0 AND COALESCE(local_data, data) IS NOT NULL ORDER BY ord LIMIT ?");
     q.bindValue(0, collection);
     q.bindValue(1, text(scope));
+    q.bindValue(2, after);
+    q.bindValue(3, upTo);
+    q.bindValue(4, limit);
     if (!q.exec())
         return d->failed(q);
     out->clear();
@@ -523,6 +528,35 @@ SyncError SyncDatabase::loadItems(const QString &collection, const QString &scop
             item.synced = decode(q.value(5));
         out->append(std::move(item));
     }
+    q.finish();
+    return SyncError();
+}
+
+SyncError SyncDatabase::lastOrd(const QString &collection, const QString &scope,
+                                qint64 *ord) const
+{
+    QSqlQuery &q = d->statement("SELECT MAX(ord) FROM items WHERE collection = ? AND scope = ?");
+    q.bindValue(0, collection);
+    q.bindValue(1, text(scope));
+    if (!q.exec())
+        return d->failed(q);
+    *ord = q.next() ? q.value(0).toLongLong() : 0; // NULL (no items) reads as 0
+    q.finish();
+    return SyncError();
+}
+
+SyncError SyncDatabase::visibleOrd(const QString &collection, const QString &scope,
+                                   const QString &key, qint64 *ord) const
+{
+    QSqlQuery &q = d->statement(
+            "SELECT ord FROM items WHERE collection = ? AND scope = ? AND key = ?"
+            " AND local_deleted = 0 AND deleted = 0 AND COALESCE(local_data, data) IS NOT NULL");
+    q.bindValue(0, collection);
+    q.bindValue(1, text(scope));
+    q.bindValue(2, key);
+    if (!q.exec())
+        return d->failed(q);
+    *ord = q.next() ? q.value(0).toLongLong() : 0;
     q.finish();
     return SyncError();
 }

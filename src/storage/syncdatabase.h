@@ -15,6 +15,7 @@
 #include <QtCore/QStringList>
 #include <QtSql/QSqlDatabase>
 
+#include <limits>
 #include <memory>
 #include <optional>
 
@@ -118,8 +119,16 @@ public:
 
     int schemaVersion() const;
 
-    SyncError loadItems(const QString &collection, const QString &scope,
-                        QList<StoredItem> *out) const;
+    // The visible items with after < ord <= upTo, in ord order, at most limit of them (-1: all).
+    SyncError loadItems(const QString &collection, const QString &scope, QList<StoredItem> *out,
+                        qint64 after = 0,
+                        qint64 upTo = std::numeric_limits<qint64>::max(),
+                        int limit = -1) const;
+    // The highest ord any item of the collection has (visible or not); 0 when it has none.
+    SyncError lastOrd(const QString &collection, const QString &scope, qint64 *ord) const;
+    // The ord of the item with this key if it is visible, else 0.
+    SyncError visibleOrd(const QString &collection, const QString &scope, const QString &key,
+                         qint64 *ord) const;
     // Writes the items' visible states and the transaction with its mutations in ONE SQL
     // transaction: either all of it is durable when this returns, or none of it is.
     SyncError writeLocalTransaction(const TransactionRecord &transaction,

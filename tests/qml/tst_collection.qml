@@ -259,4 +259,48 @@ TestCase {
         compare(restored.state, Transaction.Pending)
         compare(restored.key, key)
     }
+
+    // A reopened large collection shows its first page; a ListView scrolled to the end asks for
+    // the rest (fetchMore), page by page, until every stored row is in the model.
+    function test_listViewLoadsALargeCollectionAsItScrolls() {
+        const path = "window-" + Date.now() + ".sqlite"
+        const first = createTemporaryObject(engineComponent, testCase, { databasePath: path })
+        verify(first.open())
+        const items = []
+        for (let i = 0; i < 1200; ++i)
+            items.push({ id: "k" + String(i).padStart(4, "0"), title: "t" + i })
+        verify(makeCollection(first).insertMany(items))
+        first.close()
+
+        const second = createTemporaryObject(engineComponent, testCase, { databasePath: path })
+        verify(second.open())
+        const todos = makeCollection(second)
+        compare(todos.count, 500)
+        const view = createTemporaryObject(listComponent, testCase, { model: todos })
+        for (let step = 0; step < 20 && todos.count < 1200; ++step) {
+            view.positionViewAtEnd()
+            wait(20)
+        }
+        compare(todos.count, 1200)
+        compare(todos.get(1199).title, "t1199")
+        compare(todos.indexOfKey("k0700"), 700)
+    }
+
+    function test_fetchAllLoadsEveryRowAtOnce() {
+        const path = "fetchall-" + Date.now() + ".sqlite"
+        const first = createTemporaryObject(engineComponent, testCase, { databasePath: path })
+        verify(first.open())
+        const items = []
+        for (let i = 0; i < 700; ++i)
+            items.push({ title: "t" + i })
+        verify(makeCollection(first).insertMany(items))
+        first.close()
+        const second = createTemporaryObject(engineComponent, testCase, { databasePath: path })
+        verify(second.open())
+        const todos = makeCollection(second)
+        compare(todos.count, 500)
+        todos.fetchAll()
+        compare(todos.count, 700)
+        compare(todos.get(699).title, "t699")
+    }
 }

@@ -12,6 +12,7 @@
 #include <memory>
 
 using namespace Synq;
+using namespace Qt::StringLiterals;
 
 namespace {
 
@@ -86,6 +87,8 @@ private Q_SLOTS:
     void invalidFieldNamesAreRefused();
     void collectionFillsWhenEngineOpensLater();
     void rowsStayInInsertionOrderAcrossReopen();
+    void largeCollectionLoadsItsRowsAsAsked_data();
+    void largeCollectionLoadsItsRowsAsAsked();
     void pendingCountCountsTransactions();
     void scopeSelectsThePartition();
     void errorMessagesAreTranslated();
@@ -590,6 +593,106 @@ void tst_SyncCollection::rowsStayInInsertionOrderAcrossReopen()
     QCOMPARE(m_todos->count(), 0);
     QVERIFY(m_engine->open());
     QCOMPARE(titlesOf(m_todos.get()), expected);
+}
+
+void tst_SyncCollection::largeCollectionLoadsItsRowsAsAsked_data()
+{
+    QTest::addColumn<QString>("action");
+    QTest::addColumn<int>("loadedAfter"); // rows in the model right after the action
+    QTest::addColumn<QStringList>("expectedTail"); // titles of the last rows, all loaded
+    QTest::addColumn<int>("expectedCount");
+
+    const QStringList plainTail { u"t1197"_s, u"t1198"_s, u"t1199"_s };
+    QTest::newRow("scrolling") << u"none"_s << 500 << plainTail << 1200;
+    // A call that names a row not loaded yet loads it, with the rows before it.
+    QTest::newRow("update a row not loaded") << u"update"_s << 1101 << plainTail << 1200;
+    QTest::newRow("remove a row not loaded") << u"remove"_s << 1100 << plainTail << 1199;
+    QTest::newRow("indexOfKey of a row not loaded") << u"indexOfKey"_s << 1101 << plainTail << 1200;
+    // New rows are shown at once, after every stored row, loaded or not.
+    QTest::newRow("insert") << u"insert"_s << 501 << QStringList { u"t1198"_s, u"t1199"_s, u"new"_s } << 1201;
+    // Several models on the collection share its rows: one loads them for all.
+    QTest::newRow("second model fetches") << u"second"_s << 1200 << plainTail << 1200;
+}
+
+void tst_SyncCollection::largeCollectionLoadsItsRowsAsAsked()
+{
+    QFETCH(QString, action);
+    QFETCH(int, loadedAfter);
+    QFETCH(QStringList, expectedTail);
+    QFETCH(int, expectedCount);
+
+    QVariantList items;
+    for (int i = 0; i < 1200; ++i)
+        items << QVariantMap { { u"id"_s, u"k%1"_s.arg(i, 4, 10, QLatin1Char('0')) },
+                               { u"title"_s, u"t%1"_s.arg(i) } };
+    QVERIFY(m_todos->insertMany(items));
+    QCOMPARE(m_todos->count(), 1200); // made in this session: all in memory
+    m_engine->close();
+    QVERIFY(m_engine->open());
+
+    // Reopened: the first 500 rows, in their order, and the rest on demand.
+    QCOMPARE(m_todos->count(), 500);
+    QVERIFY(m_todos->canFetchMore());
+    QCOMPARE(m_todos->get(0).value(u"title"_s).toString(), u"t0"_s);
+    QCOMPARE(m_todos->get(499).value(u"title"_s).toString(), u"t499"_s);
+    QCOMPARE(m_todos->getByKey(u"k0499"_s).value(u"title"_s).toString(), u"t499"_s);
+
+    if (action == u"update") {
+        QVERIFY(m_todos->update(u"k1100"_s, QVariantMap { { u"title"_s, u"changed"_s } }));
+        QCOMPARE(m_todos->count(), loadedAfter);
+        QCOMPARE(m_todos->get(1100).value(u"title"_s).toString(), u"changed"_s);
+    } else if (action == u"remove") {
+        QVERIFY(m_todos->remove(u"k1100"_s));
+        QCOMPARE(m_todos->count(), loadedAfter);
+        QCOMPARE(m_todos->indexOfKey(u"k1100"_s), -1);
+    } else if (action == u"indexOfKey") {
+        QCOMPARE(m_todos->indexOfKey(u"k1100"_s), 1100);
+        QCOMPARE(m_todos->count(), loadedAfter);
+        QCOMPARE(m_todos->indexOfKey(u"nonexistent"_s), -1);
+        QCOMPARE(m_todos->count(), loadedAfter);
+    } else if (action == u"insert") {
+        QVERIFY(m_todos->insert(QVariantMap { { u"id"_s, u"new"_s }, { u"title"_s, u"new"_s } }));
+        QCOMPARE(m_todos->count(), loadedAfter);
+        QCOMPARE(m_todos->get(500).value(u"title"_s).toString(), u"new"_s);
+    } else if (action == u"second") {
+        // Another model's fetchMore() loads the rows for every model on the collection. (The
+        // model testers attached to both ask for more on every change too, as a view at the
+        // end of the list would: the collection then loads completely.)
+        std::unique_ptr<SyncCollection> other(makeCollection());
+        QCOMPARE(other->count(), 500);
+        QSignalSpy inserted(m_todos.get(), &QAbstractItemModel::rowsInserted);
+        other->fetchMore(QModelIndex());
+        QCOMPARE(other->count(), 500); // not inside the call
+        QTRY_VERIFY(!inserted.isEmpty());
+        QCOMPARE(inserted.at(0).at(1).toInt(), 500);
+        QCOMPARE(inserted.at(0).at(2).toInt(), 999);
+        QCOMPARE(other->count(), m_todos->count());
+        QTRY_VERIFY(!other->canFetchMore());
+        QCOMPARE(other->count(), 1200);
+    } else {
+        QCOMPARE(m_todos->count(), loadedAfter);
+    }
+
+    // Scrolling to the end: pages of 500, then nothing more to fetch.
+    for (int pages = 0; m_todos->canFetchMore() && pages < 10; ++pages) {
+        m_todos->fetchMore(QModelIndex());
+        QCoreApplication::processEvents();
+    }
+    QVERIFY(!m_todos->canFetchMore());
+    QCOMPARE(m_todos->count(), expectedCount);
+    QStringList tail;
+    for (int i = expectedCount - 3; i < expectedCount; ++i)
+        tail << m_todos->get(i).value(u"title"_s).toString();
+    QCOMPARE(tail, expectedTail);
+    // Every row once, in replica order.
+    QSet<QString> keys;
+    for (int i = 0; i < m_todos->count(); ++i)
+        keys.insert(m_todos->get(i).value(u"key"_s).toString());
+    QCOMPARE(keys.size(), expectedCount);
+    if (action == u"update")
+        QCOMPARE(m_todos->getByKey(u"k1100"_s).value(u"title"_s).toString(), u"changed"_s);
+    QCOMPARE(m_todos->getByKey(u"k0999"_s).value(u"title"_s).toString(), u"t999"_s);
+    QCOMPARE(m_todos->indexOfKey(u"k1199"_s), action == u"remove" ? 1198 : 1199);
 }
 
 void tst_SyncCollection::pendingCountCountsTransactions()

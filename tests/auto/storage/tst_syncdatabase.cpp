@@ -249,6 +249,7 @@ private Q_SLOTS:
     void refusesInvalidChanges();
 
     void loadsTransactionsByScopeStateAndId();
+    void loadsVisibleItemsByOrdRange();
     void upgradesSchemaOneKeepingTheOutbox();
 
 private:
@@ -1246,6 +1247,65 @@ void tst_SyncDatabase::refusesInvalidChanges()
     QCOMPARE(removed.count(), 0);
     QCOMPARE(changed.count(), 0);
     QCOMPARE(engine.transactions().size(), 2);
+}
+
+// The reads behind windowed loading: a range of ords with a limit, the last ord, one key's ord.
+void tst_SyncDatabase::loadsVisibleItemsByOrdRange()
+{
+    {
+        SyncEngine engine;
+        engine.setDatabasePath(path());
+        QVERIFY(engine.open());
+        SyncCollection todos(&engine, QStringLiteral("todos"), todoFields);
+        SyncCollection notes(&engine, QStringLiteral("notes"), { QStringLiteral("text") });
+        QVariantList items;
+        for (int i = 0; i < 10; ++i)
+            items << todo(QStringLiteral("k%1").arg(i), QStringLiteral("t%1").arg(i));
+        QVERIFY(todos.insertMany(items));
+        QVERIFY(notes.insert(QVariantMap { { QStringLiteral("text"), QStringLiteral("other") } }));
+        QVERIFY(todos.remove(QStringLiteral("k3"))); // not visible: skipped, its ord stays taken
+    }
+    SyncDatabase db(path());
+    QVERIFY(!db.open().isError());
+    auto keysOf = [](const QList<SyncDatabase::StoredItem> &items) {
+        QStringList keys;
+        for (const SyncDatabase::StoredItem &item : items)
+            keys << item.key;
+        return keys;
+    };
+    QList<SyncDatabase::StoredItem> all;
+    QVERIFY(!db.loadItems(QStringLiteral("todos"), QString(), &all).isError());
+    QCOMPARE(keysOf(all), QStringList({ QStringLiteral("k0"), QStringLiteral("k1"), QStringLiteral("k2"),
+                                        QStringLiteral("k4"), QStringLiteral("k5"), QStringLiteral("k6"),
+                                        QStringLiteral("k7"), QStringLiteral("k8"), QStringLiteral("k9") }));
+    QCOMPARE(all.at(4).data.value(QStringLiteral("title")).toString(), QStringLiteral("t5"));
+
+    // A page: after the third row's ord, at most three rows (k3 is not visible).
+    QList<SyncDatabase::StoredItem> page;
+    QVERIFY(!db.loadItems(QStringLiteral("todos"), QString(), &page, all.at(2).ord,
+                          std::numeric_limits<qint64>::max(), 3).isError());
+    QCOMPARE(keysOf(page), QStringList({ QStringLiteral("k4"), QStringLiteral("k5"), QStringLiteral("k6") }));
+    // Up to an ord, without a limit.
+    QVERIFY(!db.loadItems(QStringLiteral("todos"), QString(), &page, all.at(5).ord, all.at(7).ord).isError());
+    QCOMPARE(keysOf(page), QStringList({ QStringLiteral("k7"), QStringLiteral("k8") }));
+    QVERIFY(!db.loadItems(QStringLiteral("todos"), QString(), &page, all.constLast().ord).isError());
+    QVERIFY(page.isEmpty());
+
+    qint64 last = -1;
+    QVERIFY(!db.lastOrd(QStringLiteral("todos"), QString(), &last).isError());
+    QCOMPARE(last, all.constLast().ord);
+    QVERIFY(!db.lastOrd(QStringLiteral("nothing"), QString(), &last).isError());
+    QCOMPARE(last, 0);
+    QVERIFY(!db.lastOrd(QStringLiteral("todos"), QStringLiteral("{\"user\":\"b\"}"), &last).isError());
+    QCOMPARE(last, 0);
+
+    qint64 ord = -1;
+    QVERIFY(!db.visibleOrd(QStringLiteral("todos"), QString(), QStringLiteral("k5"), &ord).isError());
+    QCOMPARE(ord, all.at(4).ord);
+    QVERIFY(!db.visibleOrd(QStringLiteral("todos"), QString(), QStringLiteral("k3"), &ord).isError());
+    QCOMPARE(ord, 0); // removed
+    QVERIFY(!db.visibleOrd(QStringLiteral("notes"), QString(), QStringLiteral("k5"), &ord).isError());
+    QCOMPARE(ord, 0); // another collection
 }
 
 void tst_SyncDatabase::loadsTransactionsByScopeStateAndId()
