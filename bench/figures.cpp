@@ -800,9 +800,11 @@ bool runColdOpen(const Options &options)
         return failMeasurement(QStringLiteral("cold_open"), QStringLiteral("no fixture"));
     QList<double> synq;
     QList<double> synqOpen;
+    QList<double> synqFetchAll;
     QList<double> raw;
     QList<double> rawFull;
     QList<double> rawScan;
+    int firstCount = 0;
     for (int run = 0; run < options.coldRuns; ++run) {
         QJsonObject s;
         QJsonObject r;
@@ -814,6 +816,8 @@ bool runColdOpen(const Options &options)
                                                                       .arg(s.value(QStringLiteral("count")).toInt()));
         synq.append(s.value(QStringLiteral("first_rows_ms")).toDouble());
         synqOpen.append(s.value(QStringLiteral("open_ms")).toDouble());
+        synqFetchAll.append(s.value(QStringLiteral("fetch_all_ms")).toDouble());
+        firstCount = s.value(QStringLiteral("first_count")).toInt();
         raw.append(r.value(QStringLiteral("first_rows_ms")).toDouble());
         rawFull.append(r.value(QStringLiteral("full_load_ms")).toDouble());
         rawScan.append(r.value(QStringLiteral("scan_only_ms")).toDouble());
@@ -828,6 +832,8 @@ bool runColdOpen(const Options &options)
     fig.extra = QJsonObject { { QStringLiteral("rows"), f->rows },
                               { QStringLiteral("runs"), options.coldRuns },
                               { QStringLiteral("synq_open_returned_ms"), median(synqOpen) },
+                              { QStringLiteral("synq_first_rows"), firstCount },
+                              { QStringLiteral("synq_fetch_all_ms"), median(synqFetchAll) },
                               { QStringLiteral("raw_full_load_ms"), median(rawFull) },
                               { QStringLiteral("raw_scan_without_decode_ms"), median(rawScan) },
                               { QStringLiteral("file_bytes"), QFileInfo(f->path).size() } };
@@ -864,6 +870,8 @@ bool runMemory(const Options &options)
                               { QStringLiteral("json_bytes_per_row"), std::round(double(f->jsonBytes) / f->rows) },
                               { QStringLiteral("synq_heap_bytes"), s.value(QStringLiteral("heap_bytes")) },
                               { QStringLiteral("synq_rss_bytes"), s.value(QStringLiteral("rss_bytes")) },
+                              { QStringLiteral("synq_opened_rows"), s.value(QStringLiteral("opened_count")) },
+                              { QStringLiteral("synq_opened_heap_bytes"), s.value(QStringLiteral("opened_heap_bytes")) },
                               { QStringLiteral("raw_heap_bytes"), r.value(QStringLiteral("heap_bytes")) },
                               { QStringLiteral("raw_qjsonobject_bytes_per_row"),
                                 std::round(perRow(r, "decoded_heap_bytes")) } };
@@ -909,8 +917,15 @@ int coldOpenSynq(const QString &file)
     const qint64 opened = nowNs();
     if (!waitFor([&] { return firstRows >= 0; }, 60000))
         return 1;
+    const int firstCount = model.count();
+    // The rest, as a view scrolled to the end (or fetchAll()) loads it.
+    const qint64 t1 = nowNs();
+    model.fetchAll();
+    const qint64 allRows = nowNs() - t1;
     printChildResult({ { QStringLiteral("first_rows_ms"), double(firstRows - t0) / 1e6 },
                        { QStringLiteral("open_ms"), double(opened - t0) / 1e6 },
+                       { QStringLiteral("first_count"), firstCount },
+                       { QStringLiteral("fetch_all_ms"), double(allRows) / 1e6 },
                        { QStringLiteral("count"), model.count() } });
     return 0;
 }
@@ -976,9 +991,16 @@ int memorySynq(const QString &file)
     const qint64 rssBefore = residentBytes();
     SyncCollection model(&engine, QStringLiteral("cold"), Fields);
     QCoreApplication::processEvents();
+    const qint64 heapOpened = heapInUse();
+    const int openedCount = model.count();
+    // Every row held: what a view scrolled to the end, or fetchAll(), leaves in memory.
+    model.fetchAll();
+    QCoreApplication::processEvents();
     const qint64 heapAfter = heapInUse();
     printChildResult({ { QStringLiteral("heap_bytes"), double(heapAfter - heapBefore) },
                        { QStringLiteral("rss_bytes"), double(residentBytes() - rssBefore) },
+                       { QStringLiteral("opened_heap_bytes"), double(heapOpened - heapBefore) },
+                       { QStringLiteral("opened_count"), openedCount },
                        { QStringLiteral("count"), model.count() } });
     return 0;
 }

@@ -59,6 +59,7 @@ void CollectionStore::reset(QList<StoreRow> rows, int pendingTransactions, qint6
                             qint64 windowEnd)
 {
     Q_EMIT aboutToBeReset();
+    ++m_generation;
     m_rows = std::move(rows);
     m_ordByKey.clear();
     m_ordByKey.reserve(m_rows.size());
@@ -134,7 +135,7 @@ void CollectionStore::applyStates(const QList<RowState> &states)
             StoreRow row;
             row.ord = state.ord;
             row.key = state.key;
-            row.data = *state.visible;
+            row.setData(*state.visible);
             row.version = state.version;
             row.optimistic = state.optimistic;
             row.pending = state.pending;
@@ -145,15 +146,19 @@ void CollectionStore::applyStates(const QList<RowState> &states)
         } else {
             StoreRow &row = m_rows[i];
             const StoreRow before = row;
-            row.data = *state.visible;
+            row.setData(*state.visible);
             row.version = state.version;
             row.optimistic = state.optimistic;
             row.pending = state.pending;
             row.lastError = state.lastError;
-            const QStringList fields = Overlay::changedFields(before.data, row.data);
+            const QStringList fields = before.json == row.json
+                    ? QStringList()
+                    : Overlay::changedFields(before.data(), *state.visible);
             const quint32 meta = metaDiff(before, row);
-            if (!fields.isEmpty() || meta)
+            if (!fields.isEmpty() || meta) {
+                ++m_generation;
                 Q_EMIT rowChanged(i, fields, meta);
+            }
         }
     }
     removeRows(std::move(removed));
@@ -187,6 +192,7 @@ void CollectionStore::insertRows(QList<StoreRow> rows)
         while (j < rows.size() && rows.at(j).ord < limit)
             ++j;
         Q_EMIT rowsAboutToBeInserted(int(pos), int(pos + (j - i) - 1));
+        ++m_generation;
         for (qsizetype k = i; k < j; ++k)
             m_ordByKey.insert(rows.at(k).key, rows.at(k).ord);
         m_rows.insert(pos, j - i, StoreRow());
@@ -210,6 +216,7 @@ void CollectionStore::removeRows(QList<int> indexes)
         const int last = indexes.at(i);
         const int first = indexes.at(j - 1);
         Q_EMIT rowsAboutToBeRemoved(first, last);
+        ++m_generation;
         for (int k = first; k <= last; ++k)
             m_ordByKey.remove(m_rows.at(k).key);
         m_rows.remove(first, last - first + 1);

@@ -132,7 +132,7 @@ std::optional<QJsonObject> SyncEnginePrivate::visibleState(const QString &collec
     const StoreRow *row = s ? s->find(key) : nullptr;
     if (!row)
         return std::nullopt;
-    return row->data;
+    return row->data();
 }
 
 } // namespace Synq

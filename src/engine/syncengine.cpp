@@ -723,14 +723,15 @@ bool SyncEnginePrivate::loadRows(CollectionStore *s, qint64 after, qint64 upTo, 
         row.key = std::move(item.key);
         row.version = item.version;
         row.optimistic = item.optimistic;
+        row.json = std::move(item.json);
         const auto a = activity.constFind(itemId(s->name(), row.key));
         if (a != activity.cend()) {
             row.pending = a->transactionCount();
-            const std::optional<QJsonObject> synced = item.optimistic ? item.synced : item.data;
-            if (std::optional<QJsonObject> visible = merged(s->name(), synced, a->pending))
-                item.data = std::move(*visible);
+            const std::optional<QJsonObject> synced =
+                    item.optimistic ? item.synced : std::optional<QJsonObject>(row.data());
+            if (const std::optional<QJsonObject> visible = merged(s->name(), synced, a->pending))
+                row.setData(*visible);
         }
-        row.data = std::move(item.data);
         rows->append(std::move(row));
     }
     return true;
@@ -836,7 +837,7 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
         const StoreRow *row = s->find(op.key);
         const std::optional<QJsonObject> current = si >= 0
                 ? staged.at(si).visible
-                : (row ? std::optional<QJsonObject>(row->data) : std::nullopt);
+                : (row ? std::optional<QJsonObject>(row->data()) : std::nullopt);
 
         MutationRecord m;
         m.id = keys.next();

@@ -40,12 +40,16 @@ public:
     void publishConfig();
     QVariantMap rowMap(const StoreRow &row) const;
     QVariant meta(const StoreRow &row, int role) const;
+    const QJsonObject &decoded(int row) const;
     QList<int> rolesFor(const QStringList &fields, quint32 meta) const;
 
     SyncCollection *q;
     QPointer<SyncEngine> engine;
     QPointer<CollectionStore> store;
     bool fetchScheduled = false;
+    mutable int decodedRow = -1;
+    mutable quint64 decodedGeneration = 0;
+    mutable QJsonObject decodedObject;
     QList<QMetaObject::Connection> connections;
     QString name;
     QStringList fields;
@@ -158,6 +162,7 @@ void SyncCollectionPrivate::detach()
         QObject::disconnect(c);
     connections.clear();
     store = nullptr;
+    decodedRow = -1;
 }
 
 void SyncCollectionPrivate::attach()
@@ -559,6 +564,18 @@ void SyncCollection::fetchMore(const QModelIndex &parent)
             Qt::QueuedConnection);
 }
 
+// Rows are held as JSON text; a view reads the roles of one row after the other, so the
+// last row decoded is kept until the collection changes.
+const QJsonObject &SyncCollectionPrivate::decoded(int row) const
+{
+    if (row != decodedRow || store->generation() != decodedGeneration) {
+        decodedObject = store->row(row).data();
+        decodedRow = row;
+        decodedGeneration = store->generation();
+    }
+    return decodedObject;
+}
+
 QVariant SyncCollectionPrivate::meta(const StoreRow &row, int role) const
 {
     switch (role) {
@@ -588,10 +605,10 @@ QVariant SyncCollection::data(const QModelIndex &index, int role) const
     if (role == Qt::DisplayRole || role == Qt::EditRole) {
         if (d->fields.isEmpty())
             return row.key;
-        return row.data.value(d->fields.constFirst()).toVariant();
+        return d->decoded(index.row()).value(d->fields.constFirst()).toVariant();
     }
     if (role >= FirstFieldRole && role < FirstFieldRole + d->fields.size())
-        return row.data.value(d->fields.at(role - FirstFieldRole)).toVariant();
+        return d->decoded(index.row()).value(d->fields.at(role - FirstFieldRole)).toVariant();
     return d->meta(row, role);
 }
 
@@ -609,7 +626,7 @@ bool SyncCollection::setData(const QModelIndex &index, const QVariant &value, in
         return false; // meta roles are not editable
     const StoreRow &row = d->store->row(index.row());
     QJsonValue json;
-    if (Json::fromVariant(value, &json) && row.data.value(field) == json)
+    if (Json::fromVariant(value, &json) && d->decoded(index.row()).value(field) == json)
         return true; // nothing changes: no mutation
     return update(row.key, QVariantMap { { field, value } }) != nullptr;
 }
@@ -807,7 +824,7 @@ Transaction *SyncCollection::removeMany(const QVariant &keys)
 
 QVariantMap SyncCollectionPrivate::rowMap(const StoreRow &row) const
 {
-    QVariantMap map = row.data.toVariantMap();
+    QVariantMap map = row.data().toVariantMap();
     const QStringList names = SyncCollection::metaRoleNames();
     for (int i = 0; i < names.size(); ++i)
         map.insert(names.at(i), meta(row, SyncCollection::KeyRole + i));

@@ -522,7 +522,8 @@ SyncError SyncDatabase::loadItems(const QString &collection, const QString &scop
         item.ord = q.value(0).toLongLong();
         item.key = q.value(1).toString();
         item.version = q.value(2).toLongLong();
-        item.data = decode(q.value(3));
+        item.json = q.value(3).toString().toUtf8();
+        item.json.squeeze(); // toUtf8() reserves three bytes per character
         item.optimistic = q.value(4).toBool();
         if (item.optimistic && !q.value(5).isNull())
             item.synced = decode(q.value(5));
@@ -530,6 +531,13 @@ SyncError SyncDatabase::loadItems(const QString &collection, const QString &scop
     }
     q.finish();
     return SyncError();
+}
+
+QJsonObject SyncDatabase::StoredItem::data() const
+{
+    QJsonObject object;
+    Json::decodeObject(json, &object);
+    return object;
 }
 
 SyncError SyncDatabase::lastOrd(const QString &collection, const QString &scope,

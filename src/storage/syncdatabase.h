@@ -48,7 +48,10 @@ public:
         qint64 ord = 0; // order of first appearance in this replica
         QString key;
         qint64 version = 0;
-        QJsonObject data; // the visible state: synced data with the optimistic overlay
+        // The visible state (synced data with the optimistic overlay) as stored: compact JSON
+        // text, decoded by data() — a model holds rows as text and decodes the one it shows.
+        QByteArray json;
+        QJsonObject data() const;
         bool optimistic = false; // the visible state differs from the synced one
         std::optional<QJsonObject> synced; // for optimistic rows: the synced state, if any
     };

@@ -1278,7 +1278,7 @@ void tst_SyncDatabase::loadsVisibleItemsByOrdRange()
     QCOMPARE(keysOf(all), QStringList({ QStringLiteral("k0"), QStringLiteral("k1"), QStringLiteral("k2"),
                                         QStringLiteral("k4"), QStringLiteral("k5"), QStringLiteral("k6"),
                                         QStringLiteral("k7"), QStringLiteral("k8"), QStringLiteral("k9") }));
-    QCOMPARE(all.at(4).data.value(QStringLiteral("title")).toString(), QStringLiteral("t5"));
+    QCOMPARE(all.at(4).data().value(QStringLiteral("title")).toString(), QStringLiteral("t5"));
 
     // A page: after the third row's ord, at most three rows (k3 is not visible).
     QList<SyncDatabase::StoredItem> page;
