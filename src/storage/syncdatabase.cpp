@@ -13,6 +13,7 @@
 #include <QtCore/QUuid>
 #include <QtSql/QSqlError>
 #include <QtSql/QSqlQuery>
+#include <QtSql/QSqlRecord>
 
 Q_LOGGING_CATEGORY(lcStorage, "synq.storage", QtInfoMsg)
 
@@ -62,8 +63,8 @@ QJsonObject decode(const QVariant &v)
     return object;
 }
 
-// Schema steps: migration N takes a database from user_version N to N + 1. No step may drop or
-// rewrite data (an index is not data).
+// Schema steps: migration N takes a database from user_version N to N + 1. No step may lose or
+// change data (an index is not data; a rebuilt table gets every row as it was).
 const char *const migrationV1[] = {
     // ord is the order of first appearance in this replica, which is the order of the rows in
     // a collection; it survives key remaps (a remap must not move a row).
@@ -165,7 +166,70 @@ const char *const migrationV3[] = {
     nullptr,
 };
 
-const char *const *const migrations[] = { migrationV1, migrationV2, migrationV3 };
+// Schema 4: fewer B-trees per local write. transactions.seq without AUTOINCREMENT. A plain INTEGER PRIMARY KEY still gives a
+// new row a higher seq than every existing one (which is all the commit order needs); the
+// sqlite_sequence row AUTOINCREMENT updated cost every local write one more B-tree page.
+// SQLite cannot drop AUTOINCREMENT in place: the table is rebuilt, with the same columns in
+// the same order. open() turns foreign keys off around this step — with them on, dropping the
+// old table would delete every mutation and attempt through ON DELETE CASCADE.
+const char *const migrationV4[] = {
+    "CREATE TABLE transactions_v4 ("
+    " seq INTEGER PRIMARY KEY,"
+    " id TEXT NOT NULL UNIQUE,"
+    " scope TEXT NOT NULL,"
+    " strategy INTEGER NOT NULL,"
+    " state INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " current_attempt INTEGER NOT NULL DEFAULT 0,"
+    " queued_behind TEXT,"
+    " error_code INTEGER NOT NULL DEFAULT 0,"
+    " error_message TEXT,"
+    " error_detail TEXT,"
+    " error_retryable INTEGER NOT NULL DEFAULT 0,"
+    " error_http INTEGER NOT NULL DEFAULT 0,"
+    " error_tx TEXT,"
+    " merged_into TEXT)",
+    "INSERT INTO transactions_v4 (seq, id, scope, strategy, state, created_at, updated_at,"
+    " current_attempt, queued_behind, error_code, error_message, error_detail, error_retryable,"
+    " error_http, error_tx, merged_into) SELECT seq, id, scope, strategy, state, created_at,"
+    " updated_at, current_attempt, queued_behind, error_code, error_message, error_detail,"
+    " error_retryable, error_http, error_tx, merged_into FROM transactions",
+    "DROP TABLE transactions",
+    "ALTER TABLE transactions_v4 RENAME TO transactions",
+    "CREATE INDEX transactions_scope_state ON transactions (scope, state)",
+    // Mutations are written, read and updated by transaction and place in it: keyed so, one
+    // B-tree holds them (it was three — the table, the id index and mutations_tx). The id
+    // (the idempotency key, from KeyGenerator) stays unique by how it is made.
+    "CREATE TABLE mutations_v4 ("
+    " id TEXT NOT NULL,"
+    " tx_id TEXT NOT NULL REFERENCES transactions (id) ON DELETE CASCADE,"
+    " seq INTEGER NOT NULL,"
+    " collection TEXT NOT NULL,"
+    " scope TEXT NOT NULL,"
+    " key TEXT NOT NULL,"
+    " type INTEGER NOT NULL,"
+    " base_version INTEGER NOT NULL DEFAULT 0,"
+    " original TEXT,"
+    " modified TEXT,"
+    " changes TEXT,"
+    " metadata TEXT,"
+    " state INTEGER NOT NULL DEFAULT 0,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " PRIMARY KEY (tx_id, seq)) WITHOUT ROWID",
+    "INSERT INTO mutations_v4 (id, tx_id, seq, collection, scope, key, type, base_version,"
+    " original, modified, changes, metadata, state, created_at, updated_at) SELECT id, tx_id,"
+    " seq, collection, scope, key, type, base_version, original, modified, changes, metadata,"
+    " state, created_at, updated_at FROM mutations",
+    "DROP TABLE mutations",
+    "ALTER TABLE mutations_v4 RENAME TO mutations",
+    nullptr,
+};
+// The first schema version whose migration rebuilds a table referenced by foreign keys.
+constexpr int FirstRebuildingMigration = 3; // migrationV4
+
+const char *const *const migrations[] = { migrationV1, migrationV2, migrationV3, migrationV4 };
 static_assert(sizeof(migrations) / sizeof(migrations[0]) == SyncDatabase::SchemaVersion,
               "one migration per schema version");
 
@@ -440,6 +504,22 @@ SyncError SyncDatabase::open(Synchronous synchronous)
                               tr("Cannot configure the database %1.").arg(d->path), pragmaError));
     }
 
+    // A table rebuild runs with foreign keys off (see migrationV4); the check before COMMIT
+    // proves every reference still resolves. (The pragma is a no-op inside a transaction.)
+    const bool rebuilds = userVersion <= FirstRebuildingMigration && objects != 0;
+    if (rebuilds && !q.exec(QStringLiteral("PRAGMA foreign_keys = OFF")))
+        return fail(d->failed(q));
+    struct ForeignKeysBackOn
+    {
+        QSqlQuery &q;
+        bool active;
+        ~ForeignKeysBackOn()
+        {
+            if (active)
+                q.exec(QStringLiteral("PRAGMA foreign_keys = ON"));
+        }
+    } foreignKeysBackOn { q, rebuilds };
+
     // BEGIN IMMEDIATE takes the write lock: it fails here, with a clear error, for a file we
     // can read but not write, instead of at the user's first edit.
     if (!q.exec(QStringLiteral("BEGIN IMMEDIATE"))) {
@@ -459,6 +539,20 @@ SyncError SyncDatabase::open(Synchronous synchronous)
             }
         }
         qCDebug(lcStorage) << "migrated" << d->path << "to schema" << version + 1;
+    }
+    if (rebuilds) {
+        if (!q.exec(QStringLiteral("PRAGMA foreign_key_check")) || q.next()) {
+            const SyncError error(SyncError::Storage,
+                                  tr("Cannot upgrade the database %1: a rebuilt table lost "
+                                     "references.")
+                                          .arg(d->path),
+                                  q.lastError().isValid() ? q.lastError().text()
+                                                          : q.record().value(0).toString());
+            q.finish();
+            q.exec(QStringLiteral("ROLLBACK"));
+            return fail(error);
+        }
+        q.finish();
     }
     // Written only when they change, so that opening a current file writes nothing to it.
     const bool stamp = applicationId != ApplicationId || userVersion != SchemaVersion;
@@ -921,7 +1015,7 @@ SyncError SyncDatabase::writeCompaction(const Compaction::Plan &plan)
     return d->transact([&]() -> SyncError {
         QSqlQuery &m = d->statement(
                 "UPDATE mutations SET type = ?, original = ?, modified = ?, changes = ?,"
-                " base_version = ?, updated_at = ? WHERE id = ?");
+                " base_version = ?, updated_at = ? WHERE tx_id = ? AND seq = ?");
         QSqlQuery &t = d->statement("UPDATE transactions SET merged_into = ? WHERE id = ?");
         for (const Compaction::Merge &merge : plan.merges) {
             const MutationRecord &r = merge.mutation;
@@ -931,7 +1025,8 @@ SyncError SyncDatabase::writeCompaction(const Compaction::Plan &plan)
             m.bindValue(3, jsonOrNull(r.changes, r.type == MutationType::Update));
             m.bindValue(4, r.baseVersion);
             m.bindValue(5, toMs(r.updatedAt));
-            m.bindValue(6, r.id);
+            m.bindValue(6, r.transactionId);
+            m.bindValue(7, r.sequence);
             if (!m.exec())
                 return d->failed(m);
             for (const QString &absorbed : merge.absorbed) {
@@ -996,7 +1091,8 @@ SyncError SyncDatabase::writeSynced(const QString &scope, const QList<Transactio
                 " queued_behind = ?, error_code = ?, error_message = ?, error_detail = ?,"
                 " error_retryable = ?, error_http = ?, error_tx = ? WHERE id = ?");
         QSqlQuery &mutation = d->statement(
-                "UPDATE mutations SET state = ?, updated_at = ?, base_version = ? WHERE id = ?");
+                "UPDATE mutations SET state = ?, updated_at = ?, base_version = ?"
+                " WHERE tx_id = ? AND seq = ?");
         QSqlQuery &attempt = d->statement(
                 "INSERT INTO attempts (id, tx_id, started_at, completed_at, error_code, error_message,"
                 " error_detail, retry_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -1004,12 +1100,9 @@ SyncError SyncDatabase::writeSynced(const QString &scope, const QList<Transactio
                 " error_code = excluded.error_code, error_message = excluded.error_message,"
                 " error_detail = excluded.error_detail, retry_at = excluded.retry_at");
         QSqlQuery &dropAttempt = d->statement("DELETE FROM attempts WHERE id = ?");
-        // seq is AUTOINCREMENT: the next insert must still get a higher one.
+        // The highest seq: the next insert (MAX(seq) + 1) still lands after it.
         QSqlQuery &toEnd = d->statement(
                 "UPDATE transactions SET seq = (SELECT MAX(seq) + 1 FROM transactions) WHERE id = ?");
-        QSqlQuery &sequence = d->statement(
-                "UPDATE sqlite_sequence SET seq = (SELECT MAX(seq) FROM transactions)"
-                " WHERE name = 'transactions'");
         for (const TransactionWrite &w : transactions) {
             const TransactionRecord &r = w.record;
             tx.bindValue(0, int(r.state));
@@ -1024,7 +1117,8 @@ SyncError SyncDatabase::writeSynced(const QString &scope, const QList<Transactio
                 mutation.bindValue(0, int(m.state));
                 mutation.bindValue(1, toMs(m.updatedAt));
                 mutation.bindValue(2, m.baseVersion);
-                mutation.bindValue(3, m.id);
+                mutation.bindValue(3, r.id);
+                mutation.bindValue(4, m.sequence);
                 if (!mutation.exec())
                     return d->failed(mutation);
             }
@@ -1032,8 +1126,6 @@ SyncError SyncDatabase::writeSynced(const QString &scope, const QList<Transactio
                 toEnd.bindValue(0, r.id);
                 if (!toEnd.exec())
                     return d->failed(toEnd);
-                if (!sequence.exec())
-                    return d->failed(sequence);
             }
             if (!w.droppedAttempt.isEmpty()) {
                 dropAttempt.bindValue(0, w.droppedAttempt);

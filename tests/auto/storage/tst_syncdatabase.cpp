@@ -1458,6 +1458,7 @@ void tst_SyncDatabase::upgradesSchemaOneKeepingTheOutbox()
             "INSERT INTO mutations VALUES ('m2', 't2', 0, 'todos', '', 'b', 0, 0, NULL,"
             " '{\"id\":\"b\",\"title\":\"Tea\"}', '{\"id\":\"b\",\"title\":\"Tea\"}', NULL, 0, 2, 2)",
             "INSERT INTO cursors VALUES ('todos', '', 'v1:7', 1)",
+            "INSERT INTO attempts VALUES ('a1', 't1', 1, NULL, 0, NULL, NULL, NULL)",
             "PRAGMA application_id = 1400467057",
             "PRAGMA user_version = 1",
         };
@@ -1467,6 +1468,18 @@ void tst_SyncDatabase::upgradesSchemaOneKeepingTheOutbox()
         v1.close();
     }
     QSqlDatabase::removeDatabase(QStringLiteral("v1"));
+
+    {
+        // Schema 4 rebuilds the transactions table with foreign keys off; they are on again
+        // for the connection that did it.
+        SyncDatabase db(path());
+        QVERIFY(!db.open().isError());
+        QSqlQuery q(db.connection());
+        QVERIFY(q.exec(QStringLiteral("PRAGMA foreign_keys")) && q.next());
+        QCOMPARE(q.value(0).toInt(), 1);
+        q = QSqlQuery();
+        db.close();
+    }
 
     SyncEngine engine;
     engine.setDatabasePath(path());
@@ -1489,6 +1502,17 @@ void tst_SyncDatabase::upgradesSchemaOneKeepingTheOutbox()
     QCOMPARE(direct.value(QStringLiteral("SELECT cursor || '@' || max_version FROM cursors")).toString(),
              QStringLiteral("v1:7@0"));
     QCOMPARE(direct.value(QStringLiteral("SELECT count(*) FROM mutations")).toInt(), 2);
+    // The rebuilt table kept its rows, their order and what refers to them.
+    QCOMPARE(direct.value(QStringLiteral("SELECT group_concat(id) FROM (SELECT id FROM transactions ORDER BY seq)"))
+                     .toString(),
+             QStringLiteral("t1,t2"));
+    QCOMPARE(direct.value(QStringLiteral("SELECT count(*) FROM attempts WHERE tx_id = 't1'")).toInt(), 1);
+    QVERIFY(!direct.value(QStringLiteral("SELECT sql FROM sqlite_master WHERE name = 'transactions'"))
+                     .toString()
+                     .contains(QLatin1String("AUTOINCREMENT")));
+    QCOMPARE(direct.value(QStringLiteral("SELECT count(*) FROM sqlite_master WHERE name = 'transactions_scope_state'"))
+                     .toInt(),
+             1);
 }
 
 QTEST_GUILESS_MAIN(tst_SyncDatabase)
