@@ -243,6 +243,10 @@ protected:
             delete socket;
             return;
         }
+        // Answers go out at once: with Nagle's algorithm the last part of a response waited
+        // for the client's delayed acknowledgement (up to 40 ms on Linux) on every request
+        // of a kept-alive connection.
+        socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
         new RequestGuard(socket, m_maxBody); // before QtHttpServer connects to readyRead
         addPendingConnection(socket);
     }

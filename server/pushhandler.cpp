@@ -132,12 +132,17 @@ bool PushHandler::runTransaction(const QString &owner, const QList<PushMutation>
             pending.append(i);
         }
     }
+    // Remembered facts hold whatever happens to the rest of the transaction.
+    m_produced.keep();
+    m_assigned.keep();
     if (pending.isEmpty())
         return m_store->releaseSavepoint();
 
     // Facts of this transaction join the batch's only if it is applied.
-    QHash<QString, qint64> produced = m_produced;
-    QHash<QString, QString> assigned = m_assigned;
+    auto forget = [this] {
+        m_produced.undo();
+        m_assigned.undo();
+    };
     QList<QJsonObject> applied;
     qsizetype failed = -1;
     QString failedKey;
@@ -145,7 +150,8 @@ bool PushHandler::runTransaction(const QString &owner, const QList<PushMutation>
         const PushMutation &m = mutations.at(i);
         Verdict verdict = Verdict::Applied;
         Applied result;
-        if (!applyOne(owner, m, &produced, &assigned, &verdict, &result, &failedKey)) {
+        if (!applyOne(owner, m, &m_produced, &m_assigned, &verdict, &result, &failedKey)) {
+            forget();
             m_store->rollbackToSavepoint();
             return false;
         }
@@ -157,6 +163,7 @@ bool PushHandler::runTransaction(const QString &owner, const QList<PushMutation>
     }
 
     if (failed >= 0) {
+        forget();
         if (!m_store->rollbackToSavepoint())
             return false;
         // Read after the rollback: the record as it is, not as this transaction left it.
@@ -186,16 +193,19 @@ bool PushHandler::runTransaction(const QString &owner, const QList<PushMutation>
 
     for (qsizetype n = 0; n < pending.size(); ++n) {
         if (!m_store->rememberResult(owner, mutations.at(pending.at(n)).id, applied.at(n))) {
+            forget();
             m_store->rollbackToSavepoint();
             return false;
         }
     }
-    if (!m_store->releaseSavepoint())
+    if (!m_store->releaseSavepoint()) {
+        forget();
         return false;
+    }
     for (qsizetype n = 0; n < pending.size(); ++n)
         (*results)[pending.at(n)] = applied.at(n);
-    m_produced = produced;
-    m_assigned = assigned;
+    m_produced.keep();
+    m_assigned.keep();
     return true;
 }
 
@@ -212,9 +222,9 @@ bool PushHandler::runTransaction(const QString &owner, const QList<PushMutation>
     - remove: a conflict if the live record is at another version; removing a record that is
       already gone succeeds and writes a new tombstone.
 */
-bool PushHandler::applyOne(const QString &owner, const PushMutation &m,
-                           QHash<QString, qint64> *produced, QHash<QString, QString> *assigned,
-                           Verdict *verdict, Applied *applied, QString *conflictKey)
+bool PushHandler::applyOne(const QString &owner, const PushMutation &m, Produced *produced,
+                           Assigned *assigned, Verdict *verdict, Applied *applied,
+                           QString *conflictKey)
 {
     *verdict = Verdict::Applied;
     if (m.op == PushMutation::Insert && m_serverAssignedKeys.contains(m.collection)) {
@@ -316,8 +326,7 @@ QJsonObject PushHandler::conflictResult(const QString &owner, const PushMutation
 }
 
 void PushHandler::noteApplied(const PushMutation &m, const QJsonObject &result,
-                              QHash<QString, qint64> *produced,
-                              QHash<QString, QString> *assigned) const
+                              Produced *produced, Assigned *assigned) const
 {
     if (result.value(QStringLiteral("status")).toString() != QLatin1String("applied"))
         return;
