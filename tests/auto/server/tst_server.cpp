@@ -418,6 +418,7 @@ private Q_SLOTS:
     void survivesGarbageAndAbandonedConnections();
     void serverAssignedKeys();
     void serverAssignedKeyIsUsedByLaterMutationsOfTheBatch();
+    void rolledBackTransactionLeavesNoKeysOrVersionsToLaterOnes();
     void keysAndDataRoundTrip_data();
     void keysAndDataRoundTrip();
     void lockedDatabaseAnswersTryAgainLaterAndAppliesNothing();
@@ -1632,6 +1633,35 @@ void tst_Server::serverAssignedKeyIsUsedByLaterMutationsOfTheBatch()
         QCOMPARE(again.result(i), r.result(i));
     QCOMPARE(again.result(3).value("status"_L1), "applied"_L1);
     QCOMPARE(again.result(3).value("key"_L1).toString(), key);
+}
+
+// A transaction rolled back to its savepoint takes its server-assigned keys and produced
+// versions with it: later transactions of the batch see the records as they are.
+void tst_Server::rolledBackTransactionLeavesNoKeysOrVersionsToLaterOnes()
+{
+    QVERIFY2(startServer({ u"--server-assigned-keys"_s, u"todos"_s }),
+             qPrintable(m_server->errorString()));
+    Client c = client();
+    QCOMPARE(c.push({ insertOp(u"m0"_s, u"n1"_s, {}, 0, u"notes"_s) }).status, 200); // version 1
+    const QJsonArray batch {
+        // t1: a new todo (its key assigned), a note update at the right version, then a
+        // conflict — all of t1 is rolled back.
+        insertOp(u"m1"_s, u"tmp"_s, { { "title"_L1, "Milk"_L1 } }, 0, u"todos"_s, u"t1"_s),
+        updateOp(u"m2"_s, u"n1"_s, { { "text"_L1, "t1"_L1 } }, 1, u"notes"_s, u"t1"_s),
+        updateOp(u"m3"_s, u"missing"_s, { { "x"_L1, 1 } }, 0, u"notes"_s, u"t1"_s),
+        // t2 names the same keys: "tmp" is not the key t1 was given, and n1 is still at 1.
+        updateOp(u"m4"_s, u"tmp"_s, { { "done"_L1, true } }, 0, u"todos"_s, u"t2"_s),
+        updateOp(u"m5"_s, u"n1"_s, { { "text"_L1, "t2"_L1 } }, 1, u"notes"_s, u"t3"_s),
+    };
+    const Reply r = c.push(batch);
+    QCOMPARE(r.status, 200);
+    QCOMPARE(r.result(0).value("status"_L1), "rejected"_L1);
+    QCOMPARE(r.result(1).value("status"_L1), "rejected"_L1);
+    QCOMPARE(r.result(2).value("status"_L1), "conflict"_L1);
+    QCOMPARE(r.result(3).value("status"_L1), "conflict"_L1); // no record "tmp"
+    QCOMPARE(r.result(3).value("key"_L1).toString(), u"tmp"_s);
+    QCOMPARE(r.result(4).value("status"_L1), "applied"_L1); // checked against version 1
+    QCOMPARE(c.records(u"todos"_s).size(), 0);
 }
 
 void tst_Server::keysAndDataRoundTrip_data()
