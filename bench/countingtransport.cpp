@@ -8,6 +8,8 @@ CountingTransport::CountingTransport(Synq::SyncTransport *inner, QObject *parent
 {
     connect(inner, &Synq::SyncTransport::authenticationRequired, this,
             &Synq::SyncTransport::authenticationRequired);
+    setBatchSize(inner->batchSize());
+    setMaxPushesInFlight(inner->maxPushesInFlight()); // the engine pipelines as with the inner one
 }
 
 void CountingTransport::push(const Synq::Protocol::PushRequest &request, PushCallback done)

@@ -161,6 +161,8 @@ public:
     void callPersistHandler(const QString &id, const QString &attemptId);
     void onPersisted(const QString &id, const QString &attemptId, const SyncError &error);
     void roundDone(quint64 run);
+    // The push phase ends: at once, or when the last push on its way is answered.
+    void stopPushing(const SyncError &error);
     void checkAwaiting(const QString &collection, const QList<SyncDatabase::SyncedWrite> &writes);
     bool isLocked(const QString &item) const;
     QString firstCollection(const TransactionRecord &t) const
@@ -223,6 +225,13 @@ public:
     quint64 runSerial = 0;
     int runBatchLimit = 0; // 0: the transport's batch size
     QSet<QString> triedThisRun;
+    // Pushes on their way (up to transport->maxPushesInFlight()) and the items they carry: a
+    // batch never goes out beside another that shares an item.
+    int pushesInFlight = 0;
+    QSet<QString> itemsInFlight;
+    // The run ends (with this error) once the pushes still on their way are answered.
+    bool stopping = false;
+    SyncError stopError;
     bool authRetried = false; // a 401 was answered by one retry in this run
     QSet<QString> resyncing; // collections being pulled again from the beginning (410)
     QHash<QString, QSet<QString>> resyncSeen; // keys listed so far by that pull

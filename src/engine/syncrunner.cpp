@@ -109,6 +109,10 @@ void SyncEnginePrivate::startRun(bool force)
     ++runSerial;
     runBatchLimit = 0;
     triedThisRun.clear();
+    pushesInFlight = 0;
+    itemsInFlight.clear();
+    stopping = false;
+    stopError = SyncError();
     authRetried = false;
     compactAgain = true; // once before the first batch, and again after releases
     runReport = { { QStringLiteral("pushed"), 0 }, { QStringLiteral("pulled"), 0 },
@@ -189,6 +193,8 @@ void SyncEnginePrivate::compact()
 
 void SyncEnginePrivate::pushNext()
 {
+    if (stopping)
+        return; // the last answer on its way ends the run
     if (compactAgain) {
         compactAgain = false;
         compact();
@@ -220,6 +226,17 @@ void SyncEnginePrivate::pushNext()
     outboxOrder = std::move(stillActive);
     // syncNow() sends what waits for a scheduled retry too; automatic runs keep the schedule.
     const Ordering::Batch batch = Ordering::nextBatch(outbox, limit, dueBy, skip);
+    // Beside a push on its way, only a batch with none of its items: otherwise this one waits
+    // for that answer (an item's changes reach the backend in order).
+    QSet<QString> items;
+    if (pushesInFlight > 0) {
+        for (const QString &id : batch.send) {
+            for (const MutationRecord &m : transactions.value(id)->record().mutations)
+                items.insert(itemId(m.collection, m.key));
+        }
+        if (batch.send.isEmpty() || items.intersects(itemsInFlight))
+            return;
+    }
 
     QList<TransactionWrite> writes;
     for (const auto &[id, behind] : batch.queue) {
@@ -269,7 +286,7 @@ void SyncEnginePrivate::pushNext()
         }
     }
     if (!settle(writes)) {
-        finishRun(status->lastError());
+        stopPushing(status->lastError());
         return;
     }
 
@@ -287,15 +304,38 @@ void SyncEnginePrivate::pushNext()
     qCDebug(lcPush) << "pushing" << request.mutations.size() << "mutations of"
                     << viaTransport.size() << "transactions, batch" << request.batch;
     const QString scopeAtStart = scopeId;
+    if (items.isEmpty()) {
+        for (const Protocol::PushMutation &m : std::as_const(request.mutations))
+            items.insert(itemId(m.collection, m.key));
+    }
+    ++pushesInFlight;
+    itemsInFlight.unite(items);
     // The transport may outlive the engine: an answer after that finds no engine to touch.
     const QPointer<SyncEngine> engine(q);
-    transport->push(request, [this, engine, run, scopeAtStart, viaTransport, request](
+    transport->push(request, [this, engine, run, scopeAtStart, viaTransport, request, items](
                                      const Protocol::PushResponse &response,
                                      const SyncError &error) {
-        if (!engine || !sameRun(run) || scopeAtStart != scopeId || !db)
+        if (!engine || !sameRun(run))
             return; // the engine moved on; the transactions resume after a reload
+        --pushesInFlight;
+        itemsInFlight.subtract(items);
+        if (scopeAtStart != scopeId || !db)
+            return;
         onPushed(viaTransport, request, response, error);
     });
+    // (An answer may have come inside push(), and ended the run.)
+    if (sameRun(run) && transport && pushesInFlight > 0
+        && pushesInFlight < transport->maxPushesInFlight())
+        pushNext();
+}
+
+void SyncEnginePrivate::stopPushing(const SyncError &error)
+{
+    if (!stopping)
+        stopError = error;
+    stopping = true;
+    if (pushesInFlight == 0)
+        finishRun(stopError);
 }
 
 void SyncEnginePrivate::callPersistHandler(const QString &id, const QString &attemptId)
@@ -326,8 +366,14 @@ void SyncEnginePrivate::callPersistHandler(const QString &id, const QString &att
 
 void SyncEnginePrivate::roundDone(quint64 run)
 {
-    if (sameRun(run))
-        pushNext();
+    if (!sameRun(run))
+        return;
+    if (stopping) {
+        if (pushesInFlight == 0)
+            finishRun(stopError);
+        return;
+    }
+    pushNext();
 }
 
 void SyncEnginePrivate::onPersisted(const QString &id, const QString &attemptId,
@@ -664,7 +710,7 @@ void SyncEnginePrivate::onPushed(const QStringList &txIds, const Protocol::PushR
         if (error.code() == SyncError::Network && error.httpStatus() == 0) {
             // Offline is not a failure: no retry is used up; the run backs off (S5).
             withdraw(false);
-            finishRun(error);
+            stopPushing(error);
             return;
         }
         for (const QString &id : txIds) {
@@ -676,7 +722,7 @@ void SyncEnginePrivate::onPushed(const QStringList &txIds, const Protocol::PushR
         }
         settle(writes);
         if (error.isRetryable()) {
-            finishRun(error); // the server is in trouble: the rest waits for a later run
+            stopPushing(error); // the server is in trouble: the rest waits for a later run
             return;
         }
         roundDone(runSerial);

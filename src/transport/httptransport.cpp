@@ -81,6 +81,8 @@ HttpTransport::HttpTransport(QObject *parent) : SyncTransport(parent), d(new Htt
 {
     qRegisterMetaType<Synq::Protocol::PullRequest>();
     qRegisterMetaType<Synq::Protocol::PullResponse>();
+    // The next batch travels while the server works on the previous one.
+    setMaxPushesInFlight(2);
 }
 
 HttpTransport::~HttpTransport()

@@ -27,6 +27,8 @@ class SYNQ_EXPORT SyncTransport : public QObject
 {
     Q_OBJECT
     Q_PROPERTY(int batchSize READ batchSize WRITE setBatchSize NOTIFY batchSizeChanged FINAL)
+    Q_PROPERTY(int maxPushesInFlight READ maxPushesInFlight WRITE setMaxPushesInFlight NOTIFY
+                       maxPushesInFlightChanged FINAL)
 
 public:
     using PushCallback =
@@ -43,9 +45,13 @@ public:
     // Mutations per push request (1..500, default 500; an oversized request is split).
     int batchSize() const;
     void setBatchSize(int size);
+    // Push requests the engine may have on their way at once (1..4, default 1).
+    int maxPushesInFlight() const;
+    void setMaxPushesInFlight(int count);
 
 Q_SIGNALS:
     void batchSizeChanged();
+    void maxPushesInFlightChanged();
     // The backend asks for new credentials (HTTP 401); set them and the engine retries.
     void authenticationRequired();
     // The backend has changes the engine has not pulled yet (a realtime hint): the engine
@@ -54,6 +60,7 @@ Q_SIGNALS:
 
 private:
     int m_batchSize = 500;
+    int m_maxPushesInFlight = 1;
 };
 
 } // namespace Synq

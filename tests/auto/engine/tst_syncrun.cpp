@@ -77,6 +77,12 @@ public:
         Push p = pushes.takeFirst();
         p.done(response, error);
     }
+    // Answers the push at `index` (not necessarily the oldest): every mutation applied.
+    void applyAt(qsizetype index, qint64 firstVersion)
+    {
+        pushes.move(index, 0);
+        applyAll(firstVersion);
+    }
     void answerPull(const QList<Protocol::Change> &changes, const QString &cursor, bool hasMore)
     {
         Pull p = pulls.takeFirst();
@@ -128,6 +134,8 @@ private Q_SLOTS:
     void rejectedTransactionFailsAndRollsBack();
     void conflictAdoptsTheServerRecord();
     void oversizedBatchIsSplit();
+    void pushesInFlightNeverShareAnItem();
+    void answersInAnyOrderAndAFailureWaitForTheOthers();
     void pullAppliesPagesAndStoresTheCursor();
     void pullKeepsLocalChangesOnTop();
     void pullNeverResurrectsALocallyRemovedRow();
@@ -558,6 +566,78 @@ void tst_SyncRun::oversizedBatchIsSplit()
     m_transport->applyAll(3);
     finishPulls();
     QCOMPARE(m_engine->status()->pendingCount(), 0);
+}
+
+// With maxPushesInFlight 2 the next batch goes out before the previous one is answered —
+// unless it has an item of a push on its way: then it waits for that answer. (Ordered
+// transactions queue behind a change on its way anyway; parallel ones would not.)
+void tst_SyncRun::pushesInFlightNeverShareAnItem()
+{
+    m_todos->setStrategy(SyncCollection::Parallel);
+    m_transport->setBatchSize(2);
+    m_transport->setMaxPushesInFlight(2);
+    for (const char *key : { "a", "b", "c", "d" })
+        QVERIFY(m_todos->insert(QVariantMap { { QStringLiteral("id"), QString::fromLatin1(key) },
+                                              { QStringLiteral("title"), QString::fromLatin1(key) } }));
+    QVERIFY(m_todos->update(QStringLiteral("a"), QVariantMap { { QStringLiteral("title"), QStringLiteral("a2") } }));
+    QVERIFY(m_todos->insert(QVariantMap { { QStringLiteral("id"), QStringLiteral("e") },
+                                          { QStringLiteral("title"), QStringLiteral("e") } }));
+    m_engine->syncNow();
+    waitForRequest();
+    // Compaction folded the update of a into its insert: a+b, then c+d, then e.
+    QCOMPARE(m_transport->pushes.size(), 2);
+    auto keysOf = [](const FakeTransport::Push &p) {
+        QStringList keys;
+        for (const Protocol::PushMutation &m : p.request.mutations)
+            keys << m.key;
+        return keys;
+    };
+    QCOMPARE(keysOf(m_transport->pushes.at(0)), QStringList({ QStringLiteral("a"), QStringLiteral("b") }));
+    QCOMPARE(keysOf(m_transport->pushes.at(1)), QStringList({ QStringLiteral("c"), QStringLiteral("d") }));
+    // A change to b while its push is on its way waits for that answer.
+    QVERIFY(m_todos->update(QStringLiteral("b"), QVariantMap { { QStringLiteral("title"), QStringLiteral("b2") } }));
+    m_transport->applyAt(1, 3); // c, d answered first: e + b would go beside a + b
+    QCOMPARE(m_transport->pushes.size(), 1);
+    m_transport->applyAll(1); // a, b
+    QTRY_COMPARE(m_transport->pushes.size(), 1);
+    QCOMPARE(keysOf(m_transport->pushes.at(0)), QStringList({ QStringLiteral("e"), QStringLiteral("b") }));
+    QCOMPARE(m_transport->pushes.at(0).request.mutations.at(1).baseVersion, 2); // after b's answer
+    m_transport->applyAll(5); // e, b
+    finishPulls();
+    QCOMPARE(m_engine->status()->pendingCount(), 0);
+    QCOMPARE(m_todos->getByKey(QStringLiteral("b")).value(QStringLiteral("title")).toString(), QStringLiteral("b2"));
+}
+
+// Answers settle in the order they come; a failure that ends the run lets the pushes still on
+// their way be answered and settled first, and nothing stays Persisting.
+void tst_SyncRun::answersInAnyOrderAndAFailureWaitForTheOthers()
+{
+    m_transport->setBatchSize(1);
+    m_transport->setMaxPushesInFlight(2);
+    QList<Transaction *> ts;
+    for (int i = 0; i < 3; ++i)
+        ts << m_todos->insert(QVariantMap { { QStringLiteral("title"), i } });
+    m_engine->syncNow();
+    waitForRequest();
+    QCOMPARE(m_transport->pushes.size(), 2);
+    m_transport->applyAt(1, 10); // the second is answered first
+    QTRY_COMPARE(ts.at(1)->state(), Transaction::Completed);
+    QCOMPARE(ts.at(0)->state(), Transaction::Persisting);
+    QTRY_COMPARE(m_transport->pushes.size(), 2); // the third went out
+
+    QSignalSpy finished(m_engine.get(), &SyncEngine::syncFinished);
+    // The first fails with the server in trouble: the run waits for the third's answer.
+    m_transport->answerPush({}, SyncError(SyncError::Network, QStringLiteral("busy")).setHttpStatus(503).setRetryable(true));
+    QCOMPARE(ts.at(0)->state(), Transaction::Pending);
+    QVERIFY(finished.isEmpty());
+    QVERIFY(m_engine->status()->isSyncing());
+    m_transport->applyAll(11);
+    QTRY_COMPARE(finished.size(), 1);
+    QCOMPARE(ts.at(2)->state(), Transaction::Completed);
+    QCOMPARE(ts.at(0)->state(), Transaction::Pending); // goes again when its retry is due
+    QCOMPARE(m_transport->pulls.size(), 0); // the run ended without pulling
+    QCOMPARE(finished.at(0).at(0).toMap().value(QStringLiteral("error")).value<SyncError>().code(),
+             SyncError::Network);
 }
 
 void tst_SyncRun::pullAppliesPagesAndStoresTheCursor()
