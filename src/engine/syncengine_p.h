@@ -123,7 +123,8 @@ public:
     void startRun(bool force); // force: retries scheduled for later go now too
     void pushNext();
     void onPushed(const QStringList &txIds, const Protocol::PushRequest &request,
-                  const Protocol::PushResponse &response, const SyncError &error);
+                  quint64 pushSerial, const Protocol::PushResponse &response,
+                  const SyncError &error);
     void pullNext();
     void onPulled(const QString &collection, const Protocol::PullRequest &request,
                   const Protocol::PullResponse &response, const SyncError &error);
@@ -233,6 +234,10 @@ public:
     bool stopping = false;
     SyncError stopError;
     bool authRetried = false; // a 401 was answered by one retry in this run
+    // Pushes sent in this run, and the first one sent after new credentials were asked for:
+    // a 401 to a push sent before that came with the old ones and goes again too.
+    quint64 pushesSent = 0;
+    quint64 firstPushAfterAuth = 0;
     QSet<QString> resyncing; // collections being pulled again from the beginning (410)
     QHash<QString, QSet<QString>> resyncSeen; // keys listed so far by that pull
     int failedRuns = 0;

@@ -114,6 +114,8 @@ void SyncEnginePrivate::startRun(bool force)
     stopping = false;
     stopError = SyncError();
     authRetried = false;
+    pushesSent = 0;
+    firstPushAfterAuth = 0;
     compactAgain = true; // once before the first batch, and again after releases
     runReport = { { QStringLiteral("pushed"), 0 }, { QStringLiteral("pulled"), 0 },
                   { QStringLiteral("conflicts"), 0 }, { QStringLiteral("failed"), 0 } };
@@ -310,18 +312,19 @@ void SyncEnginePrivate::pushNext()
     }
     ++pushesInFlight;
     itemsInFlight.unite(items);
+    const quint64 serial = ++pushesSent;
     // The transport may outlive the engine: an answer after that finds no engine to touch.
     const QPointer<SyncEngine> engine(q);
-    transport->push(request, [this, engine, run, scopeAtStart, viaTransport, request, items](
-                                     const Protocol::PushResponse &response,
-                                     const SyncError &error) {
+    transport->push(request, [this, engine, run, scopeAtStart, viaTransport, request, items,
+                              serial](const Protocol::PushResponse &response,
+                                      const SyncError &error) {
         if (!engine || !sameRun(run))
             return; // the engine moved on; the transactions resume after a reload
         --pushesInFlight;
         itemsInFlight.subtract(items);
         if (scopeAtStart != scopeId || !db)
             return;
-        onPushed(viaTransport, request, response, error);
+        onPushed(viaTransport, request, serial, response, error);
     });
     // (An answer may have come inside push(), and ended the run.)
     if (sameRun(run) && transport && pushesInFlight > 0
@@ -670,7 +673,8 @@ bool SyncEnginePrivate::settle(QList<TransactionWrite> writes,
 }
 
 void SyncEnginePrivate::onPushed(const QStringList &txIds, const Protocol::PushRequest &request,
-                                 const Protocol::PushResponse &response, const SyncError &error)
+                                 quint64 pushSerial, const Protocol::PushResponse &response,
+                                 const SyncError &error)
 {
     const QDateTime now = QDateTime::currentDateTimeUtc();
     const RetrySettings &policy = retryPolicy->settings();
@@ -692,10 +696,14 @@ void SyncEnginePrivate::onPushed(const QStringList &txIds, const Protocol::PushR
     };
 
     if (error.isError()) {
-        if (error.httpStatus() == 401 && !authRetried) {
+        if (error.httpStatus() == 401 && (!authRetried || pushSerial < firstPushAfterAuth)) {
             // The transport asked the app for new credentials (authenticationRequired); the
-            // same batch goes out once more with them (S7).
-            authRetried = true;
+            // same batch goes out once more with them (S7). A push that was on its way beside
+            // it carried the old credentials: it goes again as well.
+            if (!authRetried) {
+                authRetried = true;
+                firstPushAfterAuth = pushesSent + 1;
+            }
             withdraw(true);
             roundDone(runSerial);
             return;

@@ -934,6 +934,26 @@ void tst_SyncRun::unauthorizedIsRetriedOnceWithNewCredentials()
     QCOMPARE(m_transport->pulls.size(), 1);
     finishPulls();
     QCOMPARE(t->state(), Transaction::Completed);
+
+    // Two pushes on their way with the old credentials: both go again once, then succeed.
+    m_transport->setBatchSize(1);
+    m_transport->setMaxPushesInFlight(2);
+    Transaction *u = m_todos->insert(QVariantMap { { QStringLiteral("title"), QStringLiteral("Tea") } });
+    Transaction *v = m_todos->insert(QVariantMap { { QStringLiteral("title"), QStringLiteral("Jam") } });
+    m_engine->syncNow();
+    waitForRequest();
+    QCOMPARE(m_transport->pushes.size(), 2);
+    m_transport->answerPush({}, unauthorized);
+    QTRY_COMPARE(m_transport->pushes.size(), 2); // the first again, beside the second
+    m_transport->answerPush({}, unauthorized); // the second, sent with the old credentials
+    QTRY_COMPARE(m_transport->pushes.size(), 2);
+    m_transport->applyAll(10);
+    m_transport->applyAll(11);
+    finishPulls();
+    QCOMPARE(u->state(), Transaction::Completed);
+    QCOMPARE(v->state(), Transaction::Completed);
+    QCOMPARE(u->attempts().size(), 1); // the refused ones were withdrawn, not failed
+    QCOMPARE(v->attempts().size(), 1);
 }
 
 void tst_SyncRun::periodicRunsFollowTheInterval()
