@@ -135,7 +135,7 @@ void CollectionStore::applyStates(const QList<RowState> &states)
             StoreRow row;
             row.ord = state.ord;
             row.key = state.key;
-            row.setData(*state.visible);
+            row.setData(*state.visible, state.json);
             row.version = state.version;
             row.optimistic = state.optimistic;
             row.pending = state.pending;
@@ -146,7 +146,7 @@ void CollectionStore::applyStates(const QList<RowState> &states)
         } else {
             StoreRow &row = m_rows[i];
             const StoreRow before = row;
-            row.setData(*state.visible);
+            row.setData(*state.visible, state.json);
             row.version = state.version;
             row.optimistic = state.optimistic;
             row.pending = state.pending;

@@ -44,9 +44,9 @@ struct StoreRow
         Json::decodeObject(json, &object);
         return object;
     }
-    void setData(const QJsonObject &object)
+    void setData(const QJsonObject &object, const QByteArray &encoded = QByteArray())
     {
-        json = Json::encode(object);
+        json = encoded.isEmpty() ? Json::encode(object) : encoded;
         json.squeeze();
     }
 
@@ -103,6 +103,7 @@ struct RowState
     QString key;
     qint64 ord = 0; // for rows that become visible
     std::optional<QJsonObject> visible; // nullopt: not shown
+    QByteArray json; // visible encoded (Json::encode), when the writer has it already
     qint64 version = 0;
     int pending = 0;
     bool optimistic = false;

@@ -916,7 +916,7 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
         const Staged &st = staged.at(i);
         const StoreRow *row = st.store->find(st.key);
         const ItemActivity &a = activity[itemId(st.store->name(), st.key)];
-        perStore[st.store].append({ st.key, writes.at(i).ord, st.visible,
+        perStore[st.store].append({ st.key, writes.at(i).ord, st.visible, writes.at(i).json,
                                     row ? row->version : a.version(), a.transactionCount(),
                                     true, row ? row->lastError : SyncError() });
     }

@@ -694,7 +694,8 @@ SyncError SyncDatabase::writeLocalTransaction(const TransactionRecord &tx,
                 " local_deleted, deleted, updated_at) VALUES (?, ?, ?, 0, NULL, ?, ?, 0, ?)"
                 " ON CONFLICT (collection, scope, key) DO NOTHING");
         for (ItemWrite &w : *writes) {
-            const QVariant local = jsonOrNull(w.visible.value_or(QJsonObject()), w.visible.has_value());
+            w.json = w.visible ? Json::encode(*w.visible) : QByteArray();
+            const QVariant local = w.visible ? QVariant(QString::fromUtf8(w.json)) : QVariant();
             bool written = false;
             if (w.visibleOrd > 0) {
                 visibleItem.bindValue(0, local);

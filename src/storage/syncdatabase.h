@@ -101,6 +101,7 @@ public:
         qint64 ord = 0; // set by writeLocalTransaction(): the item's place in the replica
         std::optional<QJsonObject> visible; // nullopt: removed locally
         qint64 visibleOrd = 0; // the place of the row the caller shows now (0: not shown)
+        QByteArray json; // set by writeLocalTransaction(): visible as written (compact JSON)
     };
 
     explicit SyncDatabase(const QString &path);
