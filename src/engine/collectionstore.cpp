@@ -96,8 +96,7 @@ int CollectionStore::load(qint64 upTo, int limit)
     QList<StoreRow> rows;
     if (!m_loader || !m_loader(m_loadedUpTo, upTo, limit, &rows))
         return 0;
-    // All of them came, or the window now ends at the last one.
-    m_loadedUpTo = limit < 0 || rows.size() < limit ? upTo : rows.constLast().ord;
+    m_loadedUpTo = loadedUpTo(rows, limit, upTo);
     // A row in memory already is newer than its stored copy read here (never the case while
     // rows change only through this store; kept safe anyway).
     rows.removeIf([this](const StoreRow &r) { return m_ordByKey.find(r.key) != nullptr; });

@@ -160,6 +160,11 @@ public:
         memory are the stored rows up to loadedUpTo plus every row after windowEnd.
     */
     void setLoader(Loader loader, Locator locator);
+    // Where the loaded rows end after a load of at most limit (-1: all) rows up to upTo.
+    static qint64 loadedUpTo(const QList<StoreRow> &rows, int limit, qint64 upTo)
+    {
+        return limit < 0 || rows.size() < limit ? upTo : rows.constLast().ord;
+    }
     void reset(QList<StoreRow> rows, int pendingTransactions, qint64 loadedUpTo,
                qint64 windowEnd);
     void clear();

@@ -762,7 +762,7 @@ void SyncEnginePrivate::loadStore(CollectionStore *s)
         s->clear();
         return;
     }
-    const qint64 loadedUpTo = rows.size() < InitialRows ? windowEnd : rows.constLast().ord;
+    const qint64 loadedUpTo = CollectionStore::loadedUpTo(rows, InitialRows, windowEnd);
     s->reset(std::move(rows), activeTransactionsIn(s->name()), loadedUpTo, windowEnd);
 }
 
