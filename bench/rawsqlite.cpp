@@ -118,35 +118,31 @@ bool RawSqlite::write(const QVariantMap &item, bool withOutbox)
 
 bool RawSqlite::mutate(const QVariantMap &item)
 {
-    QSqlDatabase db = database();
-    if (!db.transaction()) {
-        m_error = db.lastError().text();
-        return false;
-    }
-    if (!write(item, true)) {
-        db.rollback();
-        return false;
-    }
-    if (!db.commit()) {
-        m_error = db.lastError().text();
-        db.rollback();
-        return false;
-    }
-    return true;
+    return inTransaction([&] { return write(item, true); });
 }
 
 bool RawSqlite::bulk(const QVariantList &items, bool withOutbox)
+{
+    return inTransaction([&] {
+        for (const QVariant &item : items) {
+            if (!write(item.toMap(), withOutbox))
+                return false;
+        }
+        return true;
+    });
+}
+
+// One SQL transaction around body: committed if it returns true, rolled back otherwise.
+bool RawSqlite::inTransaction(const std::function<bool()> &body)
 {
     QSqlDatabase db = database();
     if (!db.transaction()) {
         m_error = db.lastError().text();
         return false;
     }
-    for (const QVariant &item : items) {
-        if (!write(item.toMap(), withOutbox)) {
-            db.rollback();
-            return false;
-        }
+    if (!body()) {
+        db.rollback();
+        return false;
     }
     if (!db.commit()) {
         m_error = db.lastError().text();

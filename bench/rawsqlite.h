@@ -6,6 +6,7 @@
 #include <QtCore/QVariantList>
 #include <QtSql/QSqlDatabase>
 
+#include <functional>
 #include <memory>
 
 QT_BEGIN_NAMESPACE
@@ -56,6 +57,7 @@ public:
 private:
     bool fail(const QSqlQuery &q);
     bool write(const QVariantMap &item, bool withOutbox);
+    bool inTransaction(const std::function<bool()> &body);
 
     QString m_path;
     QString m_connection;

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
+#include "stateletters.h"
+
 #include <synq/lifecycle.h>
 
 #include <QtCore/QRandomGenerator>
@@ -27,6 +29,7 @@ Q_DECLARE_METATYPE(Synq::TransactionRecord)
 namespace {
 
 using S = TransactionState;
+using StateLetters::stateOf;
 using Lifecycle::FailureOutcome;
 
 const QDateTime Epoch = QDateTime(QDate(2024, 1, 1), QTime(0, 0), Qt::UTC);
@@ -36,19 +39,6 @@ const QDateTime Now = Epoch.addSecs(3600); // when the event under test happens
 const S AllStates[] = { S::Queued, S::Pending, S::Persisting, S::PersistedAwaitingSync,
                         S::Completed, S::Failed };
 
-S stateOf(QChar c)
-{
-    switch (c.unicode()) {
-    case 'Q': return S::Queued;
-    case 'P': return S::Pending;
-    case 'S': return S::Persisting;
-    case 'A': return S::PersistedAwaitingSync;
-    case 'C': return S::Completed;
-    case 'F': return S::Failed;
-    }
-    qFatal("unknown state letter");
-    return S::Pending;
-}
 
 // What the mutations of a transaction in each state are (T1).
 MutationState mutationStateFor(S state)

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
+#include "stateletters.h"
+
 #include <synq/lifecycle.h>
 #include <synq/ordering.h>
 
@@ -34,27 +36,12 @@ Q_DECLARE_METATYPE(Synq::TransactionRecord)
 namespace {
 
 using S = TransactionState;
+using StateLetters::letterOf;
+using StateLetters::stateOf;
 
 const QDateTime Now = QDateTime(QDate(2024, 1, 1), QTime(12, 0), Qt::UTC);
 
-S stateOf(QChar c)
-{
-    switch (c.unicode()) {
-    case 'Q': return S::Queued;
-    case 'P': return S::Pending;
-    case 'S': return S::Persisting;
-    case 'A': return S::PersistedAwaitingSync;
-    case 'C': return S::Completed;
-    case 'F': return S::Failed;
-    }
-    qFatal("unknown state letter");
-    return S::Pending;
-}
 
-QChar letterOf(S state)
-{
-    return QLatin1String("QPSACF").at(int(state));
-}
 
 QList<Entry> outboxOf(const QString &spec)
 {
