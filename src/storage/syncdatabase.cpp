@@ -15,6 +15,8 @@
 #include <QtSql/QSqlQuery>
 #include <QtSql/QSqlRecord>
 
+#include <array>
+
 Q_LOGGING_CATEGORY(lcStorage, "synq.storage", QtInfoMsg)
 
 namespace Synq {
@@ -226,10 +228,45 @@ const char *const migrationV4[] = {
     "ALTER TABLE mutations_v4 RENAME TO mutations",
     nullptr,
 };
+
+// Schema 5: fewer B-trees per outbox write.
+// - No (scope, state) index on transactions: every local write and every state change paid
+//   for it, and it served one query, the active transactions read at startup. Those are found
+//   from the active_from mark in meta instead: a seq at or below every transaction that is not
+//   Completed, so they are read as a range of the table's own key. writeSynced() moves the mark
+//   past transactions as they complete (Completed is final, see Lifecycle::canTransition);
+//   deletes keep it at or below the seq the next new transaction gets (MAX(seq) + 1).
+// - attempts keyed by (transaction, attempt) in one WITHOUT ROWID B-tree (it was three: the
+//   table, the id index and attempts_tx); attempt ids (KeyGenerator) stay unique by how they
+//   are made.
+const char *const migrationV5[] = {
+    "DROP INDEX transactions_scope_state",
+    "INSERT OR REPLACE INTO meta (name, value) SELECT 'active_from',"
+    " COALESCE((SELECT MIN(seq) FROM transactions WHERE state <> 4),"
+    " (SELECT COALESCE(MAX(seq), 0) + 1 FROM transactions))",
+    "CREATE TABLE attempts_v5 ("
+    " id TEXT NOT NULL,"
+    " tx_id TEXT NOT NULL REFERENCES transactions (id) ON DELETE CASCADE,"
+    " started_at INTEGER NOT NULL,"
+    " completed_at INTEGER,"
+    " error_code INTEGER NOT NULL DEFAULT 0,"
+    " error_message TEXT,"
+    " error_detail TEXT,"
+    " retry_at INTEGER,"
+    " PRIMARY KEY (tx_id, id)) WITHOUT ROWID",
+    "INSERT INTO attempts_v5 (id, tx_id, started_at, completed_at, error_code, error_message,"
+    " error_detail, retry_at) SELECT id, tx_id, started_at, completed_at, error_code,"
+    " error_message, error_detail, retry_at FROM attempts",
+    "DROP TABLE attempts",
+    "ALTER TABLE attempts_v5 RENAME TO attempts",
+    nullptr,
+};
+
 // The first schema version whose migration rebuilds a table referenced by foreign keys.
 constexpr int FirstRebuildingMigration = 3; // migrationV4
 
-const char *const *const migrations[] = { migrationV1, migrationV2, migrationV3, migrationV4 };
+const char *const *const migrations[] = { migrationV1, migrationV2, migrationV3, migrationV4,
+                                          migrationV5 };
 static_assert(sizeof(migrations) / sizeof(migrations[0]) == SyncDatabase::SchemaVersion,
               "one migration per schema version");
 
@@ -261,6 +298,8 @@ public:
     QSqlQuery &statement(const char *sql) const;
     SyncError loadTransactions(const QString &scope, bool includeCompleted, const QString &id,
                                QList<TransactionRecord> *out) const;
+    qint64 activeFrom(SyncError *error) const;
+    SyncError keepActiveFromBelowNextSeq() const;
     void dropConnection(ThreadConnection *c) const;
     bool applyPragmas(QSqlDatabase &db, QString *error) const;
 
@@ -826,28 +865,98 @@ SyncError SyncDatabase::loadTransaction(const QString &id, TransactionRecord *ou
     return error;
 }
 
+namespace {
+
+// The three statements loadTransactions() runs for one selection: the transactions, then
+// their mutations, then their attempts. A scope's transactions are read as a range of the
+// table's key from a first seq on (the active_from mark when completed ones are left out);
+// one transaction by its id.
+enum class Selection { Scope, Id };
+enum class Part { Transactions, Mutations, Attempts };
+
+const char *loadSql(Selection selection, Part part)
+{
+    static const auto texts = [] {
+        const QByteArray filters[] = {
+            " WHERE t.seq >= ? AND t.scope = ? AND (? = 1 OR t.state <> 4)",
+            " WHERE t.id = ?",
+        };
+        std::array<std::array<QByteArray, 3>, 2> out;
+        for (int s = 0; s < 2; ++s) {
+            out[s][int(Part::Transactions)] =
+                    "SELECT t.id, t.scope, t.strategy, t.state, t.created_at, t.updated_at,"
+                    " t.current_attempt, t.queued_behind, t.error_code, t.error_message,"
+                    " t.error_detail, t.error_retryable, t.error_http, t.error_tx, t.merged_into"
+                    " FROM transactions t"
+                    + filters[s] + " ORDER BY t.seq";
+            out[s][int(Part::Mutations)] =
+                    "SELECT m.id, m.tx_id, m.seq, m.collection, m.key, m.type, m.base_version,"
+                    " m.original, m.modified, m.changes, m.metadata, m.state, m.created_at,"
+                    " m.updated_at FROM transactions t JOIN mutations m ON m.tx_id = t.id"
+                    + filters[s] + " ORDER BY t.seq, m.seq";
+            out[s][int(Part::Attempts)] =
+                    "SELECT a.id, a.tx_id, a.started_at, a.completed_at, a.error_code,"
+                    " a.error_message, a.error_detail, a.retry_at FROM transactions t"
+                    " JOIN attempts a ON a.tx_id = t.id"
+                    + filters[s] + " ORDER BY t.seq, a.started_at";
+        }
+        return out;
+    }();
+    return texts[int(selection)][int(part)].constData();
+}
+
+} // namespace
+
+qint64 SyncDatabasePrivate::activeFrom(SyncError *error) const
+{
+    QSqlQuery &q = statement(
+            "SELECT CAST(value AS INTEGER) FROM meta WHERE name = 'active_from'");
+    if (!q.exec()) {
+        *error = failed(q);
+        return 0;
+    }
+    const qint64 from = q.next() ? q.value(0).toLongLong() : 0;
+    q.finish();
+    return from;
+}
+
+// After deletes: the next new transaction gets MAX(seq) + 1, which may now be below the mark.
+SyncError SyncDatabasePrivate::keepActiveFromBelowNextSeq() const
+{
+    QSqlQuery &q = statement(
+            "UPDATE meta SET value = MIN(CAST(value AS INTEGER),"
+            " (SELECT COALESCE(MAX(seq), 0) + 1 FROM transactions)) WHERE name = 'active_from'");
+    if (!q.exec())
+        return failed(q);
+    return SyncError();
+}
+
 // Either the scope's transactions (id empty), or the one transaction with id.
 SyncError SyncDatabasePrivate::loadTransactions(const QString &scope, bool includeCompleted,
                                                 const QString &id,
                                                 QList<TransactionRecord> *out) const
 {
     out->clear();
-    const bool byId = !id.isEmpty();
-    auto bindFilter = [&](QSqlQuery &q) {
-        q.bindValue(0, byId ? 1 : 0);
-        q.bindValue(1, text(scope));
-        q.bindValue(2, includeCompleted ? 1 : 0);
-        q.bindValue(3, byId ? 1 : 0);
-        q.bindValue(4, text(id));
+    const Selection selection = id.isEmpty() ? Selection::Scope : Selection::Id;
+    qint64 from = 0;
+    if (selection == Selection::Scope && !includeCompleted) {
+        SyncError error;
+        from = activeFrom(&error);
+        if (error.isError())
+            return error;
+    }
+    auto prepared = [&](Part part) -> QSqlQuery & {
+        QSqlQuery &q = statement(loadSql(selection, part));
+        if (selection == Selection::Id) {
+            q.bindValue(0, id);
+        } else {
+            q.bindValue(0, from);
+            q.bindValue(1, text(scope));
+            q.bindValue(2, includeCompleted ? 1 : 0);
+        }
+        return q;
     };
-    // Transactions, then their mutations and attempts in two more passes: three statements
-    // however many transactions there are.
-    QSqlQuery &tq = statement(
-            "SELECT id, scope, strategy, state, created_at, updated_at, current_attempt,"
-            " queued_behind, error_code, error_message, error_detail, error_retryable,"
-            " error_http, error_tx, merged_into FROM transactions"
-            " WHERE (? = 0 AND scope = ? AND (? = 1 OR state <> 4)) OR (? = 1 AND id = ?) ORDER BY seq");
-    bindFilter(tq);
+    QSqlQuery &tq = prepared(Part::Transactions);
     if (!tq.exec())
         return failed(tq);
     QHash<QString, qsizetype> index;
@@ -870,13 +979,7 @@ SyncError SyncDatabasePrivate::loadTransactions(const QString &scope, bool inclu
     if (out->isEmpty())
         return SyncError();
 
-    QSqlQuery &mq = statement(
-            "SELECT m.id, m.tx_id, m.seq, m.collection, m.key, m.type, m.base_version,"
-            " m.original, m.modified, m.changes, m.metadata, m.state, m.created_at,"
-            " m.updated_at FROM mutations m JOIN transactions t ON t.id = m.tx_id"
-            " WHERE (? = 0 AND t.scope = ? AND (? = 1 OR t.state <> 4)) OR (? = 1 AND t.id = ?)"
-            " ORDER BY t.seq, m.seq");
-    bindFilter(mq);
+    QSqlQuery &mq = prepared(Part::Mutations);
     if (!mq.exec())
         return failed(mq);
     while (mq.next()) {
@@ -903,12 +1006,7 @@ SyncError SyncDatabasePrivate::loadTransactions(const QString &scope, bool inclu
     }
     mq.finish();
 
-    QSqlQuery &aq = statement(
-            "SELECT a.id, a.tx_id, a.started_at, a.completed_at, a.error_code, a.error_message,"
-            " a.error_detail, a.retry_at FROM attempts a JOIN transactions t ON t.id = a.tx_id"
-            " WHERE (? = 0 AND t.scope = ? AND (? = 1 OR t.state <> 4)) OR (? = 1 AND t.id = ?)"
-            " ORDER BY t.seq, a.started_at");
-    bindFilter(aq);
+    QSqlQuery &aq = prepared(Part::Attempts);
     if (!aq.exec())
         return failed(aq);
     while (aq.next()) {
@@ -971,7 +1069,7 @@ SyncError SyncDatabase::clearScope(const QString &scope)
             if (!q.exec())
                 return d->failed(q);
         }
-        return SyncError();
+        return d->keepActiveFromBelowNextSeq();
     });
 }
 
@@ -1077,7 +1175,7 @@ SyncError SyncDatabase::deleteTransactions(const QStringList &ids)
             if (!q.exec())
                 return d->failed(q);
         }
-        return SyncError();
+        return d->keepActiveFromBelowNextSeq();
     });
 }
 
@@ -1097,15 +1195,17 @@ SyncError SyncDatabase::writeSynced(const QString &scope, const QList<Transactio
         QSqlQuery &attempt = d->statement(
                 "INSERT INTO attempts (id, tx_id, started_at, completed_at, error_code, error_message,"
                 " error_detail, retry_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (id) DO UPDATE SET completed_at = excluded.completed_at,"
+                " ON CONFLICT (tx_id, id) DO UPDATE SET completed_at = excluded.completed_at,"
                 " error_code = excluded.error_code, error_message = excluded.error_message,"
                 " error_detail = excluded.error_detail, retry_at = excluded.retry_at");
-        QSqlQuery &dropAttempt = d->statement("DELETE FROM attempts WHERE id = ?");
+        QSqlQuery &dropAttempt = d->statement("DELETE FROM attempts WHERE tx_id = ? AND id = ?");
         // The highest seq: the next insert (MAX(seq) + 1) still lands after it.
         QSqlQuery &toEnd = d->statement(
                 "UPDATE transactions SET seq = (SELECT MAX(seq) + 1 FROM transactions) WHERE id = ?");
+        bool completedAny = false;
         for (const TransactionWrite &w : transactions) {
             const TransactionRecord &r = w.record;
+            completedAny = completedAny || r.state == TransactionState::Completed;
             tx.bindValue(0, int(r.state));
             tx.bindValue(1, toMs(r.updatedAt));
             tx.bindValue(2, r.currentAttempt);
@@ -1129,7 +1229,8 @@ SyncError SyncDatabase::writeSynced(const QString &scope, const QList<Transactio
                     return d->failed(toEnd);
             }
             if (!w.droppedAttempt.isEmpty()) {
-                dropAttempt.bindValue(0, w.droppedAttempt);
+                dropAttempt.bindValue(0, r.id);
+                dropAttempt.bindValue(1, w.droppedAttempt);
                 if (!dropAttempt.exec())
                     return d->failed(dropAttempt);
             }
@@ -1146,6 +1247,18 @@ SyncError SyncDatabase::writeSynced(const QString &scope, const QList<Transactio
                 if (!attempt.exec())
                     return d->failed(attempt);
             }
+        }
+
+        if (completedAny) {
+            // The active_from mark moves past the transactions completed from it on (it stays
+            // on the first one that is not, or goes past the last).
+            QSqlQuery &advance = d->statement(
+                    "UPDATE meta SET value = COALESCE((SELECT seq FROM transactions"
+                    " WHERE seq >= CAST(meta.value AS INTEGER) AND state <> 4 ORDER BY seq LIMIT 1),"
+                    " (SELECT COALESCE(MAX(seq), 0) + 1 FROM transactions))"
+                    " WHERE name = 'active_from'");
+            if (!advance.exec())
+                return d->failed(advance);
         }
 
         // Synced state, and the local overlay where the caller knows it (local set): a pulled

@@ -251,6 +251,7 @@ private Q_SLOTS:
     void loadsTransactionsByScopeStateAndId();
     void loadsVisibleItemsByOrdRange();
     void upgradesSchemaOneKeepingTheOutbox();
+    void activeTransactionsAreReadFromTheMark();
 
 private:
     // The strategy of the current global data row, for every collection that writes.
@@ -1510,9 +1511,113 @@ void tst_SyncDatabase::upgradesSchemaOneKeepingTheOutbox()
     QVERIFY(!direct.value(QStringLiteral("SELECT sql FROM sqlite_master WHERE name = 'transactions'"))
                      .toString()
                      .contains(QLatin1String("AUTOINCREMENT")));
-    QCOMPARE(direct.value(QStringLiteral("SELECT count(*) FROM sqlite_master WHERE name = 'transactions_scope_state'"))
+    // Schema 5: no (scope, state) index; the active transactions are found from the mark,
+    // here the first one; attempts kept their transaction in their one B-tree.
+    QCOMPARE(direct.value(QStringLiteral("SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+                                         " AND tbl_name IN ('transactions', 'attempts')"
+                                         " AND name NOT LIKE 'sqlite_autoindex_transactions%'"))
                      .toInt(),
-             1);
+             0);
+    QCOMPARE(direct.value(QStringLiteral("SELECT value FROM meta WHERE name = 'active_from'")).toLongLong(),
+             direct.value(QStringLiteral("SELECT seq FROM transactions WHERE id = 't1'")).toLongLong());
+    QVERIFY(direct.value(QStringLiteral("SELECT sql FROM sqlite_master WHERE name = 'attempts'"))
+                    .toString()
+                    .contains(QLatin1String("WITHOUT ROWID")));
+    QCOMPARE(engine.transactions().first()->attempts().size(), 1);
+}
+
+void tst_SyncDatabase::activeTransactionsAreReadFromTheMark()
+{
+    // Active transactions are read from the active_from mark on. Settling moves the mark past
+    // completed ones; deleting the newest ones brings it back to where the next new transaction
+    // lands, or that transaction would be lost to the next start.
+    SyncDatabase db(path());
+    QVERIFY(!db.open().isError());
+    auto record = [](int n) {
+        TransactionRecord tx;
+        tx.id = QStringLiteral("t%1").arg(n);
+        tx.state = TransactionState::Pending;
+        tx.strategy = StrategyKind(strategy());
+        tx.createdAt = tx.updatedAt = QDateTime::currentDateTimeUtc();
+        MutationRecord m;
+        m.id = tx.id + QStringLiteral("-m");
+        m.transactionId = tx.id;
+        m.collection = QStringLiteral("todos");
+        m.key = tx.id + QStringLiteral("-key");
+        m.type = MutationType::Insert;
+        m.modified = m.changes = QJsonObject { { QStringLiteral("title"), tx.id } };
+        m.createdAt = m.updatedAt = tx.createdAt;
+        tx.mutations.append(m);
+        return tx;
+    };
+    QHash<QString, TransactionRecord> written;
+    auto write = [&](int n) {
+        const TransactionRecord tx = record(n);
+        QList<SyncDatabase::ItemWrite> writes { { QStringLiteral("todos"), tx.mutations.first().key,
+                                                  0, tx.mutations.first().modified } };
+        written.insert(tx.id, tx);
+        return !db.writeLocalTransaction(tx, &writes).isError();
+    };
+    auto complete = [&](const QStringList &ids) {
+        QList<SyncDatabase::TransactionWrite> writes;
+        for (const QString &id : ids) {
+            TransactionRecord tx = written.value(id);
+            tx.state = TransactionState::Completed;
+            writes.append({ tx, {}, false });
+        }
+        QList<SyncDatabase::SyncedWrite> none;
+        return !db.writeSynced(QString(), writes, &none, nullptr).isError();
+    };
+    auto active = [&] {
+        QList<TransactionRecord> loaded;
+        QStringList ids;
+        if (db.loadTransactions(QString(), false, &loaded).isError())
+            return QStringList { QStringLiteral("error") };
+        for (const TransactionRecord &r : loaded)
+            ids << r.id;
+        return ids;
+    };
+    auto mark = [&] {
+        QSqlQuery q(db.connection());
+        return q.exec(QStringLiteral("SELECT value FROM meta WHERE name = 'active_from'")) && q.next()
+                ? q.value(0).toLongLong()
+                : -1;
+    };
+    QCOMPARE(mark(), 1); // a new file: from the first transaction it will hold
+
+    for (int n = 1; n <= 5; ++n)
+        QVERIFY(write(n));
+    QCOMPARE(mark(), 1);
+    QVERIFY(complete({ QStringLiteral("t1"), QStringLiteral("t2"), QStringLiteral("t4") }));
+    QCOMPARE(mark(), 3); // t3 is the first not completed; t4 after it stays in range
+    QCOMPARE(active(), (QStringList { QStringLiteral("t3"), QStringLiteral("t5") }));
+    QVERIFY(complete({ QStringLiteral("t3"), QStringLiteral("t5") }));
+    QCOMPARE(mark(), 6); // past the last
+    QCOMPARE(active(), QStringList());
+    // Every transaction is still there, completed ones included.
+    QList<TransactionRecord> all;
+    QVERIFY(!db.loadTransactions(QString(), true, &all).isError());
+    QCOMPARE(all.size(), 5);
+
+    // The two newest go: the next one takes seq 4, and must still be read.
+    QVERIFY(!db.deleteTransactions({ QStringLiteral("t5"), QStringLiteral("t4") }).isError());
+    QCOMPARE(mark(), 4);
+    QVERIFY(write(6));
+    QCOMPARE(active(), QStringList { QStringLiteral("t6") });
+
+    // Clearing a scope: the same.
+    QVERIFY(!db.clearScope(QString()).isError());
+    QCOMPARE(mark(), 1);
+    QVERIFY(write(7));
+    QCOMPARE(active(), QStringList { QStringLiteral("t7") });
+    db.close();
+
+    // And across a restart: the engine shows the one active transaction.
+    SyncEngine engine;
+    engine.setDatabasePath(path());
+    QVERIFY(engine.open());
+    QCOMPARE(engine.transactions().size(), 1);
+    QCOMPARE(engine.transactions().first()->id(), QStringLiteral("t7"));
 }
 
 QTEST_GUILESS_MAIN(tst_SyncDatabase)
