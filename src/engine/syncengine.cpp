@@ -645,13 +645,14 @@ void SyncEnginePrivate::forgetTransactions()
     failedCount = 0;
 }
 
-void SyncEnginePrivate::addTransaction(Transaction *t)
+// keys: Ordering::Entry::keysOf(t's record), when the caller has them already.
+void SyncEnginePrivate::addTransaction(Transaction *t, std::optional<QStringList> keys)
 {
     const TransactionRecord &record = t->record();
     transactions.insert(record.id, t);
     orderOf.insert(record.id, nextOrder++);
     transactionOrder.append(record.id);
-    keysById.insert(record.id, Ordering::Entry::keysOf(record));
+    keysById.insert(record.id, keys ? std::move(*keys) : Ordering::Entry::keysOf(record));
     if (isActive(record.state))
         outboxOrder.append(record.id);
     if (!record.mergedInto.isEmpty())
@@ -822,9 +823,13 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
         CollectionStore *store;
         QString key;
         std::optional<QJsonObject> visible;
+        qsizetype lastMutation; // the mutation that made visible
     };
     QList<Staged> staged;
+    staged.reserve(ops.size());
     QHash<QPair<QString, QString>, qsizetype> stagedIndex;
+    stagedIndex.reserve(ops.size());
+    tx.mutations.reserve(ops.size());
 
     for (const LocalOp &op : ops) {
         CollectionStore *s = store(op.collection);
@@ -880,15 +885,17 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
 
         if (si >= 0) {
             staged[si].visible = after;
+            staged[si].lastMutation = tx.mutations.size();
         } else {
             stagedIndex.insert(id, staged.size());
-            staged.append({ s, op.key, after });
+            staged.append({ s, op.key, after, tx.mutations.size() });
         }
         tx.mutations.append(std::move(m));
     }
 
     // Ordered (T3): behind the most recent transaction that holds one of its items.
-    const QString blocker = Ordering::blockerFor(Ordering::Entry::of(tx), holders(tx));
+    QStringList itemKeys = Ordering::Entry::keysOf(tx);
+    const QString blocker = Ordering::blockerFor(Ordering::Entry::of(tx, itemKeys), holders(tx));
     if (!blocker.isEmpty())
         Lifecycle::queue(tx, blocker, now);
 
@@ -896,7 +903,8 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
     writes.reserve(staged.size());
     for (const Staged &st : std::as_const(staged)) {
         const StoreRow *row = st.store->find(st.key);
-        writes.append({ st.store->name(), st.key, 0, st.visible, row ? row->ord : 0 });
+        writes.append({ st.store->name(), st.key, 0, st.visible, row ? row->ord : 0, {},
+                        st.lastMutation });
     }
 
     const SyncError writeError = db->writeLocalTransaction(tx, &writes);
@@ -910,13 +918,16 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
         t->setRecord(tx);
     else
         t = new Transaction(tx, q);
-    addTransaction(t);
+    addTransaction(t, std::move(itemKeys));
     QHash<CollectionStore *, QList<RowState>> perStore;
     for (qsizetype i = 0; i < staged.size(); ++i) {
         const Staged &st = staged.at(i);
         const StoreRow *row = st.store->find(st.key);
         const ItemActivity &a = activity[itemId(st.store->name(), st.key)];
-        perStore[st.store].append({ st.key, writes.at(i).ord, st.visible, writes.at(i).json,
+        QList<RowState> &states = perStore[st.store];
+        if (states.isEmpty())
+            states.reserve(staged.size() - i);
+        states.append({ st.key, writes.at(i).ord, st.visible, writes.at(i).json,
                                     row ? row->version : a.version(), a.transactionCount(),
                                     true, row ? row->lastError : SyncError() });
     }
@@ -945,6 +956,8 @@ int SyncEnginePrivate::ItemActivity::transactionCount() const
 
 void SyncEnginePrivate::noteActive(const TransactionRecord &tx)
 {
+    if (activity.capacity() < activity.size() + tx.mutations.size())
+        activity.reserve(activity.size() + tx.mutations.size()); // once for a bulk transaction
     for (const MutationRecord &m : tx.mutations)
         activity[itemId(m.collection, m.key)].pending.append(m);
     for (const QString &collection : tx.collections())

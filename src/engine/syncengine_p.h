@@ -72,7 +72,7 @@ public:
                   QList<StoreRow> *rows);
     void forgetTransactions();
     // Registers a transaction (loaded or new) in the in-memory outbox.
-    void addTransaction(Transaction *t);
+    void addTransaction(Transaction *t, std::optional<QStringList> keys = std::nullopt);
     // The other unfinished transactions on t's items, in commit order.
     QList<Ordering::Entry> holders(const TransactionRecord &t) const;
     // A retried transaction goes last in the outbox order.

@@ -34,6 +34,26 @@ QDateTime fromMs(const QVariant &v)
     return ms > 0 ? QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC) : QDateTime();
 }
 
+// Binds value to a prepared statement's placeholder, unless the statement still holds that very
+// value from its previous run (bound values stay between runs). Qt 6.4's
+// QSqlResult::bindValue() formats the placeholder's name and looks it up in a hash on every
+// call: a fifth of a bulk write's SQL time when every column was bound for every row. "The
+// same" means the same type and value and, for text, the same nullness: a null QString binds
+// NULL, "" binds ''. NULL is bound as a null QString, so that it can be recognised.
+void bind(QSqlQuery &q, int index, const QVariant &value)
+{
+    static const QVariant null { QString() };
+    const QVariant &v = value.isValid() ? value : null;
+    const QVariant bound = q.boundValue(index);
+    if (bound.metaType() == v.metaType() && bound == v
+        && (v.metaType().id() != QMetaType::QString
+            || static_cast<const QString *>(bound.constData())->isNull()
+                    == static_cast<const QString *>(v.constData())->isNull())) {
+        return;
+    }
+    q.bindValue(index, v);
+}
+
 QVariant jsonOrNull(const QJsonObject &object, bool present)
 {
     return present ? QVariant(QString::fromUtf8(Json::encode(object))) : QVariant();
@@ -49,12 +69,12 @@ QString text(const QString &s)
 // causing transaction), bound from position first; readError() reads them back.
 void bindError(QSqlQuery &q, int first, const SyncError &error)
 {
-    q.bindValue(first, int(error.code()));
-    q.bindValue(first + 1, error.message());
-    q.bindValue(first + 2, error.detail());
-    q.bindValue(first + 3, error.isRetryable() ? 1 : 0);
-    q.bindValue(first + 4, error.httpStatus());
-    q.bindValue(first + 5, error.transactionId());
+    bind(q, first, int(error.code()));
+    bind(q, first + 1, error.message());
+    bind(q, first + 2, error.detail());
+    bind(q, first + 3, error.isRetryable() ? 1 : 0);
+    bind(q, first + 4, error.httpStatus());
+    bind(q, first + 5, error.transactionId());
 }
 
 QJsonObject decode(const QVariant &v)
@@ -642,11 +662,11 @@ SyncError SyncDatabase::loadItems(const QString &collection, const QString &scop
             " CASE WHEN local_data IS NOT NULL THEN data END FROM items WHERE collection = ? AND scope = ?"
             " AND ord > ? AND ord <= ? AND local_deleted = 0"
             " AND deleted = 0 AND COALESCE(local_data, data) IS NOT NULL ORDER BY ord LIMIT ?");
-    q.bindValue(0, collection);
-    q.bindValue(1, text(scope));
-    q.bindValue(2, after);
-    q.bindValue(3, upTo);
-    q.bindValue(4, limit);
+    bind(q, 0, collection);
+    bind(q, 1, text(scope));
+    bind(q, 2, after);
+    bind(q, 3, upTo);
+    bind(q, 4, limit);
     if (!q.exec())
         return d->failed(q);
     out->clear();
@@ -677,8 +697,8 @@ SyncError SyncDatabase::lastOrd(const QString &collection, const QString &scope,
                                 qint64 *ord) const
 {
     QSqlQuery &q = d->statement("SELECT MAX(ord) FROM items WHERE collection = ? AND scope = ?");
-    q.bindValue(0, collection);
-    q.bindValue(1, text(scope));
+    bind(q, 0, collection);
+    bind(q, 1, text(scope));
     if (!q.exec())
         return d->failed(q);
     *ord = q.next() ? q.value(0).toLongLong() : 0; // NULL (no items) reads as 0
@@ -692,9 +712,9 @@ SyncError SyncDatabase::visibleOrd(const QString &collection, const QString &sco
     QSqlQuery &q = d->statement(
             "SELECT ord FROM items WHERE collection = ? AND scope = ? AND key = ?"
             " AND local_deleted = 0 AND deleted = 0 AND COALESCE(local_data, data) IS NOT NULL");
-    q.bindValue(0, collection);
-    q.bindValue(1, text(scope));
-    q.bindValue(2, key);
+    bind(q, 0, collection);
+    bind(q, 1, text(scope));
+    bind(q, 2, key);
     if (!q.exec())
         return d->failed(q);
     *ord = q.next() ? q.value(0).toLongLong() : 0;
@@ -732,28 +752,36 @@ SyncError SyncDatabase::writeLocalTransaction(const TransactionRecord &tx,
                 "INSERT INTO items (collection, scope, key, version, data, local_data,"
                 " local_deleted, deleted, updated_at) VALUES (?, ?, ?, 0, NULL, ?, ?, 0, ?)"
                 " ON CONFLICT (collection, scope, key) DO NOTHING");
-        for (ItemWrite &w : *writes) {
+        // The text an item was written with serves the mutation that made that state too.
+        QList<QVariant> modifiedText;
+        for (qsizetype i = 0; i < writes->size(); ++i) {
+            ItemWrite &w = (*writes)[i];
             w.json = w.visible ? Json::encode(*w.visible) : QByteArray();
             const QVariant local = w.visible ? QVariant(QString::fromUtf8(w.json)) : QVariant();
+            if (w.visible && w.lastMutation >= 0 && w.lastMutation < tx.mutations.size()) {
+                if (modifiedText.isEmpty())
+                    modifiedText.resize(tx.mutations.size());
+                modifiedText[w.lastMutation] = local;
+            }
             bool written = false;
             if (w.visibleOrd > 0) {
-                visibleItem.bindValue(0, local);
-                visibleItem.bindValue(1, w.visible ? 0 : 1);
-                visibleItem.bindValue(2, now);
-                visibleItem.bindValue(3, w.collection);
-                visibleItem.bindValue(4, text(tx.scope));
-                visibleItem.bindValue(5, w.key);
+                bind(visibleItem, 0, local);
+                bind(visibleItem, 1, w.visible ? 0 : 1);
+                bind(visibleItem, 2, now);
+                bind(visibleItem, 3, w.collection);
+                bind(visibleItem, 4, text(tx.scope));
+                bind(visibleItem, 5, w.key);
                 if (!visibleItem.exec())
                     return d->failed(visibleItem);
                 written = visibleItem.numRowsAffected() == 1;
                 w.ord = w.visibleOrd;
             } else if (w.visible) {
-                newItem.bindValue(0, w.collection);
-                newItem.bindValue(1, text(tx.scope));
-                newItem.bindValue(2, w.key);
-                newItem.bindValue(3, local);
-                newItem.bindValue(4, 0);
-                newItem.bindValue(5, now);
+                bind(newItem, 0, w.collection);
+                bind(newItem, 1, text(tx.scope));
+                bind(newItem, 2, w.key);
+                bind(newItem, 3, local);
+                bind(newItem, 4, 0);
+                bind(newItem, 5, now);
                 if (!newItem.exec())
                     return d->failed(newItem);
                 written = newItem.numRowsAffected() == 1;
@@ -761,22 +789,22 @@ SyncError SyncDatabase::writeLocalTransaction(const TransactionRecord &tx,
                     w.ord = newItem.lastInsertId().toLongLong();
             }
             if (!written) {
-                item.bindValue(0, w.collection);
-                item.bindValue(1, text(tx.scope));
-                item.bindValue(2, w.key);
-                item.bindValue(3, local);
-                item.bindValue(4, w.visible ? 0 : 1);
-                item.bindValue(5, now);
+                bind(item, 0, w.collection);
+                bind(item, 1, text(tx.scope));
+                bind(item, 2, w.key);
+                bind(item, 3, local);
+                bind(item, 4, w.visible ? 0 : 1);
+                bind(item, 5, now);
                 if (!item.exec() || !item.next())
                     return d->failed(item);
                 w.ord = item.value(0).toLongLong();
                 item.finish();
             }
             if (!w.visible) {
-                tombstone.bindValue(0, now);
-                tombstone.bindValue(1, w.collection);
-                tombstone.bindValue(2, text(tx.scope));
-                tombstone.bindValue(3, w.key);
+                bind(tombstone, 0, now);
+                bind(tombstone, 1, w.collection);
+                bind(tombstone, 2, text(tx.scope));
+                bind(tombstone, 3, w.key);
                 if (!tombstone.exec())
                     return d->failed(tombstone);
             }
@@ -787,14 +815,14 @@ SyncError SyncDatabase::writeLocalTransaction(const TransactionRecord &tx,
                 " current_attempt, queued_behind, error_code, error_message, error_detail,"
                 " error_retryable, error_http, error_tx)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-        txq.bindValue(0, tx.id);
-        txq.bindValue(1, text(tx.scope));
-        txq.bindValue(2, int(tx.strategy));
-        txq.bindValue(3, int(tx.state));
-        txq.bindValue(4, toMs(tx.createdAt));
-        txq.bindValue(5, toMs(tx.updatedAt));
-        txq.bindValue(6, tx.currentAttempt);
-        txq.bindValue(7, tx.queuedBehind.isEmpty() ? QVariant() : QVariant(tx.queuedBehind));
+        bind(txq, 0, tx.id);
+        bind(txq, 1, text(tx.scope));
+        bind(txq, 2, int(tx.strategy));
+        bind(txq, 3, int(tx.state));
+        bind(txq, 4, toMs(tx.createdAt));
+        bind(txq, 5, toMs(tx.updatedAt));
+        bind(txq, 6, tx.currentAttempt);
+        bind(txq, 7, tx.queuedBehind.isEmpty() ? QVariant() : QVariant(tx.queuedBehind));
         bindError(txq, 8, tx.error);
         if (!txq.exec())
             return d->failed(txq);
@@ -803,28 +831,30 @@ SyncError SyncDatabase::writeLocalTransaction(const TransactionRecord &tx,
                 "INSERT INTO mutations (id, tx_id, seq, collection, scope, key, type, base_version,"
                 " original, modified, changes, metadata, state, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-        for (const MutationRecord &m : tx.mutations) {
-            mq.bindValue(0, m.id);
-            mq.bindValue(1, tx.id);
-            mq.bindValue(2, m.sequence);
-            mq.bindValue(3, m.collection);
-            mq.bindValue(4, text(tx.scope));
-            mq.bindValue(5, m.key);
-            mq.bindValue(6, int(m.type));
-            mq.bindValue(7, m.baseVersion);
-            mq.bindValue(8, jsonOrNull(m.original, m.type != MutationType::Insert));
-            mq.bindValue(9, jsonOrNull(m.modified, m.type != MutationType::Remove));
+        for (qsizetype i = 0; i < tx.mutations.size(); ++i) {
+            const MutationRecord &m = tx.mutations.at(i);
+            bind(mq, 0, m.id);
+            bind(mq, 1, tx.id);
+            bind(mq, 2, m.sequence);
+            bind(mq, 3, m.collection);
+            bind(mq, 4, text(tx.scope));
+            bind(mq, 5, m.key);
+            bind(mq, 6, int(m.type));
+            bind(mq, 7, m.baseVersion);
+            bind(mq, 8, jsonOrNull(m.original, m.type != MutationType::Insert));
+            const QVariant &made = modifiedText.isEmpty() ? QVariant() : modifiedText.at(i);
+            bind(mq, 9, made.isValid() ? made : jsonOrNull(m.modified, m.type != MutationType::Remove));
             // An insert's changes are its whole object (= modified): not stored twice.
-            mq.bindValue(10, jsonOrNull(m.changes, m.type == MutationType::Update));
-            mq.bindValue(11,
+            bind(mq, 10, jsonOrNull(m.changes, m.type == MutationType::Update));
+            bind(mq, 11,
                          m.metadata.isUndefined() || m.metadata.isNull()
                                  ? QVariant()
                                  : QVariant(QString::fromUtf8(
                                            Json::encode(QJsonObject { { QStringLiteral("v"),
                                                                         m.metadata } }))));
-            mq.bindValue(12, int(m.state));
-            mq.bindValue(13, toMs(m.createdAt));
-            mq.bindValue(14, toMs(m.updatedAt));
+            bind(mq, 12, int(m.state));
+            bind(mq, 13, toMs(m.createdAt));
+            bind(mq, 14, toMs(m.updatedAt));
             if (!mq.exec())
                 return d->failed(mq);
         }
@@ -948,11 +978,11 @@ SyncError SyncDatabasePrivate::loadTransactions(const QString &scope, bool inclu
     auto prepared = [&](Part part) -> QSqlQuery & {
         QSqlQuery &q = statement(loadSql(selection, part));
         if (selection == Selection::Id) {
-            q.bindValue(0, id);
+            bind(q, 0, id);
         } else {
-            q.bindValue(0, from);
-            q.bindValue(1, text(scope));
-            q.bindValue(2, includeCompleted ? 1 : 0);
+            bind(q, 0, from);
+            bind(q, 1, text(scope));
+            bind(q, 2, includeCompleted ? 1 : 0);
         }
         return q;
     };
@@ -1039,9 +1069,9 @@ SyncError SyncDatabase::loadSynced(const QString &collection, const QString &sco
     QJsonArray array;
     for (const QString &key : keys)
         array.append(key);
-    q.bindValue(0, collection);
-    q.bindValue(1, text(scope));
-    q.bindValue(2, QString::fromUtf8(QJsonDocument(array).toJson(QJsonDocument::Compact)));
+    bind(q, 0, collection);
+    bind(q, 1, text(scope));
+    bind(q, 2, QString::fromUtf8(QJsonDocument(array).toJson(QJsonDocument::Compact)));
     if (!q.exec())
         return d->failed(q);
     while (q.next()) {
@@ -1065,7 +1095,7 @@ SyncError SyncDatabase::clearScope(const QString &scope)
                                  "DELETE FROM id_map WHERE scope = ?",
                                  "DELETE FROM tombstones WHERE scope = ?" }) {
             QSqlQuery &q = d->statement(sql);
-            q.bindValue(0, text(scope));
+            bind(q, 0, text(scope));
             if (!q.exec())
                 return d->failed(q);
         }
@@ -1086,7 +1116,7 @@ SyncError SyncDatabase::clientId(QString *out)
     get.finish();
     const QString id = QUuid::createUuid().toString(QUuid::WithoutBraces);
     QSqlQuery &put = d->statement("INSERT OR IGNORE INTO meta (name, value) VALUES ('client_id', ?)");
-    put.bindValue(0, id);
+    bind(put, 0, id);
     if (!put.exec())
         return d->failed(put);
     return clientId(out);
@@ -1096,8 +1126,8 @@ SyncError SyncDatabase::cursor(const QString &collection, const QString &scope, 
 {
     QSqlQuery &q = d->statement(
             "SELECT cursor, max_version FROM cursors WHERE collection = ? AND scope = ?");
-    q.bindValue(0, collection);
-    q.bindValue(1, text(scope));
+    bind(q, 0, collection);
+    bind(q, 1, text(scope));
     if (!q.exec())
         return d->failed(q);
     *out = Cursor();
@@ -1118,19 +1148,19 @@ SyncError SyncDatabase::writeCompaction(const Compaction::Plan &plan)
         QSqlQuery &t = d->statement("UPDATE transactions SET merged_into = ? WHERE id = ?");
         for (const Compaction::Merge &merge : plan.merges) {
             const MutationRecord &r = merge.mutation;
-            m.bindValue(0, int(r.type));
-            m.bindValue(1, jsonOrNull(r.original, r.type != MutationType::Insert));
-            m.bindValue(2, jsonOrNull(r.modified, r.type != MutationType::Remove));
-            m.bindValue(3, jsonOrNull(r.changes, r.type == MutationType::Update));
-            m.bindValue(4, r.baseVersion);
-            m.bindValue(5, toMs(r.updatedAt));
-            m.bindValue(6, r.transactionId);
-            m.bindValue(7, r.sequence);
+            bind(m, 0, int(r.type));
+            bind(m, 1, jsonOrNull(r.original, r.type != MutationType::Insert));
+            bind(m, 2, jsonOrNull(r.modified, r.type != MutationType::Remove));
+            bind(m, 3, jsonOrNull(r.changes, r.type == MutationType::Update));
+            bind(m, 4, r.baseVersion);
+            bind(m, 5, toMs(r.updatedAt));
+            bind(m, 6, r.transactionId);
+            bind(m, 7, r.sequence);
             if (!m.exec())
                 return d->failed(m);
             for (const QString &absorbed : merge.absorbed) {
-                t.bindValue(0, merge.survivor);
-                t.bindValue(1, absorbed);
+                bind(t, 0, merge.survivor);
+                bind(t, 1, absorbed);
                 if (!t.exec())
                     return d->failed(t);
             }
@@ -1142,8 +1172,8 @@ SyncError SyncDatabase::writeCompaction(const Compaction::Plan &plan)
 SyncError SyncDatabase::resetCursor(const QString &collection, const QString &scope)
 {
     QSqlQuery &q = d->statement("DELETE FROM cursors WHERE collection = ? AND scope = ?");
-    q.bindValue(0, collection);
-    q.bindValue(1, text(scope));
+    bind(q, 0, collection);
+    bind(q, 1, text(scope));
     if (!q.exec())
         return d->failed(q);
     return SyncError();
@@ -1155,8 +1185,8 @@ SyncError SyncDatabase::syncedKeys(const QString &collection, const QString &sco
     QSqlQuery &q = d->statement(
             "SELECT key FROM items WHERE collection = ? AND scope = ? AND deleted = 0"
             " AND data IS NOT NULL");
-    q.bindValue(0, collection);
-    q.bindValue(1, text(scope));
+    bind(q, 0, collection);
+    bind(q, 1, text(scope));
     if (!q.exec())
         return d->failed(q);
     out->clear();
@@ -1171,7 +1201,7 @@ SyncError SyncDatabase::deleteTransactions(const QStringList &ids)
     return d->transact([&]() -> SyncError {
         QSqlQuery &q = d->statement("DELETE FROM transactions WHERE id = ?");
         for (const QString &id : ids) {
-            q.bindValue(0, id);
+            bind(q, 0, id);
             if (!q.exec())
                 return d->failed(q);
         }
@@ -1206,44 +1236,44 @@ SyncError SyncDatabase::writeSynced(const QString &scope, const QList<Transactio
         for (const TransactionWrite &w : transactions) {
             const TransactionRecord &r = w.record;
             completedAny = completedAny || r.state == TransactionState::Completed;
-            tx.bindValue(0, int(r.state));
-            tx.bindValue(1, toMs(r.updatedAt));
-            tx.bindValue(2, r.currentAttempt);
-            tx.bindValue(3, r.queuedBehind.isEmpty() ? QVariant() : QVariant(r.queuedBehind));
+            bind(tx, 0, int(r.state));
+            bind(tx, 1, toMs(r.updatedAt));
+            bind(tx, 2, r.currentAttempt);
+            bind(tx, 3, r.queuedBehind.isEmpty() ? QVariant() : QVariant(r.queuedBehind));
             bindError(tx, 4, r.error);
-            tx.bindValue(10, r.id);
+            bind(tx, 10, r.id);
             if (!tx.exec())
                 return d->failed(tx);
             for (const MutationRecord &m : r.mutations) {
-                mutation.bindValue(0, int(m.state));
-                mutation.bindValue(1, toMs(m.updatedAt));
-                mutation.bindValue(2, m.baseVersion);
-                mutation.bindValue(3, r.id);
-                mutation.bindValue(4, m.sequence);
+                bind(mutation, 0, int(m.state));
+                bind(mutation, 1, toMs(m.updatedAt));
+                bind(mutation, 2, m.baseVersion);
+                bind(mutation, 3, r.id);
+                bind(mutation, 4, m.sequence);
                 if (!mutation.exec())
                     return d->failed(mutation);
             }
             if (w.moveToEnd) {
-                toEnd.bindValue(0, r.id);
+                bind(toEnd, 0, r.id);
                 if (!toEnd.exec())
                     return d->failed(toEnd);
             }
             if (!w.droppedAttempt.isEmpty()) {
-                dropAttempt.bindValue(0, r.id);
-                dropAttempt.bindValue(1, w.droppedAttempt);
+                bind(dropAttempt, 0, r.id);
+                bind(dropAttempt, 1, w.droppedAttempt);
                 if (!dropAttempt.exec())
                     return d->failed(dropAttempt);
             }
             if (!r.attempts.isEmpty()) {
                 const AttemptRecord &a = r.attempts.constLast();
-                attempt.bindValue(0, a.id);
-                attempt.bindValue(1, r.id);
-                attempt.bindValue(2, toMs(a.startedAt));
-                attempt.bindValue(3, a.completedAt.isValid() ? QVariant(toMs(a.completedAt)) : QVariant());
-                attempt.bindValue(4, int(a.error.code()));
-                attempt.bindValue(5, a.error.message());
-                attempt.bindValue(6, a.error.detail());
-                attempt.bindValue(7, a.retryScheduledFor.isValid() ? QVariant(toMs(a.retryScheduledFor)) : QVariant());
+                bind(attempt, 0, a.id);
+                bind(attempt, 1, r.id);
+                bind(attempt, 2, toMs(a.startedAt));
+                bind(attempt, 3, a.completedAt.isValid() ? QVariant(toMs(a.completedAt)) : QVariant());
+                bind(attempt, 4, int(a.error.code()));
+                bind(attempt, 5, a.error.message());
+                bind(attempt, 6, a.error.detail());
+                bind(attempt, 7, a.retryScheduledFor.isValid() ? QVariant(toMs(a.retryScheduledFor)) : QVariant());
                 if (!attempt.exec())
                     return d->failed(attempt);
             }
@@ -1285,30 +1315,30 @@ SyncError SyncDatabase::writeSynced(const QString &scope, const QList<Transactio
                 " VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (collection, scope, key) DO UPDATE SET"
                 " version = excluded.version, deleted_at = excluded.deleted_at, confirmed = 1");
         for (SyncedWrite &w : *items) {
-            item.bindValue(0, w.collection);
-            item.bindValue(1, text(scope));
-            item.bindValue(2, w.key);
-            item.bindValue(3, w.version);
-            item.bindValue(4, jsonOrNull(w.synced.value_or(QJsonObject()), w.synced.has_value()));
-            item.bindValue(5, w.local ? jsonOrNull(w.local->value_or(QJsonObject()), w.local->has_value()) : QVariant());
-            item.bindValue(6, w.localDeleted ? 1 : 0);
-            item.bindValue(7, w.synced ? 0 : 1);
-            item.bindValue(8, now);
-            item.bindValue(9, w.setLocal ? 1 : 0);
-            item.bindValue(10, w.setLocal ? 1 : 0);
-            item.bindValue(11, w.setLocal ? 1 : 0);
-            item.bindValue(12, w.setLocal ? 1 : 0);
+            bind(item, 0, w.collection);
+            bind(item, 1, text(scope));
+            bind(item, 2, w.key);
+            bind(item, 3, w.version);
+            bind(item, 4, jsonOrNull(w.synced.value_or(QJsonObject()), w.synced.has_value()));
+            bind(item, 5, w.local ? jsonOrNull(w.local->value_or(QJsonObject()), w.local->has_value()) : QVariant());
+            bind(item, 6, w.localDeleted ? 1 : 0);
+            bind(item, 7, w.synced ? 0 : 1);
+            bind(item, 8, now);
+            bind(item, 9, w.setLocal ? 1 : 0);
+            bind(item, 10, w.setLocal ? 1 : 0);
+            bind(item, 11, w.setLocal ? 1 : 0);
+            bind(item, 12, w.setLocal ? 1 : 0);
             if (!item.exec() || !item.next())
                 return d->failed(item);
             w.ord = item.value(0).toLongLong();
             w.visibleInStore = item.value(1).toBool();
             item.finish();
             if (!w.synced) {
-                tombstone.bindValue(0, w.collection);
-                tombstone.bindValue(1, text(scope));
-                tombstone.bindValue(2, w.key);
-                tombstone.bindValue(3, w.version);
-                tombstone.bindValue(4, now);
+                bind(tombstone, 0, w.collection);
+                bind(tombstone, 1, text(scope));
+                bind(tombstone, 2, w.key);
+                bind(tombstone, 3, w.version);
+                bind(tombstone, 4, now);
                 if (!tombstone.exec())
                     return d->failed(tombstone);
             }
@@ -1320,11 +1350,11 @@ SyncError SyncDatabase::writeSynced(const QString &scope, const QList<Transactio
                     " VALUES (?, ?, ?, ?, ?) ON CONFLICT (collection, scope) DO UPDATE SET"
                     " cursor = excluded.cursor, updated_at = excluded.updated_at,"
                     " max_version = MAX(cursors.max_version, excluded.max_version)");
-            c.bindValue(0, cursorWrite->collection);
-            c.bindValue(1, text(scope));
-            c.bindValue(2, cursorWrite->cursor);
-            c.bindValue(3, now);
-            c.bindValue(4, cursorWrite->maxVersion);
+            bind(c, 0, cursorWrite->collection);
+            bind(c, 1, text(scope));
+            bind(c, 2, cursorWrite->cursor);
+            bind(c, 3, now);
+            bind(c, 4, cursorWrite->maxVersion);
             if (!c.exec())
                 return d->failed(c);
         }

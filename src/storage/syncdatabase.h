@@ -102,6 +102,10 @@ public:
         std::optional<QJsonObject> visible; // nullopt: removed locally
         qint64 visibleOrd = 0; // the place of the row the caller shows now (0: not shown)
         QByteArray json; // set by writeLocalTransaction(): visible as written (compact JSON)
+        // The mutation (index in the transaction) whose modified state is visible — the last
+        // one on this item — or -1: its modified is stored from the item's text, not encoded
+        // again.
+        qsizetype lastMutation = -1;
     };
 
     explicit SyncDatabase(const QString &path);

@@ -251,6 +251,7 @@ private Q_SLOTS:
     void loadsTransactionsByScopeStateAndId();
     void loadsVisibleItemsByOrdRange();
     void upgradesSchemaOneKeepingTheOutbox();
+    void eachMutationKeepsTheStateItMade();
     void activeTransactionsAreReadFromTheMark();
 
 private:
@@ -1524,6 +1525,56 @@ void tst_SyncDatabase::upgradesSchemaOneKeepingTheOutbox()
                     .toString()
                     .contains(QLatin1String("WITHOUT ROWID")));
     QCOMPARE(engine.transactions().first()->attempts().size(), 1);
+}
+
+void tst_SyncDatabase::eachMutationKeepsTheStateItMade()
+{
+    // An item's text is written once and serves the mutation that made its visible state (the
+    // last one on it); every earlier mutation on the same item keeps its own state.
+    QStringList stored;
+    QStringList restored;
+    {
+        SyncEngine engine;
+        engine.setDatabasePath(path());
+        QVERIFY(engine.open());
+        SyncCollection todos(&engine, QStringLiteral("todos"), todoFields);
+        todos.setStrategy(strategy());
+        Transaction *t = engine.begin();
+        QVERIFY(t);
+        const QString todosName = QStringLiteral("todos");
+        auto title = [](const char *value) {
+            return QVariantMap { { QStringLiteral("title"), QString::fromLatin1(value) } };
+        };
+        QVariantMap k = title("A");
+        k.insert(QStringLiteral("id"), QStringLiteral("k"));
+        QVariantMap j = title("J");
+        j.insert(QStringLiteral("id"), QStringLiteral("j"));
+        QCOMPARE(t->insert(todosName, k), QStringLiteral("k"));
+        QVERIFY(t->update(todosName, QStringLiteral("k"), title("B")));
+        QCOMPARE(t->insert(todosName, j), QStringLiteral("j"));
+        QVERIFY(t->update(todosName, QStringLiteral("k"), title("C")));
+        QVERIFY(t->commit());
+        QCOMPARE(todos.getByKey(QStringLiteral("k")).value(QStringLiteral("title")).toString(),
+                 QStringLiteral("C"));
+    }
+    {
+        Direct direct(path());
+        QSqlQuery q(direct.db());
+        QVERIFY(q.exec(QStringLiteral("SELECT json_extract(modified, '$.title') FROM mutations"
+                                      " ORDER BY seq")));
+        while (q.next())
+            stored << q.value(0).toString();
+    }
+    QCOMPARE(stored, (QStringList { QStringLiteral("A"), QStringLiteral("B"), QStringLiteral("J"),
+                                    QStringLiteral("C") }));
+
+    SyncEngine engine;
+    engine.setDatabasePath(path());
+    QVERIFY(engine.open());
+    QCOMPARE(engine.transactions().size(), 1);
+    for (const QVariant &m : engine.transactions().first()->mutations())
+        restored << m.toMap().value(QStringLiteral("modified")).toMap().value(QStringLiteral("title")).toString();
+    QCOMPARE(restored, stored);
 }
 
 void tst_SyncDatabase::activeTransactionsAreReadFromTheMark()
