@@ -58,7 +58,7 @@ static bool shareKey(const Entry &a, const QSet<QString> &keys)
 
 QString blockerFor(const Entry &t, const QList<Entry> &earlier)
 {
-    if (t.strategy != StrategyKind::Ordered)
+    if (t.strategy != StrategyKind::Ordered || earlier.isEmpty())
         return {};
     const QSet<QString> keys(t.keys.cbegin(), t.keys.cend());
     for (auto it = earlier.crbegin(); it != earlier.crend(); ++it) {

@@ -47,7 +47,8 @@ struct StoreRow
     void setData(const QJsonObject &object, const QByteArray &encoded = QByteArray())
     {
         json = encoded.isEmpty() ? Json::encode(object) : encoded;
-        json.squeeze();
+        if (json.capacity() > json.size())
+            json.squeeze(); // (on text shared with its writer, squeeze() would copy it)
     }
 
     ItemSyncState syncState() const

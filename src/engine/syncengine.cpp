@@ -894,7 +894,12 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
     }
 
     // Ordered (T3): behind the most recent transaction that holds one of its items.
-    QStringList itemKeys = Ordering::Entry::keysOf(tx);
+    // The items it touches, as Ordering::Entry::keysOf() lists them: staged holds each once,
+    // in first-touch order.
+    QStringList itemKeys;
+    itemKeys.reserve(staged.size());
+    for (const Staged &st : std::as_const(staged))
+        itemKeys.append(itemId(st.store->name(), st.key));
     const QString blocker = Ordering::blockerFor(Ordering::Entry::of(tx, itemKeys), holders(tx));
     if (!blocker.isEmpty())
         Lifecycle::queue(tx, blocker, now);
@@ -918,12 +923,12 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
         t->setRecord(tx);
     else
         t = new Transaction(tx, q);
-    addTransaction(t, std::move(itemKeys));
+    addTransaction(t, itemKeys);
     QHash<CollectionStore *, QList<RowState>> perStore;
     for (qsizetype i = 0; i < staged.size(); ++i) {
         const Staged &st = staged.at(i);
         const StoreRow *row = st.store->find(st.key);
-        const ItemActivity &a = activity[itemId(st.store->name(), st.key)];
+        const ItemActivity &a = activity[itemKeys.at(i)];
         QList<RowState> &states = perStore[st.store];
         if (states.isEmpty())
             states.reserve(staged.size() - i);

@@ -38,25 +38,39 @@ QDateTime fromMs(const QVariant &v)
 // value from its previous run (bound values stay between runs). Qt 6.4's
 // QSqlResult::bindValue() formats the placeholder's name and looks it up in a hash on every
 // call: a fifth of a bulk write's SQL time when every column was bound for every row. "The
-// same" means the same type and value and, for text, the same nullness: a null QString binds
-// NULL, "" binds ''. NULL is bound as a null QString, so that it can be recognised.
+// same" means the same type and value and, for text and bytes, the same nullness: a null
+// QString binds NULL, "" binds ''. NULL is bound as a null QString, so that it can be recognised.
 void bind(QSqlQuery &q, int index, const QVariant &value)
 {
     static const QVariant null { QString() };
     const QVariant &v = value.isValid() ? value : null;
     const QVariant bound = q.boundValue(index);
-    if (bound.metaType() == v.metaType() && bound == v
-        && (v.metaType().id() != QMetaType::QString
-            || static_cast<const QString *>(bound.constData())->isNull()
-                    == static_cast<const QString *>(v.constData())->isNull())) {
+    auto isNullText = [](const QVariant &x) {
+        switch (x.metaType().id()) {
+        case QMetaType::QString:
+            return static_cast<const QString *>(x.constData())->isNull();
+        case QMetaType::QByteArray:
+            return static_cast<const QByteArray *>(x.constData())->isNull();
+        default:
+            return false;
+        }
+    };
+    if (bound.metaType() == v.metaType() && bound == v && isNullText(bound) == isNullText(v))
         return;
-    }
     q.bindValue(index, v);
+}
+
+// JSON text is bound as its UTF-8 bytes and stored through CAST(? AS TEXT): SQLite takes the
+// bytes as they are (the file's encoding is UTF-8), where a QString would be converted to
+// UTF-16 by Qt and back to UTF-8 by SQLite, for every row.
+QVariant jsonText(const QByteArray &utf8)
+{
+    return QVariant(utf8);
 }
 
 QVariant jsonOrNull(const QJsonObject &object, bool present)
 {
-    return present ? QVariant(QString::fromUtf8(Json::encode(object))) : QVariant();
+    return present ? jsonText(Json::encode(object)) : QVariant();
 }
 
 // SQLite's NOT NULL columns take "" but not a null QString: the empty scope is "".
@@ -730,7 +744,7 @@ SyncError SyncDatabase::writeLocalTransaction(const TransactionRecord &tx,
 
         QSqlQuery &item = d->statement(
                 "INSERT INTO items (collection, scope, key, version, data, local_data,"
-                " local_deleted, deleted, updated_at) VALUES (?, ?, ?, 0, NULL, ?, ?, 0, ?)"
+                " local_deleted, deleted, updated_at) VALUES (?, ?, ?, 0, NULL, CAST(? AS TEXT), ?, 0, ?)"
                 " ON CONFLICT (collection, scope, key) DO UPDATE SET"
                 // An item that was not visible and comes back takes a fresh place at the end.
                 " ord = CASE WHEN items.local_deleted = 1 OR items.deleted = 1"
@@ -746,18 +760,21 @@ SyncError SyncDatabase::writeLocalTransaction(const TransactionRecord &tx,
         // The common cases without RETURNING (which costs SQLite a temporary result): a row
         // the caller sees keeps its place; a key never seen is a plain insert.
         QSqlQuery &visibleItem = d->statement(
-                "UPDATE items SET local_data = ?, local_deleted = ?, updated_at = ?"
+                "UPDATE items SET local_data = CAST(? AS TEXT), local_deleted = ?, updated_at = ?"
                 " WHERE collection = ? AND scope = ? AND key = ?");
         QSqlQuery &newItem = d->statement(
                 "INSERT INTO items (collection, scope, key, version, data, local_data,"
-                " local_deleted, deleted, updated_at) VALUES (?, ?, ?, 0, NULL, ?, ?, 0, ?)"
+                " local_deleted, deleted, updated_at) VALUES (?, ?, ?, 0, NULL, CAST(? AS TEXT), ?, 0, ?)"
                 " ON CONFLICT (collection, scope, key) DO NOTHING");
         // The text an item was written with serves the mutation that made that state too.
         QList<QVariant> modifiedText;
         for (qsizetype i = 0; i < writes->size(); ++i) {
             ItemWrite &w = (*writes)[i];
-            w.json = w.visible ? Json::encode(*w.visible) : QByteArray();
-            const QVariant local = w.visible ? QVariant(QString::fromUtf8(w.json)) : QVariant();
+            if (w.visible) {
+                w.json = Json::encode(*w.visible);
+                w.json.squeeze(); // held by the model as it is
+            }
+            const QVariant local = w.visible ? jsonText(w.json) : QVariant();
             if (w.visible && w.lastMutation >= 0 && w.lastMutation < tx.mutations.size()) {
                 if (modifiedText.isEmpty())
                     modifiedText.resize(tx.mutations.size());
@@ -830,7 +847,8 @@ SyncError SyncDatabase::writeLocalTransaction(const TransactionRecord &tx,
         QSqlQuery &mq = d->statement(
                 "INSERT INTO mutations (id, tx_id, seq, collection, scope, key, type, base_version,"
                 " original, modified, changes, metadata, state, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT),"
+                " CAST(? AS TEXT), ?, ?, ?)");
         for (qsizetype i = 0; i < tx.mutations.size(); ++i) {
             const MutationRecord &m = tx.mutations.at(i);
             bind(mq, 0, m.id);
@@ -849,9 +867,8 @@ SyncError SyncDatabase::writeLocalTransaction(const TransactionRecord &tx,
             bind(mq, 11,
                          m.metadata.isUndefined() || m.metadata.isNull()
                                  ? QVariant()
-                                 : QVariant(QString::fromUtf8(
-                                           Json::encode(QJsonObject { { QStringLiteral("v"),
-                                                                        m.metadata } }))));
+                                 : jsonText(Json::encode(QJsonObject { { QStringLiteral("v"),
+                                                                        m.metadata } })));
             bind(mq, 12, int(m.state));
             bind(mq, 13, toMs(m.createdAt));
             bind(mq, 14, toMs(m.updatedAt));
@@ -1143,7 +1160,8 @@ SyncError SyncDatabase::writeCompaction(const Compaction::Plan &plan)
 {
     return d->transact([&]() -> SyncError {
         QSqlQuery &m = d->statement(
-                "UPDATE mutations SET type = ?, original = ?, modified = ?, changes = ?,"
+                "UPDATE mutations SET type = ?, original = CAST(? AS TEXT),"
+                " modified = CAST(? AS TEXT), changes = CAST(? AS TEXT),"
                 " base_version = ?, updated_at = ? WHERE tx_id = ? AND seq = ?");
         QSqlQuery &t = d->statement("UPDATE transactions SET merged_into = ? WHERE id = ?");
         for (const Compaction::Merge &merge : plan.merges) {
@@ -1296,7 +1314,8 @@ SyncError SyncDatabase::writeSynced(const QString &scope, const QList<Transactio
         // the caller, so a pulled upsert never resurrects a row removed locally.
         QSqlQuery &item = d->statement(
                 "INSERT INTO items (collection, scope, key, version, data, local_data,"
-                " local_deleted, deleted, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " local_deleted, deleted, updated_at)"
+                " VALUES (?, ?, ?, ?, CAST(? AS TEXT), CAST(? AS TEXT), ?, ?, ?)"
                 " ON CONFLICT (collection, scope, key) DO UPDATE SET"
                 " ord = CASE WHEN (items.local_deleted = 1 OR items.deleted = 1"
                 "   OR COALESCE(items.local_data, items.data) IS NULL)"

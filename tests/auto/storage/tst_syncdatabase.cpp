@@ -1568,6 +1568,46 @@ void tst_SyncDatabase::eachMutationKeepsTheStateItMade()
     QCOMPARE(stored, (QStringList { QStringLiteral("A"), QStringLiteral("B"), QStringLiteral("J"),
                                     QStringLiteral("C") }));
 
+    // JSON goes to SQLite as UTF-8 bytes and is stored as TEXT, also from a server's answer;
+    // text outside ASCII comes back as it went in.
+    {
+        SyncDatabase db(path());
+        QVERIFY(!db.open().isError());
+        const QJsonObject accented { { QStringLiteral("id"), QStringLiteral("k") },
+                                     { QStringLiteral("title"), QStringLiteral("Crème brûlée ✓") } };
+        QList<SyncDatabase::SyncedWrite> synced(1);
+        synced[0].collection = QStringLiteral("todos");
+        synced[0].key = QStringLiteral("k");
+        synced[0].version = 3;
+        synced[0].synced = accented;
+        synced[0].setLocal = true;
+        synced[0].local = std::optional<QJsonObject>(accented);
+        QVERIFY(!db.writeSynced(QString(), {}, &synced, nullptr).isError());
+        db.close();
+    }
+    {
+        Direct direct(path());
+        QCOMPARE(direct.value(QStringLiteral(
+                         "SELECT count(*) FROM mutations WHERE typeof(modified) <> 'text'"
+                         " OR (original IS NOT NULL AND typeof(original) <> 'text')"
+                         " OR (changes IS NOT NULL AND typeof(changes) <> 'text')"))
+                         .toInt(),
+                 0);
+        QCOMPARE(direct.value(QStringLiteral("SELECT group_concat(key || ':' || typeof(local_data))"
+                                             " FROM items WHERE key <> 'k'"))
+                         .toString(),
+                 QStringLiteral("j:text"));
+        QCOMPARE(direct.value(QStringLiteral("SELECT typeof(data) || typeof(local_data) FROM items"
+                                             " WHERE key = 'k'"))
+                         .toString(),
+                 QStringLiteral("texttext"));
+        QCOMPARE(direct.value(QStringLiteral("SELECT json_extract(data, '$.title') || '|'"
+                                             " || json_extract(local_data, '$.title') FROM items"
+                                             " WHERE key = 'k'"))
+                         .toString(),
+                 QStringLiteral("Crème brûlée ✓|Crème brûlée ✓"));
+    }
+
     SyncEngine engine;
     engine.setDatabasePath(path());
     QVERIFY(engine.open());
