@@ -126,7 +126,11 @@ public:
                   quint64 pushSerial, const Protocol::PushResponse &response,
                   const SyncError &error);
     void pullNext();
-    void onPulled(const QString &collection, const Protocol::PullRequest &request,
+    void requestPage(const QString &collection, const QString &cursor, qint64 maxVersion,
+                     bool ahead);
+    void prefetchAfter(const QString &collection, qint64 maxVersion,
+                       const Protocol::PullResponse &response);
+    void onPulled(const QString &collection, const Protocol::PullRequest &request, qint64 maxVersion,
                   const Protocol::PullResponse &response, const SyncError &error);
     void onPageApplied(quint64 serial, const QString &collection,
                        const QList<SyncDatabase::SyncedWrite> &writes, bool hasMore,
@@ -243,6 +247,23 @@ public:
     int failedRuns = 0;
     QStringList pullQueue; // collections still to pull in this run
     int pagesLeft = 0;
+    // The page after the one being applied, asked for as soon as that one came (its cursor is
+    // in it), so that the server prepares it while this client writes and shows the one before.
+    // Handed on, answered or not, when the page before it is delivered.
+    struct PageAhead
+    {
+        quint64 run = 0;
+        quint64 serial = 0;
+        QString collection;
+        Protocol::PullRequest request;
+        qint64 maxVersion = 0; // the highest version applied before it
+        bool answered = false;
+        bool wanted = false; // the page before is delivered: hand it on when it comes
+        Protocol::PullResponse response;
+        SyncError error;
+    };
+    std::optional<PageAhead> pageAhead;
+    quint64 pageAheadSerial = 0;
     QList<SyncDatabase::SyncedWrite> deliveryQueue; // applied changes for the models
     QString deliveryCollection;
     bool deliveryMore = false;

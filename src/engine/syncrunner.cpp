@@ -832,43 +832,88 @@ void SyncEnginePrivate::pullNext()
         return;
     }
     const QString collection = pullQueue.constFirst();
+    if (pageAhead && pageAhead->run == runSerial && pageAhead->collection == collection) {
+        if (!pageAhead->answered) {
+            pageAhead->wanted = true;
+            return;
+        }
+        const PageAhead page = std::move(*pageAhead);
+        pageAhead.reset();
+        onPulled(page.collection, page.request, page.maxVersion, page.response, page.error);
+        return;
+    }
+    pageAhead.reset();
     SyncDatabase::Cursor cursor;
     const SyncError error = db->cursor(collection, scopeId, &cursor);
     if (error.isError()) {
         finishRun(error);
         return;
     }
+    requestPage(collection, cursor.cursor, cursor.maxVersion, false);
+}
+
+// After a page came: the next one of the same collection, when there is one and this run will
+// take it (the cursor and highest version it will be asked from are the ones this page leaves).
+void SyncEnginePrivate::prefetchAfter(const QString &collection, qint64 maxVersion,
+                                      const Protocol::PullResponse &response)
+{
+    if (!response.hasMore || pagesLeft <= 1 || response.cursor.isEmpty())
+        return;
+    for (const Protocol::Change &c : response.changes)
+        maxVersion = qMax(maxVersion, c.version);
+    requestPage(collection, response.cursor, maxVersion, true);
+}
+
+void SyncEnginePrivate::requestPage(const QString &collection, const QString &cursor,
+                                    qint64 maxVersion, bool ahead)
+{
     Protocol::PullRequest request;
     request.collection = collection;
-    request.cursor = cursor.cursor;
+    request.cursor = cursor;
     request.limit = PageSize;
     const quint64 run = runSerial;
+    const quint64 serial = ahead ? ++pageAheadSerial : 0;
+    if (ahead)
+        pageAhead = PageAhead { run, serial, collection, request, maxVersion, false, false, {}, {} };
     const QString scopeAtStart = scopeId;
-    const qint64 maxVersion = cursor.maxVersion;
     const QPointer<SyncEngine> engine(q); // the transport may outlive the engine
-    transport->pull(request, [this, engine, run, scopeAtStart, collection, request, maxVersion](
+    transport->pull(request, [this, engine, run, serial, scopeAtStart, collection, request, maxVersion](
                                      const Protocol::PullResponse &response, const SyncError &e) {
         if (!engine || !sameRun(run) || scopeAtStart != scopeId || !db)
             return;
+        Protocol::PullResponse page = response;
+        SyncError error = e;
         if (!e.isError() && !request.cursor.isEmpty()) {
             // Cursors only move forward: a page that goes back means the server lost data.
             for (const Protocol::Change &c : response.changes) {
                 if (c.version <= maxVersion) {
-                    onPulled(collection, request, {},
-                             SyncError(SyncError::Protocol,
-                                       SyncEngine::tr("The server's changes went back in time "
-                                                      "(version %1 after %2).")
-                                               .arg(c.version)
-                                               .arg(maxVersion)));
-                    return;
+                    page = {};
+                    error = SyncError(SyncError::Protocol,
+                                      SyncEngine::tr("The server's changes went back in time "
+                                                     "(version %1 after %2).")
+                                              .arg(c.version)
+                                              .arg(maxVersion));
+                    break;
                 }
             }
         }
-        onPulled(collection, request, response, e);
+        if (serial != 0) {
+            if (!pageAhead || pageAhead->serial != serial)
+                return; // no longer wanted (the run went another way)
+            if (!pageAhead->wanted) {
+                pageAhead->answered = true;
+                pageAhead->response = page;
+                pageAhead->error = error;
+                return;
+            }
+            pageAhead.reset();
+        }
+        onPulled(collection, request, maxVersion, page, error);
     });
 }
 
 void SyncEnginePrivate::onPulled(const QString &collection, const Protocol::PullRequest &request,
+                                 qint64 maxVersion,
                                  const Protocol::PullResponse &response, const SyncError &error)
 {
     if (error.httpStatus() == 410 && !request.cursor.isEmpty()) {
@@ -916,6 +961,7 @@ void SyncEnginePrivate::onPulled(const QString &collection, const Protocol::Pull
     QMetaObject::invokeMethod(applier, "apply", Qt::QueuedConnection, Q_ARG(quint64, runSerial),
                               Q_ARG(QString, scopeId), Q_ARG(QString, collection),
                               Q_ARG(Synq::Protocol::PullResponse, response));
+    prefetchAfter(collection, maxVersion, response);
 }
 
 void SyncEnginePrivate::onPageApplied(quint64 serial, const QString &collection,
@@ -1064,6 +1110,7 @@ void SyncEnginePrivate::finishResync(const QString &collection)
 void SyncEnginePrivate::finishRun(const SyncError &error)
 {
     running = false;
+    pageAhead.reset();
     status->setSyncing(false);
     // Reached means answered: only a failure to get any answer says offline.
     status->setOnline(!(error.code() == SyncError::Network && error.httpStatus() == 0)

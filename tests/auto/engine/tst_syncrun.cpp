@@ -650,9 +650,10 @@ void tst_SyncRun::pullAppliesPagesAndStoresTheCursor()
     m_transport->answerPull({ upsert(QStringLiteral("a"), 1, QStringLiteral("A")),
                               upsert(QStringLiteral("b"), 2, QStringLiteral("B")) },
                             QStringLiteral("c1"), true);
+    // The next page is asked for as soon as this one came (its cursor is in it), while this
+    // one is written and shown; answered at once, it is still applied after it.
     waitForRequest();
     QCOMPARE(m_transport->pulls.constFirst().request.cursor, QStringLiteral("c1"));
-    QCOMPARE(m_todos->rowCount(), 2);
     m_transport->answerPull({ upsert(QStringLiteral("a"), 3, QStringLiteral("A2")), removal(QStringLiteral("b"), 4) },
                             QStringLiteral("c2"), false);
     QTRY_VERIFY(!m_engine->status()->isSyncing());
