@@ -91,6 +91,57 @@ void bindError(QSqlQuery &q, int first, const SyncError &error)
     bind(q, first + 5, error.transactionId());
 }
 
+// A mutation's own twelve columns, in this order from position first: id, collection, key, type,
+// base_version, original, modified, changes, metadata, state, created_at, updated_at — in the
+// mutations table and as the m_ columns of a transaction holding its only mutation.
+// modifiedText: modified as already encoded (an invalid QVariant: encode it).
+void bindMutation(QSqlQuery &q, int first, const MutationRecord &m, const QVariant &modifiedText)
+{
+    bind(q, first, m.id);
+    bind(q, first + 1, m.collection);
+    bind(q, first + 2, m.key);
+    bind(q, first + 3, int(m.type));
+    bind(q, first + 4, m.baseVersion);
+    bind(q, first + 5, jsonOrNull(m.original, m.type != MutationType::Insert));
+    bind(q, first + 6,
+         modifiedText.isValid() ? modifiedText
+                                : jsonOrNull(m.modified, m.type != MutationType::Remove));
+    // An insert's changes are its whole object (= modified): not stored twice.
+    bind(q, first + 7, jsonOrNull(m.changes, m.type == MutationType::Update));
+    bind(q, first + 8,
+         m.metadata.isUndefined() || m.metadata.isNull()
+                 ? QVariant()
+                 : jsonText(Json::encode(QJsonObject { { QStringLiteral("v"), m.metadata } })));
+    bind(q, first + 9, int(m.state));
+    bind(q, first + 10, toMs(m.createdAt));
+    bind(q, first + 11, toMs(m.updatedAt));
+}
+
+QJsonObject decode(const QVariant &v);
+
+MutationRecord readMutation(const QSqlQuery &q, int first, const QString &transactionId,
+                            int sequence)
+{
+    MutationRecord m;
+    m.id = q.value(first).toString();
+    m.transactionId = transactionId;
+    m.sequence = sequence;
+    m.collection = q.value(first + 1).toString();
+    m.key = q.value(first + 2).toString();
+    m.type = MutationType(q.value(first + 3).toInt());
+    m.baseVersion = q.value(first + 4).toLongLong();
+    m.original = decode(q.value(first + 5));
+    m.modified = decode(q.value(first + 6));
+    m.changes = decode(q.value(first + 7));
+    if (m.type == MutationType::Insert && q.value(first + 7).isNull())
+        m.changes = m.modified; // stored once, as modified
+    m.metadata = decode(q.value(first + 8)).value(QStringLiteral("v"));
+    m.state = MutationState(q.value(first + 9).toInt());
+    m.createdAt = fromMs(q.value(first + 10));
+    m.updatedAt = fromMs(q.value(first + 11));
+    return m;
+}
+
 QJsonObject decode(const QVariant &v)
 {
     QJsonObject object;
@@ -296,11 +347,38 @@ const char *const migrationV5[] = {
     nullptr,
 };
 
+// Schema 6: a transaction of one mutation — what insert(), update() and remove() make — holds
+// it in its own row (the m_ columns; m_id set), so that such a local write touches one outbox
+// B-tree instead of two, and settling it updates one row. Transactions of several mutations
+// keep them in mutations, as do those written before schema 6. The outbox_mutations view shows
+// every mutation, wherever it is held, with the columns of the mutations table.
+const char *const migrationV6[] = {
+    "ALTER TABLE transactions ADD COLUMN m_id TEXT",
+    "ALTER TABLE transactions ADD COLUMN m_collection TEXT",
+    "ALTER TABLE transactions ADD COLUMN m_key TEXT",
+    "ALTER TABLE transactions ADD COLUMN m_type INTEGER",
+    "ALTER TABLE transactions ADD COLUMN m_base_version INTEGER",
+    "ALTER TABLE transactions ADD COLUMN m_original TEXT",
+    "ALTER TABLE transactions ADD COLUMN m_modified TEXT",
+    "ALTER TABLE transactions ADD COLUMN m_changes TEXT",
+    "ALTER TABLE transactions ADD COLUMN m_metadata TEXT",
+    "ALTER TABLE transactions ADD COLUMN m_state INTEGER",
+    "ALTER TABLE transactions ADD COLUMN m_created_at INTEGER",
+    "ALTER TABLE transactions ADD COLUMN m_updated_at INTEGER",
+    "CREATE VIEW outbox_mutations AS"
+    " SELECT id, tx_id, seq, collection, scope, key, type, base_version, original, modified,"
+    " changes, metadata, state, created_at, updated_at FROM mutations"
+    " UNION ALL SELECT m_id, id, 0, m_collection, scope, m_key, m_type, m_base_version,"
+    " m_original, m_modified, m_changes, m_metadata, m_state, m_created_at, m_updated_at"
+    " FROM transactions WHERE m_id IS NOT NULL",
+    nullptr,
+};
+
 // The first schema version whose migration rebuilds a table referenced by foreign keys.
 constexpr int FirstRebuildingMigration = 3; // migrationV4
 
 const char *const *const migrations[] = { migrationV1, migrationV2, migrationV3, migrationV4,
-                                          migrationV5 };
+                                          migrationV5, migrationV6 };
 static_assert(sizeof(migrations) / sizeof(migrations[0]) == SyncDatabase::SchemaVersion,
               "one migration per schema version");
 
@@ -827,11 +905,23 @@ SyncError SyncDatabase::writeLocalTransaction(const TransactionRecord &tx,
             }
         }
 
-        QSqlQuery &txq = d->statement(
-                "INSERT INTO transactions (id, scope, strategy, state, created_at, updated_at,"
-                " current_attempt, queued_behind, error_code, error_message, error_detail,"
-                " error_retryable, error_http, error_tx)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        // One mutation: held in the transaction's row (schema 6).
+        const bool inRow = tx.mutations.size() == 1;
+        QSqlQuery &txq = inRow
+                ? d->statement(
+                        "INSERT INTO transactions (id, scope, strategy, state, created_at,"
+                        " updated_at, current_attempt, queued_behind, error_code, error_message,"
+                        " error_detail, error_retryable, error_http, error_tx, m_id, m_collection,"
+                        " m_key, m_type, m_base_version, m_original, m_modified, m_changes,"
+                        " m_metadata, m_state, m_created_at, m_updated_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                        " CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT),"
+                        " ?, ?, ?)")
+                : d->statement(
+                        "INSERT INTO transactions (id, scope, strategy, state, created_at,"
+                        " updated_at, current_attempt, queued_behind, error_code, error_message,"
+                        " error_detail, error_retryable, error_http, error_tx)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         bind(txq, 0, tx.id);
         bind(txq, 1, text(tx.scope));
         bind(txq, 2, int(tx.strategy));
@@ -841,37 +931,27 @@ SyncError SyncDatabase::writeLocalTransaction(const TransactionRecord &tx,
         bind(txq, 6, tx.currentAttempt);
         bind(txq, 7, tx.queuedBehind.isEmpty() ? QVariant() : QVariant(tx.queuedBehind));
         bindError(txq, 8, tx.error);
+        auto modifiedTextOf = [&](qsizetype i) {
+            return modifiedText.isEmpty() ? QVariant() : modifiedText.at(i);
+        };
+        if (inRow)
+            bindMutation(txq, 14, tx.mutations.constFirst(), modifiedTextOf(0));
         if (!txq.exec())
             return d->failed(txq);
+        if (inRow)
+            return SyncError();
 
         QSqlQuery &mq = d->statement(
-                "INSERT INTO mutations (id, tx_id, seq, collection, scope, key, type, base_version,"
+                "INSERT INTO mutations (tx_id, seq, scope, id, collection, key, type, base_version,"
                 " original, modified, changes, metadata, state, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT),"
                 " CAST(? AS TEXT), ?, ?, ?)");
         for (qsizetype i = 0; i < tx.mutations.size(); ++i) {
             const MutationRecord &m = tx.mutations.at(i);
-            bind(mq, 0, m.id);
-            bind(mq, 1, tx.id);
-            bind(mq, 2, m.sequence);
-            bind(mq, 3, m.collection);
-            bind(mq, 4, text(tx.scope));
-            bind(mq, 5, m.key);
-            bind(mq, 6, int(m.type));
-            bind(mq, 7, m.baseVersion);
-            bind(mq, 8, jsonOrNull(m.original, m.type != MutationType::Insert));
-            const QVariant &made = modifiedText.isEmpty() ? QVariant() : modifiedText.at(i);
-            bind(mq, 9, made.isValid() ? made : jsonOrNull(m.modified, m.type != MutationType::Remove));
-            // An insert's changes are its whole object (= modified): not stored twice.
-            bind(mq, 10, jsonOrNull(m.changes, m.type == MutationType::Update));
-            bind(mq, 11,
-                         m.metadata.isUndefined() || m.metadata.isNull()
-                                 ? QVariant()
-                                 : jsonText(Json::encode(QJsonObject { { QStringLiteral("v"),
-                                                                        m.metadata } })));
-            bind(mq, 12, int(m.state));
-            bind(mq, 13, toMs(m.createdAt));
-            bind(mq, 14, toMs(m.updatedAt));
+            bind(mq, 0, tx.id);
+            bind(mq, 1, m.sequence);
+            bind(mq, 2, text(tx.scope));
+            bindMutation(mq, 3, m, modifiedTextOf(i));
             if (!mq.exec())
                 return d->failed(mq);
         }
@@ -933,11 +1013,13 @@ const char *loadSql(Selection selection, Part part)
             out[s][int(Part::Transactions)] =
                     "SELECT t.id, t.scope, t.strategy, t.state, t.created_at, t.updated_at,"
                     " t.current_attempt, t.queued_behind, t.error_code, t.error_message,"
-                    " t.error_detail, t.error_retryable, t.error_http, t.error_tx, t.merged_into"
-                    " FROM transactions t"
+                    " t.error_detail, t.error_retryable, t.error_http, t.error_tx, t.merged_into,"
+                    " t.m_id, t.m_collection, t.m_key, t.m_type, t.m_base_version, t.m_original,"
+                    " t.m_modified, t.m_changes, t.m_metadata, t.m_state, t.m_created_at,"
+                    " t.m_updated_at FROM transactions t"
                     + filters[s] + " ORDER BY t.seq";
             out[s][int(Part::Mutations)] =
-                    "SELECT m.id, m.tx_id, m.seq, m.collection, m.key, m.type, m.base_version,"
+                    "SELECT m.tx_id, m.seq, m.id, m.collection, m.key, m.type, m.base_version,"
                     " m.original, m.modified, m.changes, m.metadata, m.state, m.created_at,"
                     " m.updated_at FROM transactions t JOIN mutations m ON m.tx_id = t.id"
                     + filters[s] + " ORDER BY t.seq, m.seq";
@@ -1019,6 +1101,8 @@ SyncError SyncDatabasePrivate::loadTransactions(const QString &scope, bool inclu
         tx.queuedBehind = tq.value(7).toString();
         tx.error = readError(tq, 8);
         tx.mergedInto = tq.value(14).toString();
+        if (!tq.isNull(15))
+            tx.mutations.append(readMutation(tq, 15, tx.id, 0));
         index.insert(tx.id, out->size());
         out->append(std::move(tx));
     }
@@ -1030,26 +1114,9 @@ SyncError SyncDatabasePrivate::loadTransactions(const QString &scope, bool inclu
     if (!mq.exec())
         return failed(mq);
     while (mq.next()) {
-        MutationRecord m;
-        m.id = mq.value(0).toString();
-        m.transactionId = mq.value(1).toString();
-        m.sequence = mq.value(2).toInt();
-        m.collection = mq.value(3).toString();
-        m.key = mq.value(4).toString();
-        m.type = MutationType(mq.value(5).toInt());
-        m.baseVersion = mq.value(6).toLongLong();
-        m.original = decode(mq.value(7));
-        m.modified = decode(mq.value(8));
-        m.changes = decode(mq.value(9));
-        if (m.type == MutationType::Insert && mq.value(9).isNull())
-            m.changes = m.modified; // stored once, as modified
-        m.metadata = decode(mq.value(10)).value(QStringLiteral("v"));
-        m.state = MutationState(mq.value(11).toInt());
-        m.createdAt = fromMs(mq.value(12));
-        m.updatedAt = fromMs(mq.value(13));
-        const qsizetype i = index.value(m.transactionId, -1);
+        const qsizetype i = index.value(mq.value(0).toString(), -1);
         if (i >= 0)
-            (*out)[i].mutations.append(std::move(m));
+            (*out)[i].mutations.append(readMutation(mq, 2, mq.value(0).toString(), mq.value(1).toInt()));
     }
     mq.finish();
 
@@ -1163,19 +1230,26 @@ SyncError SyncDatabase::writeCompaction(const Compaction::Plan &plan)
                 "UPDATE mutations SET type = ?, original = CAST(? AS TEXT),"
                 " modified = CAST(? AS TEXT), changes = CAST(? AS TEXT),"
                 " base_version = ?, updated_at = ? WHERE tx_id = ? AND seq = ?");
+        QSqlQuery &inRow = d->statement(
+                "UPDATE transactions SET m_type = ?, m_original = CAST(? AS TEXT),"
+                " m_modified = CAST(? AS TEXT), m_changes = CAST(? AS TEXT),"
+                " m_base_version = ?, m_updated_at = ? WHERE id = ? AND m_id IS NOT NULL AND ? = 0");
         QSqlQuery &t = d->statement("UPDATE transactions SET merged_into = ? WHERE id = ?");
         for (const Compaction::Merge &merge : plan.merges) {
             const MutationRecord &r = merge.mutation;
-            bind(m, 0, int(r.type));
-            bind(m, 1, jsonOrNull(r.original, r.type != MutationType::Insert));
-            bind(m, 2, jsonOrNull(r.modified, r.type != MutationType::Remove));
-            bind(m, 3, jsonOrNull(r.changes, r.type == MutationType::Update));
-            bind(m, 4, r.baseVersion);
-            bind(m, 5, toMs(r.updatedAt));
-            bind(m, 6, r.transactionId);
-            bind(m, 7, r.sequence);
-            if (!m.exec())
-                return d->failed(m);
+            // Wherever the mutation is held: one of the two updates finds it.
+            for (QSqlQuery *q : { &m, &inRow }) {
+                bind(*q, 0, int(r.type));
+                bind(*q, 1, jsonOrNull(r.original, r.type != MutationType::Insert));
+                bind(*q, 2, jsonOrNull(r.modified, r.type != MutationType::Remove));
+                bind(*q, 3, jsonOrNull(r.changes, r.type == MutationType::Update));
+                bind(*q, 4, r.baseVersion);
+                bind(*q, 5, toMs(r.updatedAt));
+                bind(*q, 6, r.transactionId);
+                bind(*q, 7, r.sequence);
+                if (!q->exec())
+                    return d->failed(*q);
+            }
             for (const QString &absorbed : merge.absorbed) {
                 bind(t, 0, merge.survivor);
                 bind(t, 1, absorbed);
@@ -1236,7 +1310,12 @@ SyncError SyncDatabase::writeSynced(const QString &scope, const QList<Transactio
         QSqlQuery &tx = d->statement(
                 "UPDATE transactions SET state = ?, updated_at = ?, current_attempt = ?,"
                 " queued_behind = ?, error_code = ?, error_message = ?, error_detail = ?,"
-                " error_retryable = ?, error_http = ?, error_tx = ? WHERE id = ?");
+                " error_retryable = ?, error_http = ?, error_tx = ?,"
+                // The mutation held in the row, if it is (for a record of one mutation)
+                " m_state = CASE WHEN m_id IS NULL THEN NULL ELSE ? END,"
+                " m_updated_at = CASE WHEN m_id IS NULL THEN NULL ELSE ? END,"
+                " m_base_version = CASE WHEN m_id IS NULL THEN NULL ELSE ? END WHERE id = ?");
+        // Mutations held in the mutations table (none for a transaction holding its one).
         QSqlQuery &mutation = d->statement(
                 "UPDATE mutations SET state = ?, updated_at = ?, base_version = ?"
                 " WHERE tx_id = ? AND seq = ?");
@@ -1259,7 +1338,11 @@ SyncError SyncDatabase::writeSynced(const QString &scope, const QList<Transactio
             bind(tx, 2, r.currentAttempt);
             bind(tx, 3, r.queuedBehind.isEmpty() ? QVariant() : QVariant(r.queuedBehind));
             bindError(tx, 4, r.error);
-            bind(tx, 10, r.id);
+            const MutationRecord *only = r.mutations.size() == 1 ? &r.mutations.constFirst() : nullptr;
+            bind(tx, 10, only ? QVariant(int(only->state)) : QVariant());
+            bind(tx, 11, only ? QVariant(toMs(only->updatedAt)) : QVariant());
+            bind(tx, 12, only ? QVariant(only->baseVersion) : QVariant());
+            bind(tx, 13, r.id);
             if (!tx.exec())
                 return d->failed(tx);
             for (const MutationRecord &m : r.mutations) {

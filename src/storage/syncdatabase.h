@@ -39,7 +39,7 @@ public:
     enum class Synchronous { Normal, Full };
 
     // Schema versions this build can read and write (PRAGMA user_version).
-    static constexpr int SchemaVersion = 5;
+    static constexpr int SchemaVersion = 6;
     // PRAGMA application_id of every Synq database: "Synq" in ASCII.
     static constexpr qint32 ApplicationId = 0x53796e71;
 

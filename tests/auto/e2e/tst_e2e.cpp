@@ -244,13 +244,13 @@ void tst_E2E::killedWhilePushingLosesAndRepeatsNothing()
     int sent = 0;
     {
         QSqlQuery q(QSqlDatabase::database(QSqlDatabase::connectionNames().constFirst()));
-        QVERIFY(q.exec(QStringLiteral("SELECT count(*) FROM mutations")));
+        QVERIFY(q.exec(QStringLiteral("SELECT count(*) FROM outbox_mutations")));
         QVERIFY(q.next());
         committed = q.value(0).toInt();
         // Compaction may fold a change into an earlier one before it is sent (P2): the
         // mutations that went out are those of transactions not absorbed and ever attempted.
         QVERIFY(q.exec(QStringLiteral(
-                "SELECT count(*) FROM mutations m JOIN transactions t ON t.id = m.tx_id"
+                "SELECT count(*) FROM outbox_mutations m JOIN transactions t ON t.id = m.tx_id"
                 " WHERE t.merged_into IS NULL AND EXISTS (SELECT 1 FROM attempts a WHERE a.tx_id = t.id)")));
         QVERIFY(q.next());
         sent = q.value(0).toInt();

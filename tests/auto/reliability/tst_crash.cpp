@@ -201,15 +201,15 @@ void tst_Crash::verifyFile(int round, const QList<Reported> &reportedThisRound)
         QCOMPARE(scalar(QStringLiteral("PRAGMA integrity_check")).toString(), QStringLiteral("ok"));
         QVERIFY(q.exec(QStringLiteral("PRAGMA foreign_key_check")));
         QVERIFY(!q.next());
-        QCOMPARE(scalar(QStringLiteral("SELECT count(*) FROM mutations m WHERE NOT EXISTS"
+        QCOMPARE(scalar(QStringLiteral("SELECT count(*) FROM outbox_mutations m WHERE NOT EXISTS"
                                        " (SELECT 1 FROM transactions t WHERE t.id = m.tx_id)"))
                          .toInt(),
                  0);
         QCOMPARE(scalar(QStringLiteral("SELECT count(*) FROM transactions t WHERE NOT EXISTS"
-                                       " (SELECT 1 FROM mutations m WHERE m.tx_id = t.id)"))
+                                       " (SELECT 1 FROM outbox_mutations m WHERE m.tx_id = t.id)"))
                          .toInt(),
                  0);
-        QCOMPARE(scalar(QStringLiteral("SELECT count(*) FROM mutations m WHERE NOT EXISTS"
+        QCOMPARE(scalar(QStringLiteral("SELECT count(*) FROM outbox_mutations m WHERE NOT EXISTS"
                                        " (SELECT 1 FROM items i WHERE i.collection = m.collection"
                                        " AND i.scope = m.scope AND i.key = m.key)"))
                          .toInt(),
@@ -220,7 +220,7 @@ void tst_Crash::verifyFile(int round, const QList<Reported> &reportedThisRound)
         QStringList order;
         QVERIFY(q.exec(QStringLiteral(
                 "SELECT t.id, t.seq, t.state, m.type, m.key, m.modified FROM transactions t"
-                " JOIN mutations m ON m.tx_id = t.id ORDER BY t.seq, m.seq")));
+                " JOIN outbox_mutations m ON m.tx_id = t.id ORDER BY t.seq, m.seq")));
         while (q.next()) {
             const QString id = q.value(0).toString();
             if (!stored.contains(id))

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: BSD-3-Clause
+#include <synq/compaction.h>
 #include <synq/synccollection.h>
 #include <synq/syncdatabase.h>
 #include <synq/syncengine.h>
@@ -123,7 +124,7 @@ public:
             << QStringLiteral("--")
             << rows(QStringLiteral("SELECT * FROM transactions ORDER BY seq"))
             << QStringLiteral("--")
-            << rows(QStringLiteral("SELECT * FROM mutations ORDER BY tx_id, seq"))
+            << rows(QStringLiteral("SELECT * FROM outbox_mutations ORDER BY tx_id, seq"))
             << QStringLiteral("--")
             << rows(QStringLiteral("SELECT * FROM tombstones ORDER BY collection, scope, key"))
             << QStringLiteral("--")
@@ -252,6 +253,7 @@ private Q_SLOTS:
     void loadsVisibleItemsByOrdRange();
     void upgradesSchemaOneKeepingTheOutbox();
     void eachMutationKeepsTheStateItMade();
+    void oneMutationIsHeldInItsTransactionRow();
     void activeTransactionsAreReadFromTheMark();
 
 private:
@@ -311,17 +313,17 @@ void tst_SyncDatabase::makeSynqFile(const QString &file, const QList<QVariantMap
 void tst_SyncDatabase::verifyOutboxConsistent(const Direct &direct, const SyncCollection &model)
 {
     QCOMPARE(direct.value(QStringLiteral(
-                     "SELECT count(*) FROM mutations m WHERE NOT EXISTS"
+                     "SELECT count(*) FROM outbox_mutations m WHERE NOT EXISTS"
                      " (SELECT 1 FROM transactions t WHERE t.id = m.tx_id)"))
                      .toInt(),
              0);
     QCOMPARE(direct.value(QStringLiteral(
                      "SELECT count(*) FROM transactions t WHERE NOT EXISTS"
-                     " (SELECT 1 FROM mutations m WHERE m.tx_id = t.id)"))
+                     " (SELECT 1 FROM outbox_mutations m WHERE m.tx_id = t.id)"))
                      .toInt(),
              0);
     QCOMPARE(direct.value(QStringLiteral(
-                     "SELECT count(*) FROM mutations m WHERE NOT EXISTS"
+                     "SELECT count(*) FROM outbox_mutations m WHERE NOT EXISTS"
                      " (SELECT 1 FROM items i WHERE i.collection = m.collection"
                      " AND i.scope = m.scope AND i.key = m.key)"))
                      .toInt(),
@@ -338,10 +340,10 @@ void tst_SyncDatabase::verifyOutboxConsistent(const Direct &direct, const SyncCo
 
     // The last mutation of each key says what the item became.
     QVERIFY(q.exec(QStringLiteral(
-            "SELECT m.key, m.type, m.modified, i.local_data, i.local_deleted FROM mutations m"
+            "SELECT m.key, m.type, m.modified, i.local_data, i.local_deleted FROM outbox_mutations m"
             " JOIN transactions t ON t.id = m.tx_id JOIN items i ON i.collection = m.collection"
             " AND i.scope = m.scope AND i.key = m.key"
-            " WHERE NOT EXISTS (SELECT 1 FROM mutations m2 JOIN transactions t2"
+            " WHERE NOT EXISTS (SELECT 1 FROM outbox_mutations m2 JOIN transactions t2"
             " ON t2.id = m2.tx_id WHERE m2.collection = m.collection AND m2.key = m.key"
             " AND (t2.seq > t.seq OR (t2.seq = t.seq AND m2.seq > m.seq)))")));
     int keys = 0;
@@ -356,7 +358,7 @@ void tst_SyncDatabase::verifyOutboxConsistent(const Direct &direct, const SyncCo
         }
     }
     QCOMPARE(keys,
-             direct.value(QStringLiteral("SELECT count(DISTINCT key) FROM mutations")).toInt());
+             direct.value(QStringLiteral("SELECT count(DISTINCT key) FROM outbox_mutations")).toInt());
 }
 
 // --- pragmas ------------------------------------------------------------------------------
@@ -973,7 +975,7 @@ void tst_SyncDatabase::localWriteIsOneTransaction()
     QCOMPARE(q.value(2).toInt(), int(strategy()));
     QCOMPARE(int(t->strategy()), int(strategy()));
     QVERIFY(q.prepare(
-            QStringLiteral("SELECT id, key, type FROM mutations WHERE tx_id = ? ORDER BY seq")));
+            QStringLiteral("SELECT id, key, type FROM outbox_mutations WHERE tx_id = ? ORDER BY seq")));
     q.addBindValue(t->id());
     QVERIFY(q.exec());
     QStringList storedMutations;
@@ -1049,9 +1051,17 @@ void tst_SyncDatabase::failedWriteLeavesNoTrace()
 
     Direct direct(path());
     QString sqlError;
+    // A mutation is written to the mutations table, or with its transaction when it is the
+    // only one (schema 6): either way, after the item.
     QVERIFY2(direct.exec(QStringLiteral(
                      "CREATE TRIGGER poison BEFORE INSERT ON mutations"
                      " WHEN NEW.key LIKE 'poison%'"
+                     " BEGIN SELECT RAISE(ABORT, 'poisoned by the test'); END"),
+                     &sqlError),
+             qPrintable(sqlError));
+    QVERIFY2(direct.exec(QStringLiteral(
+                     "CREATE TRIGGER poison_one BEFORE INSERT ON transactions"
+                     " WHEN NEW.m_key LIKE 'poison%'"
                      " BEGIN SELECT RAISE(ABORT, 'poisoned by the test'); END"),
                      &sqlError),
              qPrintable(sqlError));
@@ -1087,6 +1097,7 @@ void tst_SyncDatabase::failedWriteLeavesNoTrace()
     // The failure left the engine's connection usable: without the trigger the same call
     // goes through, and the reloaded state equals the shown one.
     QVERIFY(direct.exec(QStringLiteral("DROP TRIGGER poison")));
+    QVERIFY(direct.exec(QStringLiteral("DROP TRIGGER poison_one")));
     Transaction *t = operation(&todos);
     QVERIFY(t);
     QCOMPARE(engine.transactions().size(), 4);
@@ -1503,7 +1514,7 @@ void tst_SyncDatabase::upgradesSchemaOneKeepingTheOutbox()
     QCOMPARE(direct.tables(), synqTables);
     QCOMPARE(direct.value(QStringLiteral("SELECT cursor || '@' || max_version FROM cursors")).toString(),
              QStringLiteral("v1:7@0"));
-    QCOMPARE(direct.value(QStringLiteral("SELECT count(*) FROM mutations")).toInt(), 2);
+    QCOMPARE(direct.value(QStringLiteral("SELECT count(*) FROM outbox_mutations")).toInt(), 2);
     // The rebuilt table kept its rows, their order and what refers to them.
     QCOMPARE(direct.value(QStringLiteral("SELECT group_concat(id) FROM (SELECT id FROM transactions ORDER BY seq)"))
                      .toString(),
@@ -1525,6 +1536,14 @@ void tst_SyncDatabase::upgradesSchemaOneKeepingTheOutbox()
                     .toString()
                     .contains(QLatin1String("WITHOUT ROWID")));
     QCOMPARE(engine.transactions().first()->attempts().size(), 1);
+    // Schema 6: transactions written before it keep their one mutation in the mutations table;
+    // the view shows them with the others.
+    QCOMPARE(engine.transactions().first()->mutationCount(), 1);
+    QCOMPARE(engine.transactions().last()->mutationCount(), 1);
+    QCOMPARE(direct.value(QStringLiteral("SELECT group_concat(id) FROM (SELECT id FROM outbox_mutations"
+                                         " ORDER BY id)"))
+                     .toString(),
+             QStringLiteral("m1,m2"));
 }
 
 void tst_SyncDatabase::eachMutationKeepsTheStateItMade()
@@ -1560,7 +1579,7 @@ void tst_SyncDatabase::eachMutationKeepsTheStateItMade()
     {
         Direct direct(path());
         QSqlQuery q(direct.db());
-        QVERIFY(q.exec(QStringLiteral("SELECT json_extract(modified, '$.title') FROM mutations"
+        QVERIFY(q.exec(QStringLiteral("SELECT json_extract(modified, '$.title') FROM outbox_mutations"
                                       " ORDER BY seq")));
         while (q.next())
             stored << q.value(0).toString();
@@ -1588,7 +1607,7 @@ void tst_SyncDatabase::eachMutationKeepsTheStateItMade()
     {
         Direct direct(path());
         QCOMPARE(direct.value(QStringLiteral(
-                         "SELECT count(*) FROM mutations WHERE typeof(modified) <> 'text'"
+                         "SELECT count(*) FROM outbox_mutations WHERE typeof(modified) <> 'text'"
                          " OR (original IS NOT NULL AND typeof(original) <> 'text')"
                          " OR (changes IS NOT NULL AND typeof(changes) <> 'text')"))
                          .toInt(),
@@ -1615,6 +1634,119 @@ void tst_SyncDatabase::eachMutationKeepsTheStateItMade()
     for (const QVariant &m : engine.transactions().first()->mutations())
         restored << m.toMap().value(QStringLiteral("modified")).toMap().value(QStringLiteral("title")).toString();
     QCOMPARE(restored, stored);
+}
+
+void tst_SyncDatabase::oneMutationIsHeldInItsTransactionRow()
+{
+    // Schema 6: a transaction of one mutation holds it in its own row; one of several keeps
+    // them in the mutations table. Both are read, settled and compacted alike.
+    SyncDatabase db(path());
+    QVERIFY(!db.open().isError());
+    auto record = [](const QString &id, int mutations) {
+        TransactionRecord tx;
+        tx.id = id;
+        tx.state = TransactionState::Pending;
+        tx.strategy = StrategyKind(strategy());
+        tx.createdAt = tx.updatedAt = QDateTime::currentDateTimeUtc();
+        for (int i = 0; i < mutations; ++i) {
+            MutationRecord m;
+            m.id = QStringLiteral("%1-m%2").arg(id).arg(i);
+            m.transactionId = id;
+            m.sequence = i;
+            m.collection = QStringLiteral("todos");
+            m.key = QStringLiteral("%1-k%2").arg(id).arg(i);
+            m.type = MutationType::Insert;
+            m.modified = m.changes = QJsonObject { { QStringLiteral("title"), m.key } };
+            m.metadata = QStringLiteral("note");
+            m.createdAt = m.updatedAt = tx.createdAt;
+            tx.mutations.append(m);
+        }
+        return tx;
+    };
+    const TransactionRecord one = record(QStringLiteral("one"), 1);
+    const TransactionRecord two = record(QStringLiteral("two"), 2);
+    for (const TransactionRecord &tx : { one, two }) {
+        QList<SyncDatabase::ItemWrite> writes;
+        for (const MutationRecord &m : tx.mutations)
+            writes.append({ m.collection, m.key, 0, m.modified });
+        QVERIFY(!db.writeLocalTransaction(tx, &writes).isError());
+    }
+    auto scalar = [&](const QString &sql) {
+        QSqlQuery q(db.connection());
+        return q.exec(sql) && q.next() ? q.value(0) : QVariant();
+    };
+    QCOMPARE(scalar(QStringLiteral("SELECT group_concat(tx_id) FROM mutations")).toString(),
+             QStringLiteral("two,two"));
+    QCOMPARE(scalar(QStringLiteral("SELECT group_concat(id) FROM transactions WHERE m_id IS NOT NULL"))
+                     .toString(),
+             QStringLiteral("one"));
+    QCOMPARE(scalar(QStringLiteral("SELECT count(*) FROM outbox_mutations")).toInt(), 3);
+
+    auto load = [&](const QString &id) {
+        TransactionRecord out;
+        bool found = false;
+        if (db.loadTransaction(id, &out, &found).isError() || !found)
+            return TransactionRecord();
+        return out;
+    };
+    for (const TransactionRecord &tx : { one, two }) {
+        const TransactionRecord loaded = load(tx.id);
+        QCOMPARE(loaded.mutations.size(), tx.mutations.size());
+        for (qsizetype i = 0; i < tx.mutations.size(); ++i) {
+            const MutationRecord &a = loaded.mutations.at(i);
+            const MutationRecord &b = tx.mutations.at(i);
+            QCOMPARE(a.id, b.id);
+            QCOMPARE(a.transactionId, tx.id);
+            QCOMPARE(a.sequence, b.sequence);
+            QCOMPARE(a.key, b.key);
+            QCOMPARE(int(a.type), int(b.type));
+            QCOMPARE(a.modified, b.modified);
+            QCOMPARE(a.changes, b.changes);
+            QCOMPARE(a.metadata, b.metadata);
+            QCOMPARE(int(a.state), int(MutationState::Created));
+        }
+    }
+
+    // Settled: the mutations' state and base version follow, wherever they are held.
+    QList<SyncDatabase::TransactionWrite> settled;
+    for (TransactionRecord tx : { one, two }) {
+        tx.state = TransactionState::Persisting;
+        for (MutationRecord &m : tx.mutations) {
+            m.state = MutationState::Persisting;
+            m.baseVersion = 7;
+        }
+        settled.append({ tx, {}, false });
+    }
+    QList<SyncDatabase::SyncedWrite> none;
+    QVERIFY(!db.writeSynced(QString(), settled, &none, nullptr).isError());
+    for (const QString &id : { QStringLiteral("one"), QStringLiteral("two") }) {
+        const TransactionRecord loaded = load(id);
+        QCOMPARE(int(loaded.state), int(TransactionState::Persisting));
+        for (const MutationRecord &m : loaded.mutations) {
+            QCOMPARE(int(m.state), int(MutationState::Persisting));
+            QCOMPARE(m.baseVersion, 7);
+        }
+    }
+
+    // Compacted: the merged change is stored where the mutation is.
+    Compaction::Plan plan;
+    for (const TransactionRecord &tx : { one, two }) {
+        MutationRecord merged = load(tx.id).mutations.constLast();
+        merged.type = MutationType::Update;
+        merged.original = merged.modified;
+        merged.changes = QJsonObject { { QStringLiteral("title"), QStringLiteral("merged") } };
+        merged.modified = merged.changes;
+        plan.merges.append({ tx.id, merged, {} });
+    }
+    QVERIFY(!db.writeCompaction(plan).isError());
+    for (const QString &id : { QStringLiteral("one"), QStringLiteral("two") }) {
+        const TransactionRecord loaded = load(id);
+        QCOMPARE(int(loaded.mutations.constLast().type), int(MutationType::Update));
+        QCOMPARE(loaded.mutations.constLast().changes.value(QStringLiteral("title")).toString(),
+                 QStringLiteral("merged"));
+        if (loaded.mutations.size() == 2)
+            QCOMPARE(int(loaded.mutations.constFirst().type), int(MutationType::Insert));
+    }
 }
 
 void tst_SyncDatabase::activeTransactionsAreReadFromTheMark()
