@@ -753,9 +753,11 @@ void tst_SyncRun::largePullArrivesInChunksWithoutReset()
     QTRY_VERIFY(!m_engine->status()->isSyncing());
     QCOMPARE(m_todos->rowCount(), 1200);
     QCOMPARE(resets.size(), 0);
-    QCOMPARE(inserted.size(), 3); // 500 + 500 + 200, one range each
+    QCOMPARE(inserted.size(), 5); // 4 × 250 + 200, one range each
     QCOMPARE(inserted.at(0).at(1).toInt(), 0);
-    QCOMPARE(inserted.at(0).at(2).toInt(), 499);
+    QCOMPARE(inserted.at(0).at(2).toInt(), 249);
+    QCOMPARE(inserted.at(4).at(1).toInt(), 1000);
+    QCOMPARE(inserted.at(4).at(2).toInt(), 1199);
     QCOMPARE(row(1199).value(QStringLiteral("title")).toString(), QStringLiteral("t1199"));
 }
 
