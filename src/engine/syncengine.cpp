@@ -645,8 +645,10 @@ void SyncEnginePrivate::forgetTransactions()
     failedCount = 0;
 }
 
-// keys: Ordering::Entry::keysOf(t's record), when the caller has them already.
-void SyncEnginePrivate::addTransaction(Transaction *t, std::optional<QStringList> keys)
+// keys: Ordering::Entry::keysOf(t's record), and mutationItems: the item id of each of its
+// mutations, when the caller has them already.
+void SyncEnginePrivate::addTransaction(Transaction *t, std::optional<QStringList> keys,
+                                       const QStringList *mutationItems)
 {
     const TransactionRecord &record = t->record();
     transactions.insert(record.id, t);
@@ -660,7 +662,7 @@ void SyncEnginePrivate::addTransaction(Transaction *t, std::optional<QStringList
     if (!record.queuedBehind.isEmpty() && record.state == TransactionState::Queued)
         waitingFor.insert(record.queuedBehind, record.id);
     if (isActive(record.state)) {
-        noteActive(record);
+        noteActive(record, mutationItems);
         ++activeCount;
     } else if (record.state == TransactionState::Failed) {
         ++failedCount;
@@ -824,12 +826,15 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
         QString key;
         std::optional<QJsonObject> visible;
         qsizetype lastMutation; // the mutation that made visible
+        QString id; // itemId()
     };
     QList<Staged> staged;
     staged.reserve(ops.size());
     QHash<QPair<QString, QString>, qsizetype> stagedIndex;
     stagedIndex.reserve(ops.size());
     tx.mutations.reserve(ops.size());
+    QStringList mutationItems; // the item id of each mutation
+    mutationItems.reserve(ops.size());
 
     for (const LocalOp &op : ops) {
         CollectionStore *s = store(op.collection);
@@ -852,7 +857,8 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
         m.key = op.key;
         m.type = op.type;
         // A hidden row (removed locally) still has the version its removal was based on.
-        m.baseVersion = row ? row->version : activity.value(itemId(op.collection, op.key)).version();
+        const QString item = si >= 0 ? staged.at(si).id : itemId(op.collection, op.key);
+        m.baseVersion = row ? row->version : activity.value(item).version();
         m.createdAt = now;
         m.updatedAt = now;
         switch (op.type) {
@@ -888,9 +894,10 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
             staged[si].lastMutation = tx.mutations.size();
         } else {
             stagedIndex.insert(id, staged.size());
-            staged.append({ s, op.key, after, tx.mutations.size() });
+            staged.append({ s, op.key, after, tx.mutations.size(), item });
         }
         tx.mutations.append(std::move(m));
+        mutationItems.append(item);
     }
 
     // Ordered (T3): behind the most recent transaction that holds one of its items.
@@ -899,7 +906,7 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
     QStringList itemKeys;
     itemKeys.reserve(staged.size());
     for (const Staged &st : std::as_const(staged))
-        itemKeys.append(itemId(st.store->name(), st.key));
+        itemKeys.append(st.id);
     const QString blocker = Ordering::blockerFor(Ordering::Entry::of(tx, itemKeys), holders(tx));
     if (!blocker.isEmpty())
         Lifecycle::queue(tx, blocker, now);
@@ -923,7 +930,7 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
         t->setRecord(tx);
     else
         t = new Transaction(tx, q);
-    addTransaction(t, itemKeys);
+    addTransaction(t, itemKeys, &mutationItems);
     QHash<CollectionStore *, QList<RowState>> perStore;
     for (qsizetype i = 0; i < staged.size(); ++i) {
         const Staged &st = staged.at(i);
@@ -959,12 +966,14 @@ int SyncEnginePrivate::ItemActivity::transactionCount() const
     return count;
 }
 
-void SyncEnginePrivate::noteActive(const TransactionRecord &tx)
+void SyncEnginePrivate::noteActive(const TransactionRecord &tx, const QStringList *mutationItems)
 {
     if (activity.capacity() < activity.size() + tx.mutations.size())
         activity.reserve(activity.size() + tx.mutations.size()); // once for a bulk transaction
-    for (const MutationRecord &m : tx.mutations)
-        activity[itemId(m.collection, m.key)].pending.append(m);
+    for (qsizetype i = 0; i < tx.mutations.size(); ++i) {
+        const MutationRecord &m = tx.mutations.at(i);
+        activity[mutationItems ? mutationItems->at(i) : itemId(m.collection, m.key)].pending.append(m);
+    }
     for (const QString &collection : tx.collections())
         ++activeByCollection[collection];
 }

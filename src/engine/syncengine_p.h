@@ -72,7 +72,8 @@ public:
                   QList<StoreRow> *rows);
     void forgetTransactions();
     // Registers a transaction (loaded or new) in the in-memory outbox.
-    void addTransaction(Transaction *t, std::optional<QStringList> keys = std::nullopt);
+    void addTransaction(Transaction *t, std::optional<QStringList> keys = std::nullopt,
+                        const QStringList *mutationItems = nullptr);
     // The other unfinished transactions on t's items, in commit order.
     QList<Ordering::Entry> holders(const TransactionRecord &t) const;
     // A retried transaction goes last in the outbox order.
@@ -111,7 +112,7 @@ public:
     {
         return collection + QLatin1Char('/') + key; // collection names cannot hold '/'
     }
-    void noteActive(const TransactionRecord &tx);
+    void noteActive(const TransactionRecord &tx, const QStringList *mutationItems = nullptr);
     void noteFinished(const TransactionRecord &tx);
     int activeTransactionsIn(const QString &collection) const
     {
