@@ -137,6 +137,7 @@ private Q_SLOTS:
     void pushesInFlightNeverShareAnItem();
     void answersInAnyOrderAndAFailureWaitForTheOthers();
     void pullAppliesPagesAndStoresTheCursor();
+    void pageAskedAheadIsTakenWhenItComes();
     void pullKeepsLocalChangesOnTop();
     void pullNeverResurrectsALocallyRemovedRow();
     void backwardCursorIsAnError();
@@ -650,9 +651,10 @@ void tst_SyncRun::pullAppliesPagesAndStoresTheCursor()
     m_transport->answerPull({ upsert(QStringLiteral("a"), 1, QStringLiteral("A")),
                               upsert(QStringLiteral("b"), 2, QStringLiteral("B")) },
                             QStringLiteral("c1"), true);
-    // The next page is asked for as soon as this one came (its cursor is in it), while this
+    // The next page is asked for as soon as this one came (its cursor is in it), before this
     // one is written and shown; answered at once, it is still applied after it.
-    waitForRequest();
+    QCOMPARE(m_transport->pulls.size(), 1);
+    QCOMPARE(m_todos->rowCount(), 0);
     QCOMPARE(m_transport->pulls.constFirst().request.cursor, QStringLiteral("c1"));
     m_transport->answerPull({ upsert(QStringLiteral("a"), 3, QStringLiteral("A2")), removal(QStringLiteral("b"), 4) },
                             QStringLiteral("c2"), false);
@@ -667,6 +669,34 @@ void tst_SyncRun::pullAppliesPagesAndStoresTheCursor()
     // The next run starts from the stored cursor, also after a restart.
     QVERIFY(reopen());
     QCOMPARE(m_todos->rowCount(), 1);
+    m_engine->syncNow();
+    waitForRequest();
+    QCOMPARE(m_transport->pulls.constFirst().request.cursor, QStringLiteral("c2"));
+}
+
+void tst_SyncRun::pageAskedAheadIsTakenWhenItComes()
+{
+    // The page asked for ahead comes after the one before it was shown: it is taken then.
+    m_engine->syncNow();
+    waitForRequest();
+    m_transport->answerPull({ upsert(QStringLiteral("a"), 1, QStringLiteral("A")) },
+                            QStringLiteral("c1"), true);
+    QTRY_COMPARE(m_todos->rowCount(), 1);
+    QVERIFY(m_engine->status()->isSyncing());
+    QCOMPARE(m_transport->pulls.size(), 1); // asked for once, not again
+    m_transport->answerPull({ upsert(QStringLiteral("b"), 2, QStringLiteral("B")) },
+                            QStringLiteral("c2"), true);
+    QTRY_COMPARE(m_todos->rowCount(), 2);
+    QCOMPARE(m_transport->pulls.size(), 1);
+    QCOMPARE(m_transport->pulls.constFirst().request.cursor, QStringLiteral("c2"));
+
+    // It fails: the run fails, and the cursor stays after the last page applied.
+    QSignalSpy finished(m_engine.get(), &SyncEngine::syncFinished);
+    m_transport->failPull(SyncError(SyncError::Network, QStringLiteral("gone")).setHttpStatus(503).setRetryable(true));
+    QTRY_COMPARE(finished.size(), 1);
+    QCOMPARE(finished.constFirst().constFirst().toMap().value(QStringLiteral("error")).value<SyncError>().code(),
+             SyncError::Network);
+    QCOMPARE(m_todos->rowCount(), 2);
     m_engine->syncNow();
     waitForRequest();
     QCOMPARE(m_transport->pulls.constFirst().request.cursor, QStringLiteral("c2"));
