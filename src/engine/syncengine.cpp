@@ -826,7 +826,6 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
         QString key;
         std::optional<QJsonObject> visible;
         qsizetype lastMutation; // the mutation that made visible
-        QString id; // itemId()
     };
     QList<Staged> staged;
     staged.reserve(ops.size());
@@ -835,6 +834,9 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
     tx.mutations.reserve(ops.size());
     QStringList mutationItems; // the item id of each mutation
     mutationItems.reserve(ops.size());
+    // The id of each staged item (same index), as Ordering::Entry::keysOf() lists them.
+    QStringList itemKeys;
+    itemKeys.reserve(ops.size());
 
     for (const LocalOp &op : ops) {
         CollectionStore *s = store(op.collection);
@@ -857,7 +859,7 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
         m.key = op.key;
         m.type = op.type;
         // A hidden row (removed locally) still has the version its removal was based on.
-        const QString item = si >= 0 ? staged.at(si).id : itemId(op.collection, op.key);
+        const QString item = si >= 0 ? itemKeys.at(si) : itemId(op.collection, op.key);
         m.baseVersion = row ? row->version : activity.value(item).version();
         m.createdAt = now;
         m.updatedAt = now;
@@ -894,19 +896,14 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
             staged[si].lastMutation = tx.mutations.size();
         } else {
             stagedIndex.insert(id, staged.size());
-            staged.append({ s, op.key, after, tx.mutations.size(), item });
+            staged.append({ s, op.key, after, tx.mutations.size() });
+            itemKeys.append(item);
         }
         tx.mutations.append(std::move(m));
         mutationItems.append(item);
     }
 
     // Ordered (T3): behind the most recent transaction that holds one of its items.
-    // The items it touches, as Ordering::Entry::keysOf() lists them: staged holds each once,
-    // in first-touch order.
-    QStringList itemKeys;
-    itemKeys.reserve(staged.size());
-    for (const Staged &st : std::as_const(staged))
-        itemKeys.append(st.id);
     const QString blocker = Ordering::blockerFor(Ordering::Entry::of(tx, itemKeys), holders(tx));
     if (!blocker.isEmpty())
         Lifecycle::queue(tx, blocker, now);
@@ -940,8 +937,8 @@ Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyK
         if (states.isEmpty())
             states.reserve(staged.size() - i);
         states.append({ st.key, writes.at(i).ord, st.visible, writes.at(i).json,
-                                    row ? row->version : a.version(), a.transactionCount(),
-                                    true, row ? row->lastError : SyncError() });
+                        row ? row->version : a.version(), a.transactionCount(), true,
+                        row ? row->lastError : SyncError() });
     }
     for (auto it = perStore.cbegin(); it != perStore.cend(); ++it) {
         it.key()->applyStates(it.value());

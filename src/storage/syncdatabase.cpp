@@ -350,8 +350,10 @@ const char *const migrationV5[] = {
 // Schema 6: a transaction of one mutation — what insert(), update() and remove() make — holds
 // it in its own row (the m_ columns; m_id set), so that such a local write touches one outbox
 // B-tree instead of two, and settling it updates one row. Transactions of several mutations
-// keep them in mutations, as do those written before schema 6. The outbox_mutations view shows
-// every mutation, wherever it is held, with the columns of the mutations table.
+// keep them in mutations. The step moves the one mutation of transactions written before it
+// into their rows, so that for every file "one mutation" and "held in the row" are the same.
+// The outbox_mutations view shows every mutation, wherever it is held, with the columns of
+// the mutations table.
 const char *const migrationV6[] = {
     "ALTER TABLE transactions ADD COLUMN m_id TEXT",
     "ALTER TABLE transactions ADD COLUMN m_collection TEXT",
@@ -365,6 +367,12 @@ const char *const migrationV6[] = {
     "ALTER TABLE transactions ADD COLUMN m_state INTEGER",
     "ALTER TABLE transactions ADD COLUMN m_created_at INTEGER",
     "ALTER TABLE transactions ADD COLUMN m_updated_at INTEGER",
+    "UPDATE transactions SET (m_id, m_collection, m_key, m_type, m_base_version, m_original,"
+    " m_modified, m_changes, m_metadata, m_state, m_created_at, m_updated_at) = (SELECT id,"
+    " collection, key, type, base_version, original, modified, changes, metadata, state,"
+    " created_at, updated_at FROM mutations m WHERE m.tx_id = transactions.id)"
+    " WHERE (SELECT count(*) FROM mutations m WHERE m.tx_id = transactions.id) = 1",
+    "DELETE FROM mutations WHERE tx_id IN (SELECT id FROM transactions WHERE m_id IS NOT NULL)",
     "CREATE VIEW outbox_mutations AS"
     " SELECT id, tx_id, seq, collection, scope, key, type, base_version, original, modified,"
     " changes, metadata, state, created_at, updated_at FROM mutations"
@@ -1311,11 +1319,9 @@ SyncError SyncDatabase::writeSynced(const QString &scope, const QList<Transactio
                 "UPDATE transactions SET state = ?, updated_at = ?, current_attempt = ?,"
                 " queued_behind = ?, error_code = ?, error_message = ?, error_detail = ?,"
                 " error_retryable = ?, error_http = ?, error_tx = ?,"
-                // The mutation held in the row, if it is (for a record of one mutation)
-                " m_state = CASE WHEN m_id IS NULL THEN NULL ELSE ? END,"
-                " m_updated_at = CASE WHEN m_id IS NULL THEN NULL ELSE ? END,"
-                " m_base_version = CASE WHEN m_id IS NULL THEN NULL ELSE ? END WHERE id = ?");
-        // Mutations held in the mutations table (none for a transaction holding its one).
+                // The mutation held in the row: that of a record of one mutation (NULL otherwise)
+                " m_state = ?, m_updated_at = ?, m_base_version = ? WHERE id = ?");
+        // The mutations of a record of several.
         QSqlQuery &mutation = d->statement(
                 "UPDATE mutations SET state = ?, updated_at = ?, base_version = ?"
                 " WHERE tx_id = ? AND seq = ?");
@@ -1346,6 +1352,8 @@ SyncError SyncDatabase::writeSynced(const QString &scope, const QList<Transactio
             if (!tx.exec())
                 return d->failed(tx);
             for (const MutationRecord &m : r.mutations) {
+                if (only)
+                    break; // settled with its transaction's row
                 bind(mutation, 0, int(m.state));
                 bind(mutation, 1, toMs(m.updatedAt));
                 bind(mutation, 2, m.baseVersion);
