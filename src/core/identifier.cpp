@@ -21,4 +21,9 @@ bool isValidIdentifier(QStringView name)
     return true;
 }
 
+QString itemId(const QString &collection, const QString &key)
+{
+    return collection + QLatin1Char('/') + key;
+}
+
 } // namespace Synq

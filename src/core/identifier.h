@@ -4,6 +4,7 @@
 
 #include <synq/synq_export.h>
 
+#include <QtCore/QString>
 #include <QtCore/QStringView>
 
 namespace Synq {
@@ -16,6 +17,10 @@ namespace Synq {
     statement sees it.
 */
 SYNQ_EXPORT bool isValidIdentifier(QStringView name);
+
+// The id of an item: its collection and key as one string ("todos/k1"). Unique, because a
+// collection name is an identifier and cannot hold '/'.
+SYNQ_EXPORT QString itemId(const QString &collection, const QString &key);
 
 } // namespace Synq
 

@@ -56,20 +56,26 @@ void CollectionStore::setLoader(Loader loader, Locator locator)
 }
 
 void CollectionStore::reset(QList<StoreRow> rows, int pendingTransactions, qint64 loadedUpTo,
-                            qint64 windowEnd)
+                            qint64 windowEnd, bool asInserted)
 {
-    Q_EMIT aboutToBeReset();
-    ++m_generation;
-    m_rows = std::move(rows);
-    m_ordByKey.clear();
-    m_ordByKey.reserve(m_rows.size());
-    for (const StoreRow &row : std::as_const(m_rows))
-        m_ordByKey.insert(row.key, row.ord);
-    m_loadedUpTo = loadedUpTo;
-    m_windowEnd = windowEnd;
     const bool pendingChanged = m_pendingTransactions != pendingTransactions;
     m_pendingTransactions = pendingTransactions;
-    Q_EMIT wasReset();
+    if (m_rows.isEmpty() && (asInserted || rows.isEmpty())) {
+        m_loadedUpTo = loadedUpTo;
+        m_windowEnd = windowEnd;
+        insertRows(std::move(rows));
+    } else {
+        Q_EMIT aboutToBeReset();
+        ++m_generation;
+        m_rows = std::move(rows);
+        m_ordByKey.clear();
+        m_ordByKey.reserve(m_rows.size());
+        for (const StoreRow &row : std::as_const(m_rows))
+            m_ordByKey.insert(row.key, row.ord);
+        m_loadedUpTo = loadedUpTo;
+        m_windowEnd = windowEnd;
+        Q_EMIT wasReset();
+    }
     if (pendingChanged)
         Q_EMIT pendingTransactionsChanged();
 }
@@ -138,6 +144,7 @@ void CollectionStore::applyStates(const QList<RowState> &states)
             row.version = state.version;
             row.optimistic = state.optimistic;
             row.pending = state.pending;
+            row.syncing = state.syncing;
             row.lastError = state.lastError;
             inserted.append(std::move(row));
         } else if (!state.visible) {
@@ -149,6 +156,7 @@ void CollectionStore::applyStates(const QList<RowState> &states)
             row.version = state.version;
             row.optimistic = state.optimistic;
             row.pending = state.pending;
+            row.syncing = state.syncing;
             row.lastError = state.lastError;
             const QStringList fields = before.json == row.json
                     ? QStringList()
@@ -162,6 +170,24 @@ void CollectionStore::applyStates(const QList<RowState> &states)
     }
     removeRows(std::move(removed));
     insertRows(std::move(inserted));
+}
+
+void CollectionStore::applySyncStates(const QList<RowSyncState> &states)
+{
+    for (const RowSyncState &state : states) {
+        const int i = indexOf(state.key);
+        if (i < 0)
+            continue; // not loaded: it comes with its state when it is
+        StoreRow &row = m_rows[i];
+        const StoreRow before = row;
+        row.pending = state.pending;
+        row.syncing = state.syncing;
+        row.lastError = state.lastError;
+        if (const quint32 meta = metaDiff(before, row)) {
+            ++m_generation;
+            Q_EMIT rowChanged(i, QStringList(), meta);
+        }
+    }
 }
 
 void CollectionStore::setPendingTransactions(int count)

@@ -36,7 +36,8 @@ struct StoreRow
     QByteArray json;
     int pending = 0; // active transactions touching this row
     bool optimistic = false;
-    SyncError lastError;
+    bool syncing = false; // one of them is on its way to the backend
+    SyncError lastError; // of the latest dead letter with a change to this row
 
     QJsonObject data() const
     {
@@ -51,10 +52,13 @@ struct StoreRow
             json.squeeze(); // (on text shared with its writer, squeeze() would copy it)
     }
 
+    // A dead letter on the row shows until it is retried or discarded, over anything pending.
     ItemSyncState syncState() const
     {
         if (lastError.isError())
             return ItemSyncState::Failed;
+        if (syncing)
+            return ItemSyncState::Syncing;
         return pending > 0 ? ItemSyncState::Pending : ItemSyncState::Synced;
     }
 };
@@ -108,6 +112,16 @@ struct RowState
     qint64 version = 0;
     int pending = 0;
     bool optimistic = false;
+    bool syncing = false;
+    SyncError lastError;
+};
+
+// A row's sync state alone, for a change that leaves its content as it is.
+struct RowSyncState
+{
+    QString key;
+    int pending = 0;
+    bool syncing = false;
     SyncError lastError;
 };
 
@@ -166,8 +180,11 @@ public:
     {
         return limit < 0 || rows.size() < limit ? upTo : rows.constLast().ord;
     }
+    // The stored rows of a scope as loaded. Announced as a reset, or as inserted rows when the
+    // store is empty and asInserted (it fills inside a mutation call, where a model reset
+    // must not happen); an empty store that stays empty announces nothing.
     void reset(QList<StoreRow> rows, int pendingTransactions, qint64 loadedUpTo,
-               qint64 windowEnd);
+               qint64 windowEnd, bool asInserted = false);
     void clear();
     bool canFetchMore() const { return m_loadedUpTo < m_windowEnd; }
     // Loads up to count more stored rows; returns how many came.
@@ -175,6 +192,7 @@ public:
     void fetchAll();
     // Rows appear, change or disappear; each model hears exact, granular signals.
     void applyStates(const QList<RowState> &states);
+    void applySyncStates(const QList<RowSyncState> &states);
     void setPendingTransactions(int count);
 
 Q_SIGNALS:

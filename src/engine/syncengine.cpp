@@ -1,22 +1,20 @@
 // SPDX-License-Identifier: BSD-3-Clause
+// SyncEngine's public API. The work is done by the parts SyncEnginePrivate holds (see
+// syncengine_p.h); opening.cpp opens the database and loads scopes.
+
 #include "syncengine_p.h"
 
 #include "pullapplier_p.h"
+#include "syncstatus_p.h"
+#include "transaction_p.h"
 
 #include <synq/identifier.h>
 #include <synq/json.h>
 #include <synq/keygenerator.h>
 #include <synq/lifecycle.h>
-#include <synq/overlay.h>
 
 #include <QtCore/QDir>
-#include <QtCore/QLoggingCategory>
-#include <QtCore/QSet>
 #include <QtCore/QStandardPaths>
-
-#include <limits>
-
-Q_LOGGING_CATEGORY(lcEngine, "synq.engine", QtInfoMsg)
 
 namespace Synq {
 
@@ -76,18 +74,17 @@ namespace Synq {
     cheaper commits.
 */
 
-SyncEnginePrivate::SyncEnginePrivate(SyncEngine *q) : q(q) { }
-
 SyncEngine::SyncEngine(QObject *parent) : QObject(parent), d(new SyncEnginePrivate(this))
 {
     qRegisterMetaType<Synq::Protocol::PullResponse>();
     qRegisterMetaType<QList<Synq::SyncDatabase::SyncedWrite>>();
-    d->status = new SyncStatus(this);
+    d->status = SyncStatusPrivate::create(this);
     d->retryPolicy = new RetryPolicy(this);
+    // C++: the database opens at open(), at first use, or at the first event-loop turn.
     QMetaObject::invokeMethod(
             this,
             [this] {
-                if (d->autoOpen && !d->db)
+                if (d->autoOpen && !d->inSetup && !d->db)
                     d->ensureOpen();
             },
             Qt::QueuedConnection);
@@ -96,6 +93,28 @@ SyncEngine::SyncEngine(QObject *parent) : QObject(parent), d(new SyncEnginePriva
 SyncEngine::~SyncEngine()
 {
     d->closeDatabase();
+}
+
+/*!
+    For a subclass that is set up in steps, as the QML type SyncEngine is (its properties are
+    set one by one while its component is created): the engine does not open at the first
+    event-loop turn, only at completeSetup() (or when a change or open() needs it earlier).
+*/
+void SyncEngine::beginSetup()
+{
+    d->inSetup = true;
+}
+
+/*!
+    Ends a setup begun with beginSetup(): the engine opens now, unless close() was called, so
+    that code running right after the setup (QML's \c Component.onCompleted) sees the stored
+    rows.
+*/
+void SyncEngine::completeSetup()
+{
+    d->inSetup = false;
+    if (d->autoOpen && !d->db)
+        d->ensureOpen();
 }
 
 QString SyncEngine::defaultDatabasePath()
@@ -190,13 +209,10 @@ void SyncEngine::setTransport(SyncTransport *transport)
     d->transport = transport;
     if (transport) {
         // A realtime hint: pull soon (a burst of hints makes one run).
-        connect(transport, &SyncTransport::changesAvailable, this, [this] {
-            if (d->autoSync)
-                d->scheduleSync(SyncEnginePrivate::LocalChangeDebounceMs);
-        });
+        connect(transport, &SyncTransport::changesAvailable, this,
+                [this] { d->scheduler.changesAvailable(); });
+        d->scheduler.readyToSync();
     }
-    if (transport && d->autoSync)
-        d->scheduleSync(0);
     Q_EMIT transportChanged();
 }
 
@@ -210,8 +226,7 @@ void SyncEngine::setAutoSync(bool enabled)
     if (d->autoSync == enabled)
         return;
     d->autoSync = enabled;
-    if (enabled)
-        d->scheduleSync(0);
+    d->scheduler.readyToSync();
     Q_EMIT autoSyncChanged();
 }
 
@@ -231,8 +246,7 @@ void SyncEngine::setSyncInterval(int ms)
     if (d->syncInterval == ms)
         return;
     d->syncInterval = ms;
-    if (ms > 0 && d->autoSync)
-        d->scheduleSync(ms);
+    d->scheduler.intervalChanged();
     Q_EMIT syncIntervalChanged();
 }
 
@@ -240,7 +254,7 @@ void SyncEngine::setSyncInterval(int ms)
     \property Synq::SyncEngine::maxQueueSize
     \brief The most transactions that may wait in the outbox; 0 (the default) sets no limit.
 
-    The overflow policy is \e reject (P6): a change made while this many transactions are
+    The overflow policy is \e reject: a change made while this many transactions are
     unfinished (Queued, Pending, Persisting or PersistedAwaitingSync) is refused with a
     SyncError::QueueFull error, and nothing of it is stored. Nothing already accepted is ever
     dropped to make room. Dead letters (Failed transactions) do not count.
@@ -277,24 +291,13 @@ void SyncEngine::setPersistHandler(const QString &collection, PersistHandler han
     Sets how \a collection puts pending changes back on top of a newly synced state: whenever
     a pull (or a persisted, failed or rolled-back transaction) gives an item with pending
     changes a new synced state, \a merge computes what the row shows from that state and the
-    pending mutations, oldest first (T4). Return nullopt to hide the row. Without a merge
-    function each pending mutation's changes are applied in order (a remove hides the row).
-    The stored overlay follows what the function returns; the pending mutations are sent
-    unchanged.
+    pending mutations, oldest first. Return nullopt to hide the row. Without a merge function
+    each pending mutation's changes are applied in order (a remove hides the row). The stored
+    overlay follows what the function returns; the pending mutations are sent unchanged.
 */
 void SyncEngine::setMergeFunction(const QString &collection, MergeFunction merge)
 {
     d->configs[collection].merge = std::move(merge);
-}
-
-std::optional<QJsonObject> SyncEnginePrivate::merged(const QString &collection,
-                                                    const std::optional<QJsonObject> &synced,
-                                                    const QList<MutationRecord> &pending) const
-{
-    const auto c = configs.constFind(collection);
-    if (c != configs.cend() && c->merge)
-        return c->merge(synced, pending);
-    return Overlay::visibleState(synced, pending);
 }
 
 void SyncEngine::setAwaitSync(const QString &collection, bool await)
@@ -309,7 +312,7 @@ bool SyncEngine::awaitSync(const QString &collection) const
 
 void SyncEngine::syncNow()
 {
-    d->startRun(true);
+    d->run.start(true);
 }
 
 /*!
@@ -356,7 +359,9 @@ void SyncEngine::close()
 */
 Transaction *SyncEngine::transaction(const QString &id)
 {
-    if (Transaction *t = d->transactions.value(id))
+    if (Transaction *t = d->outbox.handle(id))
+        return t;
+    if (Transaction *t = d->looked.value(id))
         return t;
     if (!d->ensureOpen())
         return nullptr;
@@ -369,46 +374,41 @@ Transaction *SyncEngine::transaction(const QString &id)
     }
     if (!found || record.scope != d->scopeId)
         return nullptr;
-    auto *t = new Transaction(record, this);
-    d->transactions.insert(id, t);
+    Transaction *t = TransactionPrivate::create(record, this);
+    d->looked.insert(id, t);
     return t;
+}
+
+// The handles of the outbox's transactions in commit order, those `keep` accepts.
+template<typename Keep>
+static QList<Transaction *> handles(const Outbox &outbox, Keep keep)
+{
+    QList<Transaction *> out;
+    for (const QString &id : outbox.inCommitOrder()) {
+        Transaction *t = outbox.handle(id);
+        if (t && keep(t))
+            out.append(t);
+    }
+    return out;
 }
 
 QList<Transaction *> SyncEngine::transactions() const
 {
-    QList<Transaction *> out;
-    for (const QString &id : d->transactionOrder) {
-        Transaction *t = d->transactions.value(id);
-        if (t && t->state() != Transaction::Completed)
-            out.append(t);
-    }
-    return out;
+    return handles(d->outbox, [](Transaction *t) { return t->state() != Transaction::Completed; });
 }
 
 QList<Transaction *> SyncEngine::transactionHistory() const
 {
-    QList<Transaction *> out;
-    out.reserve(d->transactionOrder.size());
-    for (const QString &id : d->transactionOrder) {
-        if (Transaction *t = d->transactions.value(id))
-            out.append(t);
-    }
-    return out;
+    return handles(d->outbox, [](Transaction *) { return true; });
 }
 
 QList<Transaction *> SyncEngine::deadLetters() const
 {
-    QList<Transaction *> out;
-    for (const QString &id : d->transactionOrder) {
-        Transaction *t = d->transactions.value(id);
-        if (t && t->state() == Transaction::Failed)
-            out.append(t);
-    }
-    return out;
+    return handles(d->outbox, [](Transaction *t) { return t->state() == Transaction::Failed; });
 }
 
 /*!
-    Starts an explicit transaction (T2): stage changes with Transaction::insert(), update() and
+    Starts an explicit transaction: stage changes with Transaction::insert(), update() and
     remove() — in any collections of this engine — then commit() them as one unit, or
     rollback(). The staged changes show in the models, are stored and go to the server together
     when commit() returns true: all of them, or none.
@@ -429,10 +429,7 @@ Transaction *SyncEngine::begin()
     record.state = TransactionState::Pending;
     record.createdAt = QDateTime::currentDateTimeUtc();
     record.updatedAt = record.createdAt;
-    auto *t = new Transaction(record, this);
-    t->m_engine = this;
-    t->m_open = true;
-    return t;
+    return TransactionPrivate::createOpen(record, this);
 }
 
 /*!
@@ -444,10 +441,10 @@ Transaction *SyncEngine::begin()
 */
 bool SyncEngine::retry(const QString &transactionId)
 {
-    Transaction *t = d->transactions.value(transactionId);
-    if (!t || t->state() != Transaction::Failed || !d->db)
+    const TransactionRecord *failed = d->outbox.record(transactionId);
+    if (!failed || failed->state != TransactionState::Failed || !d->db)
         return false;
-    TransactionRecord record = t->record();
+    TransactionRecord record = *failed;
     const QDateTime now = QDateTime::currentDateTimeUtc();
     if (!Lifecycle::retry(record, now))
         return false;
@@ -463,24 +460,24 @@ bool SyncEngine::retry(const QString &transactionId)
             return false;
         }
         for (MutationRecord &m : record.mutations) {
-            if (m.collection == it.key()) {
-                const qint64 active = d->activity.value(SyncEnginePrivate::itemId(m.collection, m.key))
-                                              .version();
-                m.baseVersion = qMax(states.value(m.key).version, active);
-            }
+            if (m.collection != it.key())
+                continue;
+            const Outbox::Pending *pending = d->outbox.pendingOn(itemId(m.collection, m.key));
+            m.baseVersion = qMax(states.value(m.key).version,
+                                 pending ? pending->baseVersion() : qint64(0));
         }
     }
     // It goes again after everything committed so far: last in the outbox order.
-    d->moveToEnd(transactionId);
-    const QString blocker = Ordering::blockerFor(Ordering::Entry::of(record), d->holders(record));
+    d->outbox.moveToEnd(transactionId);
+    const QString blocker =
+            Ordering::blockerFor(Ordering::Entry::of(record), d->outbox.holders(record));
     if (!blocker.isEmpty())
         Lifecycle::queue(record, blocker, now);
     SyncDatabase::TransactionWrite write { record, {} };
     write.moveToEnd = true;
-    if (!d->settle({ write }))
+    if (!d->settlement.apply(QList<SyncDatabase::TransactionWrite> { write }))
         return false;
-    if (d->autoSync)
-        d->scheduleSync(0);
+    d->scheduler.readyToSync();
     return true;
 }
 
@@ -492,574 +489,31 @@ bool SyncEngine::retry(const QString &transactionId)
 */
 bool SyncEngine::discard(const QString &transactionId)
 {
-    Transaction *t = d->transactions.value(transactionId);
-    if (!t || t->state() != Transaction::Failed || !d->db)
+    const TransactionRecord *failed = d->outbox.record(transactionId);
+    if (!failed || failed->state != TransactionState::Failed || !d->db)
         return false;
     QStringList ids { transactionId };
-    for (const QString &absorbed : d->absorbedBy.values(transactionId))
-        ids.append(absorbed);
+    ids.append(d->outbox.absorbedInto(transactionId));
     const SyncError error = d->db->deleteTransactions(ids);
     if (error.isError()) {
         d->report(error);
         return false;
     }
+    QList<MutationRecord> touched;
     for (const QString &id : std::as_const(ids)) {
-        Transaction *gone = d->transactions.take(id);
+        Transaction *gone = d->outbox.handle(id);
         if (!gone)
             continue;
-        d->transactionOrder.removeOne(id);
-        d->keysById.remove(id);
-        d->absorbedBy.remove(id);
-        if (gone->state() == Transaction::Failed)
-            --d->failedCount;
-        d->emitEvent(QStringLiteral("discarded"), gone->record());
+        const TransactionRecord record = *d->outbox.record(id);
+        touched.append(record.mutations);
+        d->outbox.remove(id);
+        d->emitEvent(QStringLiteral("discarded"), record);
         Q_EMIT transactionRemoved(id);
         gone->deleteLater();
     }
+    d->settlement.refreshSyncStates(touched); // their rows are no longer Failed
     d->updateStatusCounts();
     return true;
-}
-
-bool SyncEnginePrivate::ensureOpen()
-{
-    if (db)
-        return true;
-    const QString file = q->databasePath();
-    if (file.isEmpty()) {
-        report(SyncError(SyncError::Storage,
-                         SyncEngine::tr("No database path is set and the system has no "
-                                        "application data folder.")));
-        return false;
-    }
-    auto database = std::make_unique<SyncDatabase>(file);
-    SyncError error = database->open(durability == SyncEngine::Full
-                                             ? SyncDatabase::Synchronous::Full
-                                             : SyncDatabase::Synchronous::Normal);
-    if (error.isError()) {
-        database.reset();
-        report(error);
-        return false;
-    }
-    db = std::move(database);
-    qCDebug(lcEngine) << "opened" << file;
-    loadScope();
-    Q_EMIT q->readyChanged();
-    if (autoSync)
-        scheduleSync(0);
-    return true;
-}
-
-void SyncEnginePrivate::stopApplyThread()
-{
-    if (!applyThread)
-        return;
-    PullApplier *a = applier;
-    QMetaObject::invokeMethod(
-            a,
-            [a] {
-                a->release();
-                delete a;
-            },
-            Qt::BlockingQueuedConnection);
-    applier = nullptr;
-    applyThread->quit();
-    applyThread->wait();
-    delete applyThread;
-    applyThread = nullptr;
-}
-
-void SyncEnginePrivate::closeDatabase()
-{
-    if (!db)
-        return;
-    running = false;
-    ++runSerial; // answers to requests of this run are dropped
-    deliveryQueue.clear();
-    stopApplyThread();
-    for (CollectionStore *s : std::as_const(stores))
-        s->clear();
-    forgetTransactions();
-    db.reset();
-    updateStatusCounts();
-    Q_EMIT q->transactionsReset();
-    Q_EMIT q->readyChanged();
-}
-
-void SyncEnginePrivate::loadScope()
-{
-    // Whatever a run was doing belongs to the previous scope.
-    running = false;
-    ++runSerial;
-    deliveryQueue.clear();
-    forgetTransactions();
-
-    QList<TransactionRecord> records;
-    const SyncError error = db->loadTransactions(scopeId, false, &records);
-    if (error.isError())
-        report(error);
-    for (const TransactionRecord &record : std::as_const(records))
-        addTransaction(new Transaction(record, q));
-    for (CollectionStore *s : std::as_const(stores))
-        loadStore(s);
-    updateStatusCounts();
-    Q_EMIT q->transactionsReset();
-
-    // Recovery (T6, S8). Nothing is in flight when a scope loads: an attempt cut short by a
-    // crash or a close ends, and the transaction is pending again with the same mutation ids
-    // (the server deduplicates whatever it did receive). One whose persist succeeded and that
-    // was waiting for its change to come back is taken as done.
-    const QDateTime now = QDateTime::currentDateTimeUtc();
-    QList<TransactionWrite> recovered;
-    for (const TransactionRecord &record : std::as_const(records)) {
-        TransactionRecord r = record;
-        if (Lifecycle::interrupted(r, now) || Lifecycle::synced(r, now)) {
-            recovered.append({ r, {} });
-        } else if (r.state == TransactionState::Queued) {
-            // Waits only for an earlier transaction that is still unfinished.
-            const QString behind = Ordering::blockerFor(Ordering::Entry::of(r), holders(r));
-            if (behind != r.queuedBehind
-                && (behind.isEmpty() ? Lifecycle::release(r, now) : Lifecycle::queue(r, behind, now)))
-                recovered.append({ r, {} });
-        }
-    }
-    if (!recovered.isEmpty())
-        settle(recovered, {}, {});
-}
-
-void SyncEnginePrivate::forgetTransactions()
-{
-    for (Transaction *t : std::as_const(transactions))
-        t->deleteLater();
-    transactions.clear();
-    transactionOrder.clear();
-    orderOf.clear();
-    nextOrder = 0;
-    outboxOrder.clear();
-    keysById.clear();
-    waitingFor.clear();
-    awaitedVersion.clear();
-    activity.clear();
-    activeByCollection.clear();
-    absorbedBy.clear();
-    activeCount = 0;
-    failedCount = 0;
-}
-
-// keys: Ordering::Entry::keysOf(t's record), and mutationItems: the item id of each of its
-// mutations, when the caller has them already.
-void SyncEnginePrivate::addTransaction(Transaction *t, std::optional<QStringList> keys,
-                                       const QStringList *mutationItems)
-{
-    const TransactionRecord &record = t->record();
-    transactions.insert(record.id, t);
-    orderOf.insert(record.id, nextOrder++);
-    transactionOrder.append(record.id);
-    keysById.insert(record.id, keys ? std::move(*keys) : Ordering::Entry::keysOf(record));
-    if (isActive(record.state))
-        outboxOrder.append(record.id);
-    if (!record.mergedInto.isEmpty())
-        absorbedBy.insert(record.mergedInto, record.id);
-    if (!record.queuedBehind.isEmpty() && record.state == TransactionState::Queued)
-        waitingFor.insert(record.queuedBehind, record.id);
-    if (isActive(record.state)) {
-        noteActive(record, mutationItems);
-        ++activeCount;
-    } else if (record.state == TransactionState::Failed) {
-        ++failedCount;
-    }
-}
-
-QList<Ordering::Entry> SyncEnginePrivate::holders(const TransactionRecord &t) const
-{
-    // Only earlier transactions can hold what t waits for (strict order, and no cycles);
-    // absorbed ones travel inside their survivor, which stands for them.
-    const qint64 position = orderOf.value(t.id, std::numeric_limits<qint64>::max());
-    QList<QPair<qint64, QString>> ids;
-    QSet<QString> seen { t.id };
-    for (const MutationRecord &m : t.mutations) {
-        const auto a = activity.constFind(itemId(m.collection, m.key));
-        if (a == activity.cend())
-            continue;
-        for (const MutationRecord &p : a->pending) {
-            if (seen.contains(p.transactionId))
-                continue;
-            seen.insert(p.transactionId);
-            const qint64 order = orderOf.value(p.transactionId);
-            const Transaction *h = transactions.value(p.transactionId);
-            if (h && order < position && h->record().mergedInto.isEmpty())
-                ids.append({ order, p.transactionId });
-        }
-    }
-    std::sort(ids.begin(), ids.end());
-    QList<Ordering::Entry> out;
-    out.reserve(ids.size());
-    for (const auto &[order, id] : std::as_const(ids))
-        out.append(Ordering::Entry::of(transactions.value(id)->record()));
-    return out;
-}
-
-void SyncEnginePrivate::moveToEnd(const QString &id)
-{
-    transactionOrder.removeOne(id);
-    orderOf.insert(id, nextOrder++);
-    transactionOrder.append(id);
-    outboxOrder.removeOne(id);
-    outboxOrder.append(id);
-}
-
-// Stored rows as the store holds them. Rows with active transactions show their synced state
-// with those folded over it: the stored overlay may predate a pulled change that landed just
-// before a crash.
-bool SyncEnginePrivate::loadRows(CollectionStore *s, qint64 after, qint64 upTo, int limit,
-                                 QList<StoreRow> *rows)
-{
-    QList<SyncDatabase::StoredItem> items;
-    const SyncError error = db->loadItems(s->name(), scopeId, &items, after, upTo, limit);
-    if (error.isError()) {
-        report(error);
-        return false;
-    }
-    rows->reserve(rows->size() + items.size());
-    for (SyncDatabase::StoredItem &item : items) {
-        StoreRow row;
-        row.ord = item.ord;
-        row.key = std::move(item.key);
-        row.version = item.version;
-        row.optimistic = item.optimistic;
-        row.json = std::move(item.json);
-        const auto a = activity.constFind(itemId(s->name(), row.key));
-        if (a != activity.cend()) {
-            row.pending = a->transactionCount();
-            const std::optional<QJsonObject> synced =
-                    item.optimistic ? item.synced : std::optional<QJsonObject>(row.data());
-            if (const std::optional<QJsonObject> visible = merged(s->name(), synced, a->pending))
-                row.setData(*visible);
-        }
-        rows->append(std::move(row));
-    }
-    return true;
-}
-
-void SyncEnginePrivate::loadStore(CollectionStore *s)
-{
-    s->setLoader(
-            [this, s](qint64 after, qint64 upTo, int limit, QList<StoreRow> *rows) {
-                return db && loadRows(s, after, upTo, limit, rows);
-            },
-            [this, s](const QString &key) -> qint64 {
-                qint64 ord = 0;
-                if (!db)
-                    return 0;
-                if (const SyncError error = db->visibleOrd(s->name(), scopeId, key, &ord);
-                    error.isError())
-                    report(error);
-                return ord;
-            });
-    // The first rows now; the rest as views scroll to them (CollectionStore::fetchMore).
-    qint64 windowEnd = 0;
-    QList<StoreRow> rows;
-    SyncError error = db->lastOrd(s->name(), scopeId, &windowEnd);
-    if (error.isError() || !loadRows(s, 0, windowEnd, InitialRows, &rows)) {
-        if (error.isError())
-            report(error);
-        s->clear();
-        return;
-    }
-    const qint64 loadedUpTo = CollectionStore::loadedUpTo(rows, InitialRows, windowEnd);
-    s->reset(std::move(rows), activeTransactionsIn(s->name()), loadedUpTo, windowEnd);
-}
-
-CollectionStore *SyncEnginePrivate::store(const QString &collection)
-{
-    if (CollectionStore *s = stores.value(collection))
-        return s;
-    if (!isValidIdentifier(collection)) {
-        report(SyncError(SyncError::Validation,
-                         SyncEngine::tr("\"%1\" is not a valid collection name: use letters, "
-                                        "digits and underscores, starting with a letter.")
-                                 .arg(collection)));
-        return nullptr;
-    }
-    auto *s = new CollectionStore(collection, q);
-    stores.insert(collection, s);
-    if (db)
-        loadStore(s);
-    return s;
-}
-
-Transaction *SyncEnginePrivate::commitLocal(const QList<LocalOp> &ops, StrategyKind strategy,
-                                            SyncError *error, Transaction *into)
-{
-    auto refuse = [&](const SyncError &e) -> Transaction * {
-        *error = e;
-        report(e);
-        return nullptr;
-    };
-    if (ops.isEmpty())
-        return refuse(SyncError(SyncError::Validation, SyncEngine::tr("There is nothing to change.")));
-    if (!ensureOpen()) {
-        *error = status->lastError(); // ensureOpen() reported it
-        return nullptr;
-    }
-    if (maxQueueSize > 0 && activeCount >= maxQueueSize) {
-        return refuse(SyncError(SyncError::QueueFull,
-                                SyncEngine::tr("The outbox is full: %1 changes are waiting to be "
-                                               "sent. Try again when some have gone out.")
-                                        .arg(activeCount)));
-    }
-
-    const QDateTime now = QDateTime::currentDateTimeUtc();
-    KeyGenerator &keys = KeyGenerator::global();
-
-    TransactionRecord tx;
-    tx.id = into ? into->id() : keys.next();
-    tx.scope = scopeId;
-    tx.strategy = strategy;
-    tx.state = TransactionState::Pending;
-    tx.createdAt = into ? into->createdAt() : now;
-    tx.updatedAt = now;
-
-    // The state each touched item reaches inside this transaction, in first-touch order.
-    struct Staged
-    {
-        CollectionStore *store;
-        QString key;
-        std::optional<QJsonObject> visible;
-        qsizetype lastMutation; // the mutation that made visible
-    };
-    QList<Staged> staged;
-    staged.reserve(ops.size());
-    QHash<QPair<QString, QString>, qsizetype> stagedIndex;
-    stagedIndex.reserve(ops.size());
-    tx.mutations.reserve(ops.size());
-    QStringList mutationItems; // the item id of each mutation
-    mutationItems.reserve(ops.size());
-    // The id of each staged item (same index), as Ordering::Entry::keysOf() lists them.
-    QStringList itemKeys;
-    itemKeys.reserve(ops.size());
-
-    for (const LocalOp &op : ops) {
-        CollectionStore *s = store(op.collection);
-        if (!s) {
-            *error = status->lastError(); // store() reported it
-            return nullptr;
-        }
-        const auto id = qMakePair(op.collection, op.key);
-        const qsizetype si = stagedIndex.value(id, -1);
-        const StoreRow *row = s->find(op.key);
-        const std::optional<QJsonObject> current = si >= 0
-                ? staged.at(si).visible
-                : (row ? std::optional<QJsonObject>(row->data()) : std::nullopt);
-
-        MutationRecord m;
-        m.id = keys.next();
-        m.transactionId = tx.id;
-        m.sequence = int(tx.mutations.size());
-        m.collection = op.collection;
-        m.key = op.key;
-        m.type = op.type;
-        // A hidden row (removed locally) still has the version its removal was based on.
-        const QString item = si >= 0 ? itemKeys.at(si) : itemId(op.collection, op.key);
-        m.baseVersion = row ? row->version : activity.value(item).version();
-        m.createdAt = now;
-        m.updatedAt = now;
-        switch (op.type) {
-        case MutationType::Insert:
-            m.modified = op.values;
-            if (current) {
-                return refuse(SyncError(SyncError::Validation,
-                                        SyncEngine::tr("An item with key \"%1\" already exists in "
-                                                       "\"%2\".")
-                                                .arg(op.key, op.collection)));
-            }
-            m.changes = op.values;
-            break;
-        case MutationType::Update:
-        case MutationType::Remove:
-            if (!current) {
-                return refuse(SyncError(SyncError::Validation,
-                                        SyncEngine::tr("There is no item with key \"%1\" in "
-                                                       "\"%2\".")
-                                                .arg(op.key, op.collection)));
-            }
-            m.original = *current;
-            if (op.type == MutationType::Update)
-                m.changes = op.values;
-            break;
-        }
-        const std::optional<QJsonObject> after = Overlay::apply(current, m);
-        if (after)
-            m.modified = *after;
-
-        if (si >= 0) {
-            staged[si].visible = after;
-            staged[si].lastMutation = tx.mutations.size();
-        } else {
-            stagedIndex.insert(id, staged.size());
-            staged.append({ s, op.key, after, tx.mutations.size() });
-            itemKeys.append(item);
-        }
-        tx.mutations.append(std::move(m));
-        mutationItems.append(item);
-    }
-
-    // Ordered (T3): behind the most recent transaction that holds one of its items.
-    const QString blocker = Ordering::blockerFor(Ordering::Entry::of(tx, itemKeys), holders(tx));
-    if (!blocker.isEmpty())
-        Lifecycle::queue(tx, blocker, now);
-
-    QList<SyncDatabase::ItemWrite> writes;
-    writes.reserve(staged.size());
-    for (const Staged &st : std::as_const(staged)) {
-        const StoreRow *row = st.store->find(st.key);
-        writes.append({ st.store->name(), st.key, 0, st.visible, row ? row->ord : 0, {},
-                        st.lastMutation });
-    }
-
-    const SyncError writeError = db->writeLocalTransaction(tx, &writes);
-    if (writeError.isError())
-        return refuse(writeError);
-
-    // Durable: now the models may show it. A row that appears again (removed locally, then
-    // inserted) keeps the version and the active transactions its key has.
-    Transaction *t = into;
-    if (t)
-        t->setRecord(tx);
-    else
-        t = new Transaction(tx, q);
-    addTransaction(t, itemKeys, &mutationItems);
-    QHash<CollectionStore *, QList<RowState>> perStore;
-    for (qsizetype i = 0; i < staged.size(); ++i) {
-        const Staged &st = staged.at(i);
-        const StoreRow *row = st.store->find(st.key);
-        const ItemActivity &a = activity[itemKeys.at(i)];
-        QList<RowState> &states = perStore[st.store];
-        if (states.isEmpty())
-            states.reserve(staged.size() - i);
-        states.append({ st.key, writes.at(i).ord, st.visible, writes.at(i).json,
-                        row ? row->version : a.version(), a.transactionCount(), true,
-                        row ? row->lastError : SyncError() });
-    }
-    for (auto it = perStore.cbegin(); it != perStore.cend(); ++it) {
-        it.key()->applyStates(it.value());
-        it.key()->setPendingTransactions(activeTransactionsIn(it.key()->name()));
-    }
-    if (autoSync)
-        scheduleSync(LocalChangeDebounceMs);
-
-    updateStatusCounts();
-    Q_EMIT q->transactionAdded(t);
-    emitEvent(QStringLiteral("created"), tx);
-    return t;
-}
-
-int SyncEnginePrivate::ItemActivity::transactionCount() const
-{
-    int count = 0;
-    for (qsizetype i = 0; i < pending.size(); ++i) {
-        if (i == 0 || pending.at(i).transactionId != pending.at(i - 1).transactionId)
-            ++count;
-    }
-    return count;
-}
-
-void SyncEnginePrivate::noteActive(const TransactionRecord &tx, const QStringList *mutationItems)
-{
-    if (activity.capacity() < activity.size() + tx.mutations.size())
-        activity.reserve(activity.size() + tx.mutations.size()); // once for a bulk transaction
-    for (qsizetype i = 0; i < tx.mutations.size(); ++i) {
-        const MutationRecord &m = tx.mutations.at(i);
-        activity[mutationItems ? mutationItems->at(i) : itemId(m.collection, m.key)].pending.append(m);
-    }
-    for (const QString &collection : tx.collections())
-        ++activeByCollection[collection];
-}
-
-void SyncEnginePrivate::noteFinished(const TransactionRecord &tx)
-{
-    for (const MutationRecord &m : tx.mutations) {
-        const QString id = itemId(m.collection, m.key);
-        auto it = activity.find(id);
-        if (it == activity.end())
-            continue;
-        it->pending.removeIf([&](const MutationRecord &p) { return p.transactionId == tx.id; });
-        if (it->pending.isEmpty())
-            activity.erase(it);
-    }
-    for (const QString &collection : tx.collections()) {
-        if (--activeByCollection[collection] <= 0)
-            activeByCollection.remove(collection);
-    }
-}
-
-void SyncEnginePrivate::report(const SyncError &error)
-{
-    qCWarning(lcEngine).noquote() << error.toString();
-    status->setLastError(error);
-    Q_EMIT q->errorOccurred(error);
-}
-
-void SyncEnginePrivate::updateStatusCounts()
-{
-    status->setPendingCount(activeCount);
-    status->setFailedCount(failedCount);
-}
-
-void SyncEnginePrivate::setRecord(Transaction *t, const TransactionRecord &record)
-{
-    const TransactionRecord &old = t->record();
-    const TransactionState before = old.state;
-    if (old.state == TransactionState::Queued && !old.queuedBehind.isEmpty())
-        waitingFor.remove(old.queuedBehind, old.id);
-    if (record.state == TransactionState::Queued && !record.queuedBehind.isEmpty())
-        waitingFor.insert(record.queuedBehind, record.id);
-    activeCount += int(isActive(record.state)) - int(isActive(before));
-    failedCount += int(record.state == TransactionState::Failed)
-            - int(before == TransactionState::Failed);
-    const bool attemptsChanged = old.attempts.size() != record.attempts.size()
-            || old.currentAttempt != record.currentAttempt;
-    t->setRecord(record);
-    if (attemptsChanged && !record.attempts.isEmpty()) {
-        const AttemptRecord &a = record.attempts.constLast();
-        if (!a.completedAt.isValid())
-            emitEvent(QStringLiteral("attemptStarted"), record);
-    }
-    if (before != record.state) {
-        if (record.state == TransactionState::Pending && record.attempts.size()
-            && record.attempts.constLast().retryScheduledFor.isValid()
-            && before == TransactionState::Persisting)
-            emitEvent(QStringLiteral("retryScheduled"), record);
-        emitEvent(QStringLiteral("stateChanged"), record);
-        Q_EMIT q->transactionStateChanged(t->id(), t->state());
-        if (record.state == TransactionState::Failed) {
-            for (const QString &collection : record.collections()) {
-                if (CollectionStore *s = stores.value(collection))
-                    Q_EMIT s->transactionFailed(t);
-            }
-        }
-    }
-    Q_EMIT q->transactionChanged(t);
-}
-
-void SyncEnginePrivate::emitEvent(const QString &type, const TransactionRecord &record)
-{
-    QVariantMap event {
-        { QStringLiteral("type"), type },
-        { QStringLiteral("transactionId"), record.id },
-        { QStringLiteral("state"), int(record.state) },
-        { QStringLiteral("stateName"), nameOf(record.state) },
-        { QStringLiteral("at"), QDateTime::currentDateTimeUtc() },
-        { QStringLiteral("attempt"), record.currentAttempt },
-    };
-    if (record.error.isError())
-        event.insert(QStringLiteral("error"), QVariant::fromValue(record.error));
-    if (!record.queuedBehind.isEmpty())
-        event.insert(QStringLiteral("queuedBehind"), record.queuedBehind);
-    if (!record.attempts.isEmpty() && record.attempts.constLast().retryScheduledFor.isValid()
-        && record.state == TransactionState::Pending)
-        event.insert(QStringLiteral("retryScheduledFor"),
-                     record.attempts.constLast().retryScheduledFor);
-    Q_EMIT q->transactionEvent(event);
 }
 
 } // namespace Synq

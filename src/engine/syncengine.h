@@ -151,6 +151,11 @@ Q_SIGNALS:
     void transactionEvent(const QVariantMap &event);
     void errorOccurred(const Synq::SyncError &error);
 
+protected:
+    // For a subclass set up in steps (the QML type): no opening until completeSetup().
+    void beginSetup();
+    void completeSetup();
+
 private:
     friend class SyncEnginePrivate;
     std::unique_ptr<SyncEnginePrivate> d;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-3-Clause
-#include <synq/syncstatus.h>
+#include "syncstatus_p.h"
 
 namespace Synq {
 
@@ -23,56 +23,61 @@ namespace Synq {
     \brief Read-only state of a SyncEngine (\c{engine.status}). Not creatable.
 */
 
-SyncStatus::SyncStatus(QObject *parent) : QObject(parent) { }
+SyncStatus::SyncStatus(QObject *parent) : QObject(parent), d(new SyncStatusPrivate)
+{
+    d->q = this;
+}
 
 SyncStatus::~SyncStatus() = default;
 
-void SyncStatus::setPendingCount(int count)
+bool SyncStatus::isOnline() const { return d->online; }
+bool SyncStatus::isSyncing() const { return d->syncing; }
+QString SyncStatus::phase() const { return d->phase; }
+int SyncStatus::pendingCount() const { return d->pendingCount; }
+int SyncStatus::failedCount() const { return d->failedCount; }
+int SyncStatus::conflictCount() const { return d->conflictCount; }
+QDateTime SyncStatus::lastSyncedAt() const { return d->lastSyncedAt; }
+SyncError SyncStatus::lastError() const { return d->lastError; }
+double SyncStatus::progress() const { return d->progress; }
+
+// Sets a value and emits its change signal if it changed.
+template<typename T>
+static void assign(SyncStatus *q, T &field, const T &value, void (SyncStatus::*changed)())
 {
-    if (m_pendingCount == count)
+    if (field == value)
         return;
-    m_pendingCount = count;
-    Q_EMIT pendingCountChanged();
+    field = value;
+    Q_EMIT(q->*changed)();
 }
 
-void SyncStatus::setFailedCount(int count)
+void SyncStatusPrivate::setPendingCount(int count)
 {
-    if (m_failedCount == count)
-        return;
-    m_failedCount = count;
-    Q_EMIT failedCountChanged();
+    assign(q, pendingCount, count, &SyncStatus::pendingCountChanged);
 }
 
-void SyncStatus::setLastError(const SyncError &error)
+void SyncStatusPrivate::setFailedCount(int count)
 {
-    if (m_lastError == error)
-        return;
-    m_lastError = error;
-    Q_EMIT lastErrorChanged();
+    assign(q, failedCount, count, &SyncStatus::failedCountChanged);
 }
 
-void SyncStatus::setLastSyncedAt(const QDateTime &at)
+void SyncStatusPrivate::setLastError(const SyncError &error)
 {
-    if (m_lastSyncedAt == at)
-        return;
-    m_lastSyncedAt = at;
-    Q_EMIT lastSyncedAtChanged();
+    assign(q, lastError, error, &SyncStatus::lastErrorChanged);
 }
 
-void SyncStatus::setSyncing(bool syncing)
+void SyncStatusPrivate::setLastSyncedAt(const QDateTime &at)
 {
-    if (m_syncing == syncing)
-        return;
-    m_syncing = syncing;
-    Q_EMIT syncingChanged();
+    assign(q, lastSyncedAt, at, &SyncStatus::lastSyncedAtChanged);
 }
 
-void SyncStatus::setOnline(bool online)
+void SyncStatusPrivate::setSyncing(bool value)
 {
-    if (m_online == online)
-        return;
-    m_online = online;
-    Q_EMIT onlineChanged();
+    assign(q, syncing, value, &SyncStatus::syncingChanged);
+}
+
+void SyncStatusPrivate::setOnline(bool value)
+{
+    assign(q, online, value, &SyncStatus::onlineChanged);
 }
 
 } // namespace Synq

@@ -8,9 +8,11 @@
 #include <QtCore/QDateTime>
 #include <QtCore/QObject>
 
+#include <memory>
+
 namespace Synq {
 
-class SyncEnginePrivate;
+class SyncStatusPrivate;
 
 class SYNQ_EXPORT SyncStatus : public QObject
 {
@@ -28,15 +30,15 @@ class SYNQ_EXPORT SyncStatus : public QObject
 public:
     ~SyncStatus() override;
 
-    bool isOnline() const { return m_online; }
-    bool isSyncing() const { return m_syncing; }
-    QString phase() const { return m_phase; }
-    int pendingCount() const { return m_pendingCount; }
-    int failedCount() const { return m_failedCount; }
-    int conflictCount() const { return m_conflictCount; }
-    QDateTime lastSyncedAt() const { return m_lastSyncedAt; }
-    SyncError lastError() const { return m_lastError; }
-    double progress() const { return m_progress; }
+    bool isOnline() const;
+    bool isSyncing() const;
+    QString phase() const;
+    int pendingCount() const;
+    int failedCount() const;
+    int conflictCount() const;
+    QDateTime lastSyncedAt() const;
+    SyncError lastError() const;
+    double progress() const;
 
 Q_SIGNALS:
     void onlineChanged();
@@ -50,26 +52,10 @@ Q_SIGNALS:
     void progressChanged();
 
 private:
-    friend class SyncEngine;
-    friend class SyncEnginePrivate;
+    friend class SyncStatusPrivate;
     explicit SyncStatus(QObject *parent);
 
-    void setPendingCount(int count);
-    void setFailedCount(int count);
-    void setLastError(const SyncError &error);
-    void setLastSyncedAt(const QDateTime &at);
-    void setSyncing(bool syncing);
-    void setOnline(bool online);
-
-    bool m_online = false;
-    bool m_syncing = false;
-    QString m_phase = QStringLiteral("idle");
-    int m_pendingCount = 0;
-    int m_failedCount = 0;
-    int m_conflictCount = 0;
-    QDateTime m_lastSyncedAt;
-    SyncError m_lastError;
-    double m_progress = -1;
+    std::unique_ptr<SyncStatusPrivate> d;
 };
 
 } // namespace Synq

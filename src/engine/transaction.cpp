@@ -1,19 +1,13 @@
 // SPDX-License-Identifier: BSD-3-Clause
-#include <synq/transaction.h>
+#include "transaction_p.h"
 
 #include "syncengine_p.h"
 
+#include <synq/identifier.h>
 #include <synq/lifecycle.h>
 #include <synq/overlay.h>
 
 namespace Synq {
-
-struct Transaction::Staged
-{
-    QList<LocalOp> ops;
-    // The state each item reaches inside the transaction so far (nullopt: removed).
-    QHash<QString, std::optional<QJsonObject>> items;
-};
 
 /*!
     \class Synq::Transaction
@@ -42,49 +36,61 @@ struct Transaction::Staged
 */
 
 Transaction::Transaction(const TransactionRecord &record, QObject *parent)
-    : QObject(parent), m_record(record)
+    : QObject(parent), d(new TransactionPrivate)
 {
+    d->q = this;
+    d->record = record;
 }
 
 Transaction::~Transaction() = default;
 
-QString Transaction::id() const { return m_record.id; }
-Transaction::State Transaction::state() const { return State(m_record.state); }
-QString Transaction::stateName() const { return nameOf(m_record.state); }
-Transaction::Strategy Transaction::strategy() const { return Strategy(m_record.strategy); }
+Transaction *TransactionPrivate::createOpen(const TransactionRecord &record, SyncEngine *engine)
+{
+    Transaction *t = create(record, engine);
+    t->d->engine = engine;
+    t->d->open = true;
+    return t;
+}
+
+QString Transaction::id() const { return d->record.id; }
+Transaction::State Transaction::state() const { return State(d->record.state); }
+QString Transaction::stateName() const { return nameOf(d->record.state); }
+Transaction::Strategy Transaction::strategy() const { return Strategy(d->record.strategy); }
 
 QString Transaction::key() const
 {
-    return m_record.mutations.isEmpty() ? QString() : m_record.mutations.constFirst().key;
+    return d->record.mutations.isEmpty() ? QString() : d->record.mutations.constFirst().key;
 }
 
-QStringList Transaction::collections() const { return m_record.collections(); }
+QStringList Transaction::collections() const { return d->record.collections(); }
 
 QVariantList Transaction::mutations() const
 {
     QVariantList out;
-    out.reserve(m_record.mutations.size());
-    for (const MutationRecord &m : m_record.mutations)
+    out.reserve(d->record.mutations.size());
+    for (const MutationRecord &m : d->record.mutations)
         out.append(m.toVariantMap());
     return out;
 }
 
-int Transaction::mutationCount() const { return int(m_record.mutations.size()); }
+int Transaction::mutationCount() const { return int(d->record.mutations.size()); }
 
 QVariantList Transaction::attempts() const
 {
     QVariantList out;
-    for (const AttemptRecord &a : m_record.attempts)
+    for (const AttemptRecord &a : d->record.attempts)
         out.append(a.toVariantMap());
     return out;
 }
 
-int Transaction::currentAttempt() const { return m_record.currentAttempt; }
-QString Transaction::queuedBehind() const { return m_record.queuedBehind; }
-SyncError Transaction::error() const { return m_record.error; }
-QDateTime Transaction::createdAt() const { return m_record.createdAt; }
-QDateTime Transaction::updatedAt() const { return m_record.updatedAt; }
-const TransactionRecord &Transaction::record() const { return m_record; }
+int Transaction::currentAttempt() const { return d->record.currentAttempt; }
+QString Transaction::queuedBehind() const { return d->record.queuedBehind; }
+SyncError Transaction::error() const { return d->record.error; }
+QDateTime Transaction::createdAt() const { return d->record.createdAt; }
+QDateTime Transaction::updatedAt() const { return d->record.updatedAt; }
+const TransactionRecord &Transaction::record() const { return d->record; }
+bool Transaction::isOpen() const { return d->open; }
+bool Transaction::isFinished() const { return state() == Completed || state() == Failed; }
 
 /*!
     \property Synq::Transaction::nextRetryAt
@@ -93,7 +99,7 @@ const TransactionRecord &Transaction::record() const { return m_record; }
 */
 QDateTime Transaction::nextRetryAt() const
 {
-    return Lifecycle::dueAt(m_record);
+    return Lifecycle::dueAt(d->record);
 }
 
 /*!
@@ -105,9 +111,57 @@ QDateTime Transaction::nextRetryAt() const
 // Reports a refused staging step on the transaction and the engine; the transaction stays open.
 bool Transaction::stage(bool ok, const SyncError &error)
 {
-    if (!ok && m_engine)
-        SyncEnginePrivate::get(m_engine)->report(error);
+    if (!ok && d->engine)
+        SyncEnginePrivate::get(d->engine)->report(error);
     return ok;
+}
+
+/*
+    Stages one prepared op: an insert needs the item absent, an update or a remove present — as
+    the transaction has left it so far, or as the collection shows it. Nothing shows or is
+    stored before commit().
+*/
+bool TransactionPrivate::stage(const LocalOp &op, SyncError *error)
+{
+    const LocalCommit &local = SyncEnginePrivate::get(engine)->local;
+    const QString id = itemId(op.collection, op.key);
+    const bool staged = draft && draft->items.contains(id);
+    const std::optional<QJsonObject> current =
+            staged ? draft->items.value(id) : local.visibleState(op.collection, op.key);
+    if (op.type == MutationType::Insert && current) {
+        *error = SyncError(SyncError::Validation,
+                           Transaction::tr("An item with key \"%1\" already exists in \"%2\".")
+                                   .arg(op.key, op.collection));
+        return false;
+    }
+    if (op.type != MutationType::Insert && !current) {
+        *error = SyncError(SyncError::Validation,
+                           Transaction::tr("There is no item with key \"%1\" in \"%2\".")
+                                   .arg(op.key, op.collection));
+        return false;
+    }
+    if (!draft)
+        draft = std::make_unique<Draft>();
+    MutationRecord step;
+    step.type = op.type;
+    step.modified = op.values;
+    step.changes = op.values;
+    draft->items.insert(id, Overlay::apply(current, step));
+    draft->ops.append(op);
+    return true;
+}
+
+// Prepares *op with `prepare` (calling a LocalCommit member) and stages it.
+template<typename Prepare>
+bool TransactionPrivate::prepareAndStage(LocalOp *op, Prepare prepare)
+{
+    SyncError error(SyncError::Validation, Transaction::tr("The transaction is not open."));
+    if (!open || !engine)
+        return q->stage(false, error);
+    const LocalCommit &local = SyncEnginePrivate::get(engine)->local;
+    if (!prepare(local, &error) || !stage(*op, &error))
+        return q->stage(false, error);
+    return true;
 }
 
 /*!
@@ -118,87 +172,40 @@ bool Transaction::stage(bool ok, const SyncError &error)
 QString Transaction::insert(const QString &collection, const QVariant &item)
 {
     LocalOp op;
-    SyncError error(SyncError::Validation, tr("The transaction is not open."));
-    if (!m_open || !m_engine) {
-        stage(false, error);
-        return QString();
-    }
-    SyncEnginePrivate *e = SyncEnginePrivate::get(m_engine);
-    if (!stage(e->prepareInsert(collection, item, &op, &error), error))
-        return QString();
-    const QString id = SyncEnginePrivate::itemId(collection, op.key);
-    const bool exists = m_staged && m_staged->items.contains(id)
-            ? m_staged->items.value(id).has_value()
-            : e->visibleState(collection, op.key).has_value();
-    if (exists) {
-        stage(false, SyncError(SyncError::Validation,
-                               tr("An item with key \"%1\" already exists in \"%2\".")
-                                       .arg(op.key, collection)));
-        return QString();
-    }
-    if (!m_staged)
-        m_staged = std::make_shared<Staged>();
-    m_staged->items.insert(id, op.values);
-    m_staged->ops.append(op);
-    return op.key;
+    const bool ok = d->prepareAndStage(&op, [&](const LocalCommit &l, SyncError *e) {
+        return l.prepareInsert(collection, item, &op, e);
+    });
+    return ok ? op.key : QString();
 }
 
+/*!
+    Stages setting the fields of \a changes on the item with \a key in \a collection. Returns
+    false when refused (not open, invalid changes, or no such item).
+*/
 bool Transaction::update(const QString &collection, const QVariant &key, const QVariant &changes)
 {
     LocalOp op;
-    SyncError error(SyncError::Validation, tr("The transaction is not open."));
-    if (!m_open || !m_engine)
-        return stage(false, error);
-    SyncEnginePrivate *e = SyncEnginePrivate::get(m_engine);
-    if (!stage(e->prepareUpdate(collection, key, changes, &op, &error), error))
-        return false;
-    const QString id = SyncEnginePrivate::itemId(collection, op.key);
-    std::optional<QJsonObject> current = m_staged && m_staged->items.contains(id)
-            ? m_staged->items.value(id)
-            : e->visibleState(collection, op.key);
-    if (!current) {
-        return stage(false, SyncError(SyncError::Validation,
-                                      tr("There is no item with key \"%1\" in \"%2\".")
-                                              .arg(op.key, collection)));
-    }
-    if (!m_staged)
-        m_staged = std::make_shared<Staged>();
-    for (auto it = op.values.constBegin(); it != op.values.constEnd(); ++it)
-        current->insert(it.key(), it.value());
-    m_staged->items.insert(id, current);
-    m_staged->ops.append(op);
-    return true;
+    return d->prepareAndStage(&op, [&](const LocalCommit &l, SyncError *e) {
+        return l.prepareUpdate(collection, key, changes, &op, e);
+    });
 }
 
+/*!
+    Stages the removal of the item with \a key from \a collection. Returns false when refused
+    (not open, or no such item).
+*/
 bool Transaction::remove(const QString &collection, const QVariant &key)
 {
     LocalOp op;
-    SyncError error(SyncError::Validation, tr("The transaction is not open."));
-    if (!m_open || !m_engine)
-        return stage(false, error);
-    SyncEnginePrivate *e = SyncEnginePrivate::get(m_engine);
-    if (!stage(e->prepareRemove(collection, key, &op, &error), error))
-        return false;
-    const QString id = SyncEnginePrivate::itemId(collection, op.key);
-    const bool exists = m_staged && m_staged->items.contains(id)
-            ? m_staged->items.value(id).has_value()
-            : e->visibleState(collection, op.key).has_value();
-    if (!exists) {
-        return stage(false, SyncError(SyncError::Validation,
-                                      tr("There is no item with key \"%1\" in \"%2\".")
-                                              .arg(op.key, collection)));
-    }
-    if (!m_staged)
-        m_staged = std::make_shared<Staged>();
-    m_staged->items.insert(id, std::nullopt);
-    m_staged->ops.append(op);
-    return true;
+    return d->prepareAndStage(&op, [&](const LocalCommit &l, SyncError *e) {
+        return l.prepareRemove(collection, key, &op, e);
+    });
 }
 
 /*!
     Commits the staged changes as one transaction: written to the outbox in one SQL
     transaction, shown in the models, and sent to the server as one unit that is applied
-    all-or-nothing (T2). Ordered if any collection it touches is ordered. Returns true when
+    all-or-nothing. Ordered if any collection it touches is ordered. Returns true when
     committed; the transaction is then in the outbox like any other (state, attempts, signals).
     Returns false, stores nothing and ends the transaction as Failed with error() when the
     changes cannot be committed (nothing staged, an item changed meanwhile, a full outbox, a
@@ -206,20 +213,20 @@ bool Transaction::remove(const QString &collection, const QVariant &key)
 */
 bool Transaction::commit()
 {
-    if (!m_open || !m_engine)
+    if (!d->open || !d->engine)
         return stage(false, SyncError(SyncError::Validation, tr("The transaction is not open.")));
-    SyncEnginePrivate *e = SyncEnginePrivate::get(m_engine);
-    const QList<LocalOp> ops = m_staged ? m_staged->ops : QList<LocalOp>();
+    SyncEnginePrivate *e = SyncEnginePrivate::get(d->engine);
+    const QList<LocalOp> ops = d->draft ? d->draft->ops : QList<LocalOp>();
     StrategyKind strategy = StrategyKind::Parallel;
     for (const LocalOp &op : ops) {
         if (e->config(op.collection).strategy == StrategyKind::Ordered)
             strategy = StrategyKind::Ordered;
     }
-    m_open = false;
-    m_staged.reset();
+    d->open = false;
+    d->draft.reset();
     SyncError error;
-    if (!e->commitLocal(ops, strategy, &error, this)) {
-        m_open = true; // close() reports the change
+    if (!e->local.commit(ops, strategy, &error, this)) {
+        d->open = true; // close() reports the change
         close(error);
         return false;
     }
@@ -233,43 +240,43 @@ bool Transaction::commit()
 */
 void Transaction::rollback()
 {
-    if (!m_open)
+    if (!d->open)
         return;
-    m_staged.reset();
+    d->draft.reset();
     close(SyncError(SyncError::Cancelled, tr("The transaction was rolled back.")));
 }
 
 void Transaction::close(const SyncError &error)
 {
-    TransactionRecord record = m_record;
+    TransactionRecord record = d->record;
     record.state = TransactionState::Failed;
     record.error = error;
     record.updatedAt = QDateTime::currentDateTimeUtc();
-    m_open = false;
-    setRecord(record);
+    d->open = false;
+    d->setRecord(record);
     Q_EMIT openChanged();
 }
 
-void Transaction::setRecord(const TransactionRecord &record)
+void TransactionPrivate::setRecord(const TransactionRecord &next)
 {
-    const TransactionRecord old = std::exchange(m_record, record);
-    if (old.mutations.size() != record.mutations.size())
-        Q_EMIT mutationsChanged();
-    if (old.attempts.size() != record.attempts.size()
-        || old.currentAttempt != record.currentAttempt)
-        Q_EMIT attemptsChanged();
-    if (old.queuedBehind != record.queuedBehind)
-        Q_EMIT queuedBehindChanged();
-    if (old.error != record.error)
-        Q_EMIT errorChanged();
-    if (old.updatedAt != record.updatedAt)
-        Q_EMIT updatedAtChanged();
-    if (old.state != record.state) {
-        Q_EMIT stateChanged();
-        if (record.state == TransactionState::Completed)
-            Q_EMIT completed();
-        else if (record.state == TransactionState::Failed)
-            Q_EMIT failed(record.error);
+    const TransactionRecord old = std::exchange(record, next);
+    if (old.mutations.size() != next.mutations.size())
+        Q_EMIT q->mutationsChanged();
+    if (old.attempts.size() != next.attempts.size()
+        || old.currentAttempt != next.currentAttempt)
+        Q_EMIT q->attemptsChanged();
+    if (old.queuedBehind != next.queuedBehind)
+        Q_EMIT q->queuedBehindChanged();
+    if (old.error != next.error)
+        Q_EMIT q->errorChanged();
+    if (old.updatedAt != next.updatedAt)
+        Q_EMIT q->updatedAtChanged();
+    if (old.state != next.state) {
+        Q_EMIT q->stateChanged();
+        if (next.state == TransactionState::Completed)
+            Q_EMIT q->completed();
+        else if (next.state == TransactionState::Failed)
+            Q_EMIT q->failed(next.error);
     }
 }
 

@@ -14,7 +14,7 @@
 
 namespace Synq {
 
-class SyncEnginePrivate;
+class TransactionPrivate;
 
 class SYNQ_EXPORT Transaction : public QObject
 {
@@ -71,9 +71,9 @@ public:
     QDateTime updatedAt() const;
 
     QDateTime nextRetryAt() const;
-    bool isOpen() const { return m_open; }
+    bool isOpen() const;
 
-    bool isFinished() const { return state() == Completed || state() == Failed; }
+    bool isFinished() const;
 
     // Explicit transactions (SyncEngine::begin()): stage changes, then commit() or rollback().
     // insert() returns the item's key (made for it if it has none); "" when refused.
@@ -99,19 +99,12 @@ Q_SIGNALS:
     void openChanged();
 
 private:
-    friend class SyncEngine;
-    friend class SyncEnginePrivate;
+    friend class TransactionPrivate;
     explicit Transaction(const TransactionRecord &record, QObject *parent);
-    void setRecord(const TransactionRecord &record);
     bool stage(bool ok, const SyncError &error);
     void close(const SyncError &error);
 
-    TransactionRecord m_record;
-    // An open explicit transaction: its staged ops, for commit().
-    class SyncEngine *m_engine = nullptr;
-    bool m_open = false;
-    struct Staged;
-    std::shared_ptr<Staged> m_staged;
+    std::unique_ptr<TransactionPrivate> d;
 };
 
 } // namespace Synq

@@ -1,70 +1,15 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include <synq/synccollection.h>
 
-#include "../engine/syncengine_p.h"
+#include "synccollection_p.h"
 
 #include <synq/identifier.h>
 #include <synq/json.h>
-#include <synq/keygenerator.h>
+#include <synq/logging_p.h>
 
-#include <QtCore/QLoggingCategory>
-#include <QtCore/QPointer>
 #include <QtCore/QSet>
 
-Q_LOGGING_CATEGORY(lcModel, "synq.model", QtInfoMsg)
-
 namespace Synq {
-
-// Stored rows loaded per fetchMore().
-static constexpr int FetchPage = 500;
-
-class SyncCollectionPrivate
-{
-public:
-    explicit SyncCollectionPrivate(SyncCollection *q) : q(q) { }
-
-    void attach();
-    void detach();
-    SyncError refuse(const SyncError &error) const;
-    Transaction *fail(const SyncError &error) const;
-    Transaction *commit(const QList<LocalOp> &ops);
-    template<typename Prepare>
-    Transaction *commitMany(const QVariant &list, Prepare prepare);
-    bool toKey(const QVariant &value, QString *out, SyncError *error) const;
-    bool prepare(const std::function<bool(SyncEnginePrivate *)> &build, SyncError *error) const;
-    bool prepareInsert(const QVariant &item, LocalOp *op, SyncError *error) const;
-    bool prepareUpdate(const QVariant &key, const QVariant &changes, LocalOp *op,
-                       SyncError *error) const;
-    bool prepareRemove(const QVariant &key, LocalOp *op, SyncError *error) const;
-    // Tells the engine this collection's key field and strategy (shared by its models).
-    void publishConfig();
-    QVariantMap rowMap(const StoreRow &row) const;
-    QVariant meta(const StoreRow &row, int role) const;
-    const QJsonObject &decoded(int row) const;
-    QList<int> rolesFor(const QStringList &fields, quint32 meta) const;
-
-    SyncCollection *q;
-    QPointer<SyncEngine> engine;
-    QPointer<CollectionStore> store;
-    bool fetchScheduled = false;
-    mutable int decodedRow = -1;
-    mutable quint64 decodedGeneration = 0;
-    mutable QJsonObject decodedObject;
-    QList<QMetaObject::Connection> connections;
-    QString name;
-    QStringList fields;
-    QString keyField = QStringLiteral("id");
-    SyncCollection::Strategy strategy = SyncCollection::Ordered;
-    SyncCollection::ConflictPolicy conflictPolicy = SyncCollection::ServerWins;
-    QVariantMap fieldPolicies;
-    SyncCollection::CachePolicy cachePolicy = SyncCollection::RemoteFirst;
-    bool readOnly = false;
-    bool awaitSync = false;
-    SyncEngine::PersistHandler persist;
-    bool persistSet = false;
-    SyncEngine::MergeFunction merge;
-    bool mergeSet = false;
-};
 
 /*!
     \class Synq::SyncCollection
@@ -185,7 +130,11 @@ void SyncCollectionPrivate::attach()
 
     const int oldCount = q->count();
     const int oldPending = q->pendingCount();
-    q->beginResetModel();
+    // An empty model that stays empty (the engine is not open yet, or the collection has no
+    // rows) announces nothing: a collection resets at most once, when it first fills.
+    const bool announce = oldCount > 0 || (next && next->count() > 0);
+    if (announce)
+        q->beginResetModel();
     detach();
     store = next;
     if (store) {
@@ -235,7 +184,8 @@ void SyncCollectionPrivate::attach()
             Q_EMIT q->pendingCountChanged();
         });
     }
-    q->endResetModel();
+    if (announce)
+        q->endResetModel();
     if (oldCount != q->count())
         Q_EMIT q->countChanged();
     if (oldPending != q->pendingCount())
@@ -323,9 +273,14 @@ void SyncCollection::setFields(const QStringList &fields)
         }
         seen.insert(field);
     }
-    beginResetModel();
+    // The roles change. Rows shown so far are shown again with them; an empty model has
+    // nothing to show again (a view builds its delegates' roles with the first row).
+    const bool announce = count() > 0;
+    if (announce)
+        beginResetModel();
     d->fields = fields;
-    endResetModel();
+    if (announce)
+        endResetModel();
     Q_EMIT fieldsChanged();
 }
 
@@ -650,178 +605,6 @@ QHash<int, QByteArray> SyncCollection::roleNames() const
     return names;
 }
 
-bool SyncCollectionPrivate::toKey(const QVariant &value, QString *out, SyncError *error) const
-{
-    return SyncEnginePrivate::toKey(value, out, error);
-}
-
-bool SyncCollectionPrivate::prepare(const std::function<bool(SyncEnginePrivate *)> &build,
-                                    SyncError *error) const
-{
-    if (!engine) {
-        *error = SyncError(SyncError::Validation, SyncCollection::tr("The collection has no engine."));
-        return false;
-    }
-    return build(SyncEnginePrivate::get(engine));
-}
-
-bool SyncCollectionPrivate::prepareInsert(const QVariant &item, LocalOp *op,
-                                          SyncError *error) const
-{
-    return prepare([&](SyncEnginePrivate *e) { return e->prepareInsert(name, item, op, error); },
-                   error);
-}
-
-bool SyncCollectionPrivate::prepareUpdate(const QVariant &key, const QVariant &changes,
-                                          LocalOp *op, SyncError *error) const
-{
-    return prepare(
-            [&](SyncEnginePrivate *e) { return e->prepareUpdate(name, key, changes, op, error); },
-            error);
-}
-
-bool SyncCollectionPrivate::prepareRemove(const QVariant &key, LocalOp *op, SyncError *error) const
-{
-    return prepare([&](SyncEnginePrivate *e) { return e->prepareRemove(name, key, op, error); },
-                   error);
-}
-
-void SyncCollectionPrivate::publishConfig()
-{
-    if (!engine || name.isEmpty())
-        return;
-    SyncEngine *e = engine;
-    CollectionConfig &c = SyncEnginePrivate::get(e)->configs[name];
-    c.keyField = keyField;
-    c.strategy = StrategyKind(strategy);
-    c.awaitSync = awaitSync;
-    if (persistSet)
-        e->setPersistHandler(name, persist);
-    if (mergeSet)
-        e->setMergeFunction(name, merge);
-}
-
-Transaction *SyncCollectionPrivate::commit(const QList<LocalOp> &ops)
-{
-    if (!engine)
-        return fail(SyncError(SyncError::Validation,
-                              SyncCollection::tr("The collection has no engine.")));
-    if (!store)
-        return fail(SyncError(SyncError::Validation,
-                              SyncCollection::tr("The collection has no valid name.")));
-    if (readOnly)
-        return fail(SyncError(SyncError::Validation,
-                              SyncCollection::tr("The collection \"%1\" is read-only.")
-                                      .arg(name)));
-    SyncError error;
-    Transaction *t = SyncEnginePrivate::get(engine)->commitLocal(
-            ops, StrategyKind(strategy), &error);
-    if (!t) {
-        // The engine reported it already; the collection reports it to its own listeners.
-        refuse(error);
-    }
-    return t;
-}
-
-template<typename Prepare>
-Transaction *SyncCollectionPrivate::commitMany(const QVariant &given, Prepare prepare)
-{
-    const QVariant list = Json::unwrapped(given);
-    const int type = list.metaType().id();
-    if (type != QMetaType::QVariantList && type != QMetaType::QStringList
-        && type != QMetaType::QJsonArray)
-        return fail(SyncError(SyncError::Validation, SyncCollection::tr("Expected a list.")));
-    const QVariantList entries = list.toList();
-    QList<LocalOp> ops;
-    ops.reserve(entries.size());
-    for (qsizetype i = 0; i < entries.size(); ++i) {
-        LocalOp op;
-        SyncError error;
-        if (!prepare(entries.at(i), &op, &error)) {
-            return fail(SyncError(error.code(),
-                                  SyncCollection::tr("Entry %1: %2").arg(i).arg(error.message())));
-        }
-        ops.append(std::move(op));
-    }
-    return commit(ops);
-}
-
-/*!
-    Inserts \a item, an object (QVariantMap / JS object) of fields. Without a value for
-    keyField the item gets a new client key (a time-ordered UUIDv7), written into its keyField.
-*/
-Transaction *SyncCollection::insert(const QVariant &item)
-{
-    LocalOp op;
-    SyncError error;
-    if (!d->prepareInsert(item, &op, &error))
-        return d->fail(error);
-    return d->commit({ op });
-}
-
-/*!
-    Sets the fields in \a changes on the item with \a key. Fields not named keep their values;
-    a null value sets a field to null.
-*/
-Transaction *SyncCollection::update(const QVariant &key, const QVariant &changes)
-{
-    LocalOp op;
-    SyncError error;
-    if (!d->prepareUpdate(key, changes, &op, &error))
-        return d->fail(error);
-    return d->commit({ op });
-}
-
-/*!
-    Removes the item with \a key. The row disappears at once; the removal is pushed as a delete.
-*/
-Transaction *SyncCollection::remove(const QVariant &key)
-{
-    LocalOp op;
-    SyncError error;
-    if (!d->prepareRemove(key, &op, &error))
-        return d->fail(error);
-    return d->commit({ op });
-}
-
-/*!
-    Inserts every object of \a items in one transaction: all of them are stored, or none.
-*/
-Transaction *SyncCollection::insertMany(const QVariant &items)
-{
-    return d->commitMany(items, [this](const QVariant &item, LocalOp *op, SyncError *error) {
-        return d->prepareInsert(item, op, error);
-    });
-}
-
-/*!
-    Applies every \c{{key, changes}} object of \a updates in one transaction.
-*/
-Transaction *SyncCollection::updateMany(const QVariant &updates)
-{
-    return d->commitMany(updates, [this](const QVariant &entry, LocalOp *op, SyncError *error) {
-        const QVariant plain = Json::unwrapped(entry);
-        const QVariantMap map = plain.toMap();
-        if (plain.metaType().id() != QMetaType::QVariantMap || !map.contains(QStringLiteral("key"))) {
-            *error = SyncError(SyncError::Validation,
-                               tr("Each update must be an object {key, changes}."));
-            return false;
-        }
-        return d->prepareUpdate(map.value(QStringLiteral("key")),
-                                map.value(QStringLiteral("changes")), op, error);
-    });
-}
-
-/*!
-    Removes every key of \a keys in one transaction.
-*/
-Transaction *SyncCollection::removeMany(const QVariant &keys)
-{
-    return d->commitMany(keys, [this](const QVariant &key, LocalOp *op, SyncError *error) {
-        return d->prepareRemove(key, op, error);
-    });
-}
-
 QVariantMap SyncCollectionPrivate::rowMap(const StoreRow &row) const
 {
     QVariantMap map = row.data().toVariantMap();
@@ -860,3 +643,4 @@ int SyncCollection::indexOfKey(const QVariant &key) const
 }
 
 } // namespace Synq
+

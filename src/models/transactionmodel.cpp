@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include <synq/transactionmodel.h>
 
-#include <QtCore/QLoggingCategory>
+#include <synq/logging_p.h>
+
 #include <QtCore/QMetaEnum>
 #include <QtCore/QPointer>
 
 #include <algorithm>
-
-Q_DECLARE_LOGGING_CATEGORY(lcModel) // synq.model, defined with SyncCollection
 
 namespace Synq {
 

@@ -1,16 +1,15 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include <synq/httptransport.h>
 
+#include <synq/logging_p.h>
+
 #include <QtCore/QDateTime>
-#include <QtCore/QLoggingCategory>
 #include <QtCore/QPointer>
 #include <QtCore/QThread>
 #include <QtCore/QUrlQuery>
 #include <QtNetwork/QNetworkAccessManager>
 #include <QtNetwork/QNetworkReply>
 #include <QtNetwork/QNetworkRequest>
-
-Q_LOGGING_CATEGORY(lcTransport, "synq.transport", QtInfoMsg)
 
 namespace Synq {
 

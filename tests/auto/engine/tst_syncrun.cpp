@@ -416,7 +416,8 @@ void tst_SyncRun::laterChangesAreRebasedOnTheNewVersion()
     QCOMPARE(m_transport->pushes.constFirst().request.mutations.constFirst().baseVersion.value_or(-1), 8);
     QCOMPARE(row(0).value(QStringLiteral("version")).toLongLong(), 8);
     QCOMPARE(row(0).value(QStringLiteral("done")).toBool(), true); // still shown on top
-    QCOMPARE(row(0).value(QStringLiteral("syncState")).toInt(), int(SyncCollection::Pending));
+    // The update is on its way now.
+    QCOMPARE(row(0).value(QStringLiteral("syncState")).toInt(), int(SyncCollection::Syncing));
     m_transport->applyAll(9);
     finishPulls();
     QCOMPARE(row(0).value(QStringLiteral("version")).toLongLong(), 9);
@@ -509,7 +510,9 @@ void tst_SyncRun::rejectedTransactionFailsAndRollsBack()
     // Rolled back: the update's field returns, the inserted row goes.
     QCOMPARE(m_todos->rowCount(), 1);
     QCOMPARE(row(0).value(QStringLiteral("title")).toString(), QStringLiteral("Milk"));
-    QCOMPARE(row(0).value(QStringLiteral("syncState")).toInt(), int(SyncCollection::Synced));
+    // The row shows the failure until the dead letter is retried or discarded.
+    QCOMPARE(row(0).value(QStringLiteral("syncState")).toInt(), int(SyncCollection::Failed));
+    QCOMPARE(row(0).value(QStringLiteral("lastError")).value<SyncError>(), u->error());
     QCOMPARE(m_engine->status()->failedCount(), 2);
     QCOMPARE(m_engine->status()->pendingCount(), 0);
     // Dead letters are kept across restarts, with their errors.
@@ -523,6 +526,9 @@ void tst_SyncRun::rejectedTransactionFailsAndRollsBack()
     QVERIFY(!after.isRetryable());
     QCOMPARE(m_engine->status()->failedCount(), 2);
     QCOMPARE(row(0).value(QStringLiteral("title")).toString(), QStringLiteral("Milk"));
+    QCOMPARE(row(0).value(QStringLiteral("syncState")).toInt(), int(SyncCollection::Failed));
+    QCOMPARE(row(0).value(QStringLiteral("lastError")).value<SyncError>().message(),
+             before.message());
 }
 
 void tst_SyncRun::conflictAdoptsTheServerRecord()
