@@ -16,13 +16,31 @@
 #include "synqqmlhooks.h"
 #include <synq/transactionmodel.h>
 
+#include <QtQml/QQmlParserStatus>
 #include <QtQml/qqml.h>
 
+// The C++ class, for the properties that hold an engine (SyncCollection.engine, ...).
 struct SynqSyncEngineForeign
 {
     Q_GADGET
     QML_FOREIGN(Synq::SyncEngine)
+    QML_ANONYMOUS
+};
+
+// The QML type SyncEngine: the engine opens when its component is complete — after every
+// property (databasePath, durability, scope) is set and before Component.onCompleted runs, so
+// that code there sees the stored rows.
+class SynqQmlSyncEngine : public Synq::SyncEngine, public QQmlParserStatus
+{
+    Q_OBJECT
+    Q_INTERFACES(QQmlParserStatus)
     QML_NAMED_ELEMENT(SyncEngine)
+
+public:
+    explicit SynqQmlSyncEngine(QObject *parent = nullptr) : Synq::SyncEngine(parent) { }
+
+    void classBegin() override { beginSetup(); }
+    void componentComplete() override { completeSetup(); }
 };
 
 struct SynqSyncCollectionForeign
