@@ -20,6 +20,9 @@ struct Fold
     MutationRecord mutation; // the merged mutation so far
     QList<qsizetype> absorbed; // outbox indexes, commit order
     bool cancellable = false; // an insert of a never-synced item: a remove cancels the chain
+    // Transactions after the survivor that may not merge (a Parallel one is on either side)
+    // but go with the chain if a remove cancels it; nothing merges after the first of them.
+    QList<qsizetype> riders;
 };
 
 struct ItemState
@@ -81,9 +84,13 @@ private:
         Fold &fold = item.fold;
         if (fold.survivor >= 0) {
             MutationRecord &merged = fold.mutation;
+            // Parallel transactions persist and fail alone: never merged with another.
+            const bool mergeable = fold.riders.isEmpty()
+                    && outbox.at(fold.survivor).strategy == StrategyKind::Ordered
+                    && outbox.at(index).strategy == StrategyKind::Ordered;
             switch (merged.type) {
             case MutationType::Insert:
-                if (m.type == MutationType::Update) {
+                if (m.type == MutationType::Update && mergeable) {
                     merged.modified = Overlay::applyChanges(merged.modified, m.changes);
                     merged.changes = merged.modified;
                     absorb(item, index, m);
@@ -92,13 +99,21 @@ private:
                 if (m.type == MutationType::Remove && fold.cancellable) {
                     cancelled.append(fold.survivor);
                     cancelled.append(fold.absorbed);
+                    cancelled.append(fold.riders);
                     cancelled.append(index);
                     fold = Fold();
                     item.last = MutationType::Remove;
                     return;
                 }
+                if (m.type == MutationType::Update && fold.cancellable) {
+                    fold.riders.append(index);
+                    item.last = m.type;
+                    return;
+                }
                 break; // insert + insert, or a remove after an insert that may be on the server
             case MutationType::Update:
+                if (!mergeable)
+                    break;
                 if (m.type == MutationType::Update) {
                     merged.changes = Overlay::applyChanges(merged.changes, m.changes);
                     merged.modified = m.modified;

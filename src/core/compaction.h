@@ -46,6 +46,15 @@ namespace Compaction {
     does not exist on the server when the insert arrives. Otherwise insert + remove is
     not merged and both are sent.
 
+    Strategies. Only Ordered transactions merge: a Parallel transaction is persisted on its own
+    and fails alone, so neither absorbs nor is absorbed (a merged pair would be one persist call
+    that fails both). What a Parallel transaction still takes part in is the cancellation: the
+    insert of a never-synced item, the updates after it and its removal are never sent, under
+    either strategy — none of them can fail, and the item ends as it would have. Updates that
+    may not merge (one of the pair is Parallel) ride along after the insert: if the removal
+    comes they are cancelled with the chain, otherwise they are sent as they are, and nothing
+    merges after the first of them (a later change must not overtake an earlier one).
+
     The merged mutation keeps the survivor's id, transactionId, sequence, collection, key,
     metadata, state and createdAt; its updatedAt is the last absorbed mutation's. A merge is
     reported only when something was absorbed. Sending the plan's outbox (survivors carrying

@@ -16,9 +16,11 @@ TestCase {
         verify(engine.open(), "the engine opens its database")
         return engine
     }
-    function makeCollection(engine, persist) {
+    function makeCollection(engine, persist, strategy) {
         return createTemporaryObject(collectionComponent, testCase,
-                                     { engine: engine, persist: persist })
+                                     { engine: engine, persist: persist,
+                                       strategy: strategy === undefined ? SyncCollection.Ordered
+                                                                        : strategy })
     }
 
     Component {
@@ -68,6 +70,39 @@ TestCase {
         compare(t.attempts.length, 1)
         compare(notes.get(0).syncState, SyncCollection.Synced)
         compare(notes.get(0).text, "hello")
+    }
+
+    // F14 under the parallel strategy: three field edits of one row are three persist calls,
+    // and rejecting the middle one rolls back only its field.
+    function test_f14_parallelEditsPersistAndFailAlone() {
+        const engine = makeEngine()
+        const calls = []
+        const notes = makeCollection(engine, (transaction) => {
+            const changes = transaction.mutations[0].changes
+            calls.push(JSON.stringify(changes))
+            if (changes.b !== undefined)
+                return Promise.reject({ retryable: false, message: "no b" })
+            return Promise.resolve()
+        }, SyncCollection.Parallel)
+        const created = notes.insert({ id: "n1", text: "row" })
+        tryCompare(created, "state", Transaction.Completed, 5000)
+        calls.length = 0
+        // In one turn: nothing is sent before all three are in the outbox.
+        const first = notes.update("n1", { a: 1 })
+        const second = notes.update("n1", { b: 2 })
+        const third = notes.update("n1", { c: 3 })
+        tryCompare(third, "state", Transaction.Completed, 5000)
+        tryCompare(second, "state", Transaction.Failed, 5000)
+        tryCompare(first, "state", Transaction.Completed, 5000)
+        compare(calls.sort(), ['{"a":1}', '{"b":2}', '{"c":3}'])
+        compare(second.error.message, "no b")
+        const row = notes.getByKey("n1")
+        compare(row.a, 1)
+        compare(row.b, undefined)
+        compare(row.c, 3)
+        compare(row.syncState, SyncCollection.Failed) // until the dead letter is discarded
+        verify(engine.discard(second.id))
+        compare(notes.getByKey("n1").syncState, SyncCollection.Synced)
     }
 
     function test_plainReturnValueMeansPersisted() {

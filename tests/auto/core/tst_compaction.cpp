@@ -141,6 +141,10 @@ public:
                 tx.state = TransactionState::Completed;
             } else if (flag == QLatin1String("failed")) {
                 tx.state = TransactionState::Failed;
+            } else if (flag == QLatin1String("ordered")) {
+                tx.strategy = StrategyKind::Ordered;
+            } else if (flag == QLatin1String("parallel")) {
+                tx.strategy = StrategyKind::Parallel;
             } else if (flag.startsWith(u'v')) {
                 bool ok = false;
                 forcedVersion = flag.mid(1).toLongLong(&ok);
@@ -292,6 +296,8 @@ QString describeOutbox(const QList<TransactionRecord> &outbox)
             token += u'#' + nameOf(tx.state);
         if (tx.currentAttempt != 0 || !tx.attempts.isEmpty())
             token += QStringLiteral("#sent");
+        if (tx.strategy == StrategyKind::Parallel)
+            token += QStringLiteral("#parallel");
         out.append(token);
     }
     return out.join(u' ');
@@ -387,6 +393,8 @@ QString checkPlan(const Outbox &outbox, const Compaction::Plan &plan)
             return QStringLiteral("%1 is a merge that absorbs nothing").arg(merge.survivor);
 
         const TransactionRecord &survivor = txs.at(s);
+        if (survivor.strategy != StrategyKind::Ordered)
+            return QStringLiteral("%1 is parallel but absorbs others").arg(merge.survivor);
         const MutationRecord &before = survivor.mutations.constFirst();
         const MutationRecord &after = merge.mutation;
         const ItemId item = itemOf(survivor, before);
@@ -412,6 +420,8 @@ QString checkPlan(const Outbox &outbox, const Compaction::Plan &plan)
                 return QStringLiteral("%1 absorbs %2 out of commit order").arg(merge.survivor, id);
             last = a;
             absorbed.insert(a);
+            if (txs.at(a).strategy != StrategyKind::Ordered)
+                return QStringLiteral("%1 absorbs %2, which is parallel").arg(merge.survivor, id);
             if (itemOf(txs.at(a), txs.at(a).mutations.constFirst()) != item)
                 return QStringLiteral("%1 absorbs %2 of another item").arg(merge.survivor, id);
         }
@@ -504,7 +514,8 @@ struct RunStats
 };
 
 // A random outbox: mostly what the engine would record, sometimes any operation at all.
-Outbox randomOutbox(QRandomGenerator &random, StrategyKind strategy)
+// mixed: each transaction is ordered or parallel at random, whatever `strategy` says.
+Outbox randomOutbox(QRandomGenerator &random, StrategyKind strategy, bool mixed = false)
 {
     static const QString fields[] = { QStringLiteral("title"), QStringLiteral("done"),
                                       QStringLiteral("n"), QStringLiteral("x") };
@@ -562,6 +573,8 @@ Outbox randomOutbox(QRandomGenerator &random, StrategyKind strategy)
         const auto &pick = items.at(random.bounded(itemCount));
         const QString scope = pick.first;
         QStringList flags;
+        if (mixed)
+            flags.append(random.bounded(2) ? QStringLiteral("parallel") : QStringLiteral("ordered"));
         int mutations = 1;
         const int kind = int(random.bounded(100));
         if (kind < 72) {
@@ -639,6 +652,10 @@ private Q_SLOTS:
     void sameOutboxSamePlan();
     void randomOutboxesKeepTheVisibleState_data();
     void randomOutboxesKeepTheVisibleState();
+    void strategiesMeet_data();
+    void strategiesMeet();
+    void randomMixedOutboxesNeverMergeParallelTransactions_data();
+    void randomMixedOutboxesNeverMergeParallelTransactions();
 
 private:
     static StrategyKind strategy()
@@ -840,6 +857,61 @@ void tst_Compaction::plan()
 
     const Outbox built = parse(outbox, strategy());
     const Compaction::Plan plan = Compaction::plan(built.transactions);
+    // Parallel transactions persist and fail alone: nothing merges. The chains of a
+    // never-synced insert that end in its removal cancel as they do for ordered ones.
+    QCOMPARE(describeMerges(plan), strategy() == StrategyKind::Parallel ? QString() : merges);
+    QCOMPARE(plan.cancelled.join(u' '), cancelled);
+    const QString problem = checkPlan(built, plan);
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
+}
+
+void tst_Compaction::strategiesMeet_data()
+{
+    QTest::addColumn<QString>("outbox");
+    QTest::addColumn<QString>("merges");
+    QTest::addColumn<QString>("cancelled");
+
+    auto row = [](const char *tag, const char *outbox, const char *merges, const char *cancelled) {
+        QTest::newRow(tag) << QString::fromLatin1(outbox) << QString::fromLatin1(merges)
+                           << QString::fromLatin1(cancelled);
+    };
+    row("an ordered update and a parallel one after it do not merge",
+        "u:a#ordered u:a#parallel", "", "");
+    row("a parallel update and an ordered one after it do not merge",
+        "u:a#parallel u:a#ordered", "", "");
+    row("three parallel field edits of one row stay three", "u:a#parallel u:a#parallel u:a#parallel",
+        "", "");
+    row("ordered updates after a parallel one merge among themselves",
+        "u:a#parallel u:a#ordered u:a#ordered", "t2:u<t3", "");
+    row("a parallel update between ordered ones keeps them apart",
+        "u:a#ordered u:a#parallel u:a#ordered", "", "");
+    row("a parallel remove is not absorbed by an ordered update", "u:a#ordered r:a#parallel", "",
+        "");
+    row("a parallel insert and its parallel removal cancel", "i:a#parallel r:a#parallel", "",
+        "t1 t2");
+    row("a parallel insert, its updates and its removal all cancel",
+        "i:a#parallel u:a#parallel u:a#parallel r:a#parallel", "", "t1 t2 t3 t4");
+    row("an ordered insert and a parallel removal cancel", "i:a#ordered r:a#parallel", "",
+        "t1 t2");
+    row("a parallel update after an ordered insert rides along and stops later merges",
+        "i:a#ordered u:a#parallel u:a#ordered", "", "");
+    row("the removal cancels the insert with its merged and riding updates",
+        "i:a#ordered u:a#ordered u:a#parallel u:a#ordered r:a#ordered", "", "t1 t2 t3 t4 t5");
+    row("an ordered insert absorbs the ordered updates before a parallel one",
+        "i:a#ordered u:a#ordered u:a#parallel", "t1:i<t2", "");
+    row("a parallel insert of a synced item is not cancelled by its removal",
+        "i:a#parallel#v4 r:a#parallel", "", "");
+}
+
+void tst_Compaction::strategiesMeet()
+{
+    QFETCH(QString, outbox);
+    QFETCH(QString, merges);
+    QFETCH(QString, cancelled);
+
+    // Every transaction names its strategy: the global one does not matter here.
+    const Outbox built = parse(outbox, strategy());
+    const Compaction::Plan plan = Compaction::plan(built.transactions);
     QCOMPARE(describeMerges(plan), merges);
     QCOMPARE(plan.cancelled.join(u' '), cancelled);
     const QString problem = checkPlan(built, plan);
@@ -919,8 +991,12 @@ void tst_Compaction::mergedMutation()
 
     const Outbox built = parse(outbox, strategy());
     const Compaction::Plan plan = Compaction::plan(built.transactions);
-    QCOMPARE(plan.merges.size(), 1);
     QVERIFY(plan.cancelled.isEmpty());
+    if (strategy() == StrategyKind::Parallel) {
+        QVERIFY(plan.merges.isEmpty()); // each goes as it is
+        return;
+    }
+    QCOMPARE(plan.merges.size(), 1);
     const MutationRecord &m = plan.merges.constFirst().mutation;
     QCOMPARE(m.type, type);
     QCOMPARE(m.original, original);
@@ -933,6 +1009,10 @@ void tst_Compaction::mergesKeepTheSurvivorsTransactionIdentity()
 {
     const Outbox built = parse(QStringLiteral("u:b i:a u:b u:a u:a"), strategy());
     const Compaction::Plan plan = Compaction::plan(built.transactions);
+    if (strategy() == StrategyKind::Parallel) {
+        QVERIFY(plan.isEmpty());
+        return;
+    }
     QCOMPARE(plan.merges.size(), 2);
 
     const Compaction::Merge &first = plan.merges.at(0);
@@ -971,7 +1051,9 @@ void tst_Compaction::sameOutboxSamePlan()
             QStringLiteral("u:b i:a u:c u:b u:a i:notes/a r:a u:c u:c@s2 u:c@s2 r:notes/a"),
             strategy());
     const Compaction::Plan first = Compaction::plan(built.transactions);
-    QCOMPARE(describeMerges(first), QStringLiteral("t1:u<t4; t3:u<t8; t9:u<t10"));
+    QCOMPARE(describeMerges(first), strategy() == StrategyKind::Parallel
+                     ? QString()
+                     : QStringLiteral("t1:u<t4; t3:u<t8; t9:u<t10"));
     QCOMPARE(first.cancelled.join(u' '), QStringLiteral("t2 t5 t6 t7 t11"));
     for (int round = 0; round < 20; ++round) {
         const Compaction::Plan again = Compaction::plan(built.transactions);
@@ -1036,11 +1118,44 @@ void tst_Compaction::randomOutboxesKeepTheVisibleState()
         }
     }
     // The generator reaches every rule, so the checks above had something to check.
-    QVERIFY(stats.insertMerges > 10);
-    QVERIFY(stats.updateMerges > 10);
-    QVERIFY(stats.removeMerges > 10);
+    const bool merges = strategy() == StrategyKind::Ordered;
+    QCOMPARE(stats.insertMerges > 10, merges);
+    QCOMPARE(stats.updateMerges > 10, merges);
+    QCOMPARE(stats.removeMerges > 10, merges);
     QVERIFY(stats.cancelled > 10);
     QVERIFY(stats.barriers > 10);
+}
+
+void tst_Compaction::randomMixedOutboxesNeverMergeParallelTransactions_data()
+{
+    QTest::addColumn<quint32>("seed");
+    QTest::newRow("a thousand random mixed outboxes from seed 7") << 7u;
+    QTest::newRow("a thousand random mixed outboxes from seed 99") << 99u;
+}
+
+void tst_Compaction::randomMixedOutboxesNeverMergeParallelTransactions()
+{
+    QFETCH(quint32, seed);
+
+    QRandomGenerator random(seed);
+    int merges = 0;
+    int cancelled = 0;
+    for (int run = 0; run < 1000; ++run) {
+        const Outbox outbox = randomOutbox(random, strategy(), true);
+        const Compaction::Plan plan = Compaction::plan(outbox.transactions);
+        // checkPlan refuses a merge with a parallel transaction on either side.
+        const QString problem = checkPlan(outbox, plan);
+        QVERIFY2(problem.isEmpty(),
+                 qPrintable(QStringLiteral("run %1: %2\n  outbox: %3\n  merges: %4\n  "
+                                           "cancelled: %5")
+                                    .arg(run)
+                                    .arg(problem, describeOutbox(outbox.transactions),
+                                         describeMerges(plan), plan.cancelled.join(u' '))));
+        merges += int(plan.merges.size());
+        cancelled += int(plan.cancelled.size());
+    }
+    QVERIFY(merges > 10);
+    QVERIFY(cancelled > 10);
 }
 
 QTEST_GUILESS_MAIN(tst_Compaction)
