@@ -6,7 +6,7 @@
 
 namespace Synq {
 
-// How often and how patiently a failed transaction is tried again (T5). The defaults are the
+// How often and how patiently a failed transaction is tried again. The defaults are the
 // seed's: 4 retries (5 attempts in all), doubling from one second, at most a minute apart,
 // each delay moved by up to ±25 % at random so that many clients do not retry in step.
 struct SYNQ_EXPORT RetrySettings

@@ -177,7 +177,7 @@ private:
 
 /*!
     \namespace Synq::Compaction
-    \brief Outbox compaction before a push (P2), as pure functions.
+    \brief Outbox compaction before a push, as pure functions.
 
     See compaction.h for the rules.
 */

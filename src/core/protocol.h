@@ -87,7 +87,7 @@ struct PullResponse
     bool hasMore = false;
 };
 
-// Lowercase hex SHA-256 of the mutation ids joined by '\n' (P3).
+// Lowercase hex SHA-256 of the mutation ids joined by '\n'.
 SYNQ_EXPORT QString batchId(const QList<PushMutation> &mutations);
 
 SYNQ_EXPORT QByteArray encodePushRequest(const PushRequest &request);

@@ -86,7 +86,7 @@ struct SYNQ_EXPORT TransactionRecord
     QList<AttemptRecord> attempts;
     int currentAttempt = 0;
     QString queuedBehind;
-    QString mergedInto; // compacted: its change travels in this transaction (P2)
+    QString mergedInto; // compacted: its change travels in this transaction
     SyncError error;
 
     QStringList collections() const;

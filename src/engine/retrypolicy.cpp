@@ -8,7 +8,7 @@ namespace Synq {
 /*!
     \class Synq::RetryPolicy
     \inmodule Synq
-    \brief How a SyncEngine retries transactions whose persist failed (T5).
+    \brief How a SyncEngine retries transactions whose persist failed.
 
     Every error is retried by default: \l maxRetries retries (4, so 5 attempts in all), the
     first after \l initialDelayMs, each next one \l multiplier times longer, never more than
@@ -27,50 +27,65 @@ namespace Synq {
     \endqml
 */
 
-RetryPolicy::RetryPolicy(QObject *parent) : QObject(parent) { }
+class RetryPolicyPrivate
+{
+public:
+    RetrySettings settings;
+};
+
+RetryPolicy::RetryPolicy(QObject *parent) : QObject(parent), d(new RetryPolicyPrivate) { }
+
+RetryPolicy::~RetryPolicy() = default;
+
+int RetryPolicy::maxRetries() const { return d->settings.maxRetries; }
+int RetryPolicy::initialDelayMs() const { return d->settings.initialDelayMs; }
+int RetryPolicy::maxDelayMs() const { return d->settings.maxDelayMs; }
+double RetryPolicy::multiplier() const { return d->settings.multiplier; }
+double RetryPolicy::jitter() const { return d->settings.jitter; }
+const RetrySettings &RetryPolicy::settings() const { return d->settings; }
 
 void RetryPolicy::setMaxRetries(int retries)
 {
     retries = qMax(0, retries);
-    if (m_settings.maxRetries == retries)
+    if (d->settings.maxRetries == retries)
         return;
-    m_settings.maxRetries = retries;
+    d->settings.maxRetries = retries;
     Q_EMIT changed();
 }
 
 void RetryPolicy::setInitialDelayMs(int ms)
 {
     ms = qMax(0, ms);
-    if (m_settings.initialDelayMs == ms)
+    if (d->settings.initialDelayMs == ms)
         return;
-    m_settings.initialDelayMs = ms;
+    d->settings.initialDelayMs = ms;
     Q_EMIT changed();
 }
 
 void RetryPolicy::setMaxDelayMs(int ms)
 {
     ms = qMax(0, ms);
-    if (m_settings.maxDelayMs == ms)
+    if (d->settings.maxDelayMs == ms)
         return;
-    m_settings.maxDelayMs = ms;
+    d->settings.maxDelayMs = ms;
     Q_EMIT changed();
 }
 
 void RetryPolicy::setMultiplier(double multiplier)
 {
     multiplier = qMax(1.0, multiplier);
-    if (qFuzzyCompare(m_settings.multiplier, multiplier))
+    if (qFuzzyCompare(d->settings.multiplier, multiplier))
         return;
-    m_settings.multiplier = multiplier;
+    d->settings.multiplier = multiplier;
     Q_EMIT changed();
 }
 
 void RetryPolicy::setJitter(double jitter)
 {
     jitter = qBound(0.0, jitter, 1.0);
-    if (qFuzzyCompare(1.0 + m_settings.jitter, 1.0 + jitter))
+    if (qFuzzyCompare(1.0 + d->settings.jitter, 1.0 + jitter))
         return;
-    m_settings.jitter = jitter;
+    d->settings.jitter = jitter;
     Q_EMIT changed();
 }
 

@@ -7,7 +7,11 @@
 
 #include <QtCore/QObject>
 
+#include <memory>
+
 namespace Synq {
+
+class RetryPolicyPrivate;
 
 class SYNQ_EXPORT RetryPolicy : public QObject
 {
@@ -20,25 +24,26 @@ class SYNQ_EXPORT RetryPolicy : public QObject
 
 public:
     explicit RetryPolicy(QObject *parent = nullptr);
+    ~RetryPolicy() override;
 
-    int maxRetries() const { return m_settings.maxRetries; }
+    int maxRetries() const;
     void setMaxRetries(int retries);
-    int initialDelayMs() const { return m_settings.initialDelayMs; }
+    int initialDelayMs() const;
     void setInitialDelayMs(int ms);
-    int maxDelayMs() const { return m_settings.maxDelayMs; }
+    int maxDelayMs() const;
     void setMaxDelayMs(int ms);
-    double multiplier() const { return m_settings.multiplier; }
+    double multiplier() const;
     void setMultiplier(double multiplier);
-    double jitter() const { return m_settings.jitter; }
+    double jitter() const;
     void setJitter(double jitter);
 
-    const RetrySettings &settings() const { return m_settings; }
+    const RetrySettings &settings() const;
 
 Q_SIGNALS:
     void changed();
 
 private:
-    RetrySettings m_settings;
+    std::unique_ptr<RetryPolicyPrivate> d;
 };
 
 } // namespace Synq

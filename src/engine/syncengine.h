@@ -48,7 +48,7 @@ public:
     };
     Q_ENUM(Durability)
 
-    // A collection's own way to persist its transactions (T7), instead of the transport: called
+    // A collection's own way to persist its transactions, instead of the transport: called
     // with the transaction to write (its attempt number is transaction->currentAttempt());
     // call `done` exactly once, on the engine's thread, with no error when the change is
     // persisted, or with the failure (retried when SyncError::isRetryable()).
@@ -56,7 +56,7 @@ public:
     using PersistHandler =
             std::function<void(Synq::Transaction *transaction, const PersistCallback &done)>;
 
-    // How pending changes are put back on top of a newly synced state (T4): given the item's
+    // How pending changes are put back on top of a newly synced state: given the item's
     // synced state (nullopt: none) and its pending mutations in commit order, the state to
     // show (nullopt: hidden). The default applies each mutation's changes in order.
     using MergeFunction = std::function<std::optional<QJsonObject>(
@@ -92,7 +92,7 @@ public:
     // empty handler goes back to the transport.
     void setPersistHandler(const QString &collection, PersistHandler handler);
     // With awaitSync, a transaction of `collection` stays PersistedAwaitingSync after its
-    // persist succeeded, until its change comes back through sync (T8).
+    // persist succeeded, until its change comes back through sync.
     void setAwaitSync(const QString &collection, bool await);
     // A custom merge for `collection`; an empty function restores the default.
     void setMergeFunction(const QString &collection, MergeFunction merge);
@@ -139,7 +139,7 @@ Q_SIGNALS:
     void syncFinished(const QVariantMap &report);
     void maxQueueSizeChanged();
     void transactionStateChanged(const QString &id, Synq::Transaction::State state);
-    // The event stream for monitoring (T9): a transaction appears, changes in any way
+    // The event stream for monitoring: a transaction appears, changes in any way
     // (state, attempts, error, queuedBehind), or is removed (discarded, or the scope changed:
     // transactionsReset()).
     void transactionAdded(Synq::Transaction *transaction);

@@ -342,8 +342,8 @@ void SyncCollection::setAwaitSync(bool await)
 }
 
 /*!
-    Persists this collection's transactions with \a handler instead of the engine's transport
-    (T7): write them to any API. The handler gets each transaction whose first mutation is in
+    Persists this collection's transactions with \a handler instead of the engine's transport,
+    to write them to any API. The handler gets each transaction whose first mutation is in
     this collection, and calls its callback once: without an error when the change is stored,
     with a SyncError otherwise (retried by the engine's retryPolicy while it is retryable).
     Several models on the same collection share one handler: the last one set. An empty handler

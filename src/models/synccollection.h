@@ -102,9 +102,9 @@ public:
     bool awaitSync() const;
     void setAwaitSync(bool await);
 
-    // Persist this collection's transactions with a function of your own (T7).
+    // Persist this collection's transactions with a function of your own.
     void setPersistHandler(SyncEngine::PersistHandler handler);
-    // Re-apply pending changes on top of incoming syncs with a function of your own (T4).
+    // Re-apply pending changes on top of incoming syncs with a function of your own.
     void setMergeFunction(SyncEngine::MergeFunction merge);
 
     int count() const;

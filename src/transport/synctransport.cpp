@@ -3,21 +3,28 @@
 
 namespace Synq {
 
-SyncTransport::SyncTransport(QObject *parent) : QObject(parent) { }
+class SyncTransportPrivate
+{
+public:
+    int batchSize = 500;
+    int maxPushesInFlight = 1;
+};
+
+SyncTransport::SyncTransport(QObject *parent) : QObject(parent), d(new SyncTransportPrivate) { }
 
 SyncTransport::~SyncTransport() = default;
 
 int SyncTransport::batchSize() const
 {
-    return m_batchSize;
+    return d->batchSize;
 }
 
 void SyncTransport::setBatchSize(int size)
 {
     size = qBound(1, size, Protocol::MaxMutationsPerPush);
-    if (m_batchSize == size)
+    if (d->batchSize == size)
         return;
-    m_batchSize = size;
+    d->batchSize = size;
     Q_EMIT batchSizeChanged();
 }
 
@@ -31,15 +38,15 @@ void SyncTransport::setBatchSize(int size)
 */
 int SyncTransport::maxPushesInFlight() const
 {
-    return m_maxPushesInFlight;
+    return d->maxPushesInFlight;
 }
 
 void SyncTransport::setMaxPushesInFlight(int count)
 {
     count = qBound(1, count, 4);
-    if (m_maxPushesInFlight == count)
+    if (d->maxPushesInFlight == count)
         return;
-    m_maxPushesInFlight = count;
+    d->maxPushesInFlight = count;
     Q_EMIT maxPushesInFlightChanged();
 }
 

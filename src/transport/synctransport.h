@@ -9,8 +9,11 @@
 #include <QtCore/QObject>
 
 #include <functional>
+#include <memory>
 
 namespace Synq {
+
+class SyncTransportPrivate;
 
 /*!
     \class Synq::SyncTransport
@@ -59,8 +62,7 @@ Q_SIGNALS:
     void changesAvailable();
 
 private:
-    int m_batchSize = 500;
-    int m_maxPushesInFlight = 1;
+    std::unique_ptr<SyncTransportPrivate> d;
 };
 
 } // namespace Synq
