@@ -591,7 +591,7 @@ void tst_SyncRun::pushesInFlightNeverShareAnItem()
                                           { QStringLiteral("title"), QStringLiteral("e") } }));
     m_engine->syncNow();
     waitForRequest();
-    // Compaction folded the update of a into its insert: a+b, then c+d, then e.
+    // Parallel transactions are never folded: a+b and c+d go first, then a's update and e.
     QCOMPARE(m_transport->pushes.size(), 2);
     auto keysOf = [](const FakeTransport::Push &p) {
         QStringList keys;
@@ -603,15 +603,18 @@ void tst_SyncRun::pushesInFlightNeverShareAnItem()
     QCOMPARE(keysOf(m_transport->pushes.at(1)), QStringList({ QStringLiteral("c"), QStringLiteral("d") }));
     // A change to b while its push is on its way waits for that answer.
     QVERIFY(m_todos->update(QStringLiteral("b"), QVariantMap { { QStringLiteral("title"), QStringLiteral("b2") } }));
-    m_transport->applyAt(1, 3); // c, d answered first: e + b would go beside a + b
+    m_transport->applyAt(1, 3); // c, d answered first: a's update + e would go beside a + b
     QCOMPARE(m_transport->pushes.size(), 1);
     m_transport->applyAll(1); // a, b
-    QTRY_COMPARE(m_transport->pushes.size(), 1);
-    QCOMPARE(keysOf(m_transport->pushes.at(0)), QStringList({ QStringLiteral("e"), QStringLiteral("b") }));
-    QCOMPARE(m_transport->pushes.at(0).request.mutations.at(1).baseVersion, 2); // after b's answer
-    m_transport->applyAll(5); // e, b
+    QTRY_COMPARE(m_transport->pushes.size(), 2); // two batches that share no item
+    QCOMPARE(keysOf(m_transport->pushes.at(0)), QStringList({ QStringLiteral("a"), QStringLiteral("e") }));
+    QCOMPARE(keysOf(m_transport->pushes.at(1)), QStringList({ QStringLiteral("b") }));
+    QCOMPARE(m_transport->pushes.at(1).request.mutations.at(0).baseVersion, 2); // after b's answer
+    m_transport->applyAll(5); // a, e
+    m_transport->applyAll(7); // b
     finishPulls();
     QCOMPARE(m_engine->status()->pendingCount(), 0);
+    QCOMPARE(m_todos->getByKey(QStringLiteral("a")).value(QStringLiteral("title")).toString(), QStringLiteral("a2"));
     QCOMPARE(m_todos->getByKey(QStringLiteral("b")).value(QStringLiteral("title")).toString(), QStringLiteral("b2"));
 }
 
