@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// SyncCollection's mutators: what the app passes becomes the ops of one local transaction.
+// SyncCollection's API for code: the mutators (what the app passes becomes the ops of one
+// local transaction) and the reads by row and by key.
 #include "synccollection_p.h"
 
 #include <synq/json.h>
@@ -176,6 +177,43 @@ Transaction *SyncCollection::removeMany(const QVariant &keys)
     return d->commitMany(keys, [this](const QVariant &key, LocalOp *op, SyncError *error) {
         return d->prepareRemove(key, op, error);
     });
+}
+
+QVariantMap SyncCollectionPrivate::rowMap(const StoreRow &row) const
+{
+    QVariantMap map = row.data().toVariantMap();
+    const QStringList names = SyncCollection::metaRoleNames();
+    for (int i = 0; i < names.size(); ++i)
+        map.insert(names.at(i), meta(row, SyncCollection::KeyRole + i));
+    return map;
+}
+
+/*!
+    Returns the row at \a row as a map: all the item's fields (declared or not) and the meta
+    roles. An empty map for a row out of range.
+*/
+QVariantMap SyncCollection::get(int row) const
+{
+    if (!d->store || row < 0 || row >= d->store->count())
+        return {};
+    return d->rowMap(d->store->row(row));
+}
+
+QVariantMap SyncCollection::getByKey(const QVariant &key) const
+{
+    const int row = indexOfKey(key);
+    return row < 0 ? QVariantMap() : get(row);
+}
+
+int SyncCollection::indexOfKey(const QVariant &key) const
+{
+    if (!d->store)
+        return -1;
+    SyncError ignored;
+    QString k;
+    if (!d->toKey(key, &k, &ignored))
+        return -1;
+    return d->store->locate(k);
 }
 
 } // namespace Synq
