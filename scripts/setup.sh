@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 # Installs what Synq needs on Debian bookworm (only what is missing) and configures + builds
-# the project in ./build. Used by scripts/demo.sh and scripts/test.sh.
+# the project in ./build (SYNQ_BUILD_DIR, SYNQ_BUILD_TYPE and extra cmake arguments change
+# that). Used by scripts/demo.sh, scripts/test.sh and scripts/test-sanitizers.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +32,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 build_type="${SYNQ_BUILD_TYPE:-RelWithDebInfo}"
-echo "== configuring and building ($build_type) in build/"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$build_type" "$@"
-cmake --build build -j2
+build_dir="${SYNQ_BUILD_DIR:-build}"
+echo "== configuring and building ($build_type) in $build_dir/"
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" "$@"
+cmake --build "$build_dir" -j2
