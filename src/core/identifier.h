@@ -4,6 +4,7 @@
 
 #include <synq/synq_export.h>
 
+#include <QtCore/QString>
 #include <QtCore/QStringView>
 
 namespace Synq {
@@ -16,6 +17,13 @@ namespace Synq {
     statement sees it.
 */
 SYNQ_EXPORT bool isValidIdentifier(QStringView name);
+
+/*
+    The id of one item across collections: collection + '/' + key. Collection names are
+    identifiers and cannot hold '/', so two different items never share an id, whatever their
+    keys hold.
+*/
+SYNQ_EXPORT QString itemId(const QString &collection, const QString &key);
 
 } // namespace Synq
 
