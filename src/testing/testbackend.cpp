@@ -39,16 +39,9 @@ SyncError validationError(const QString &message)
     return httpError(400, QStringLiteral("validation"), message);
 }
 
-bool isCleanText(const QString &text)
+bool isValidKey(const QString &key)
 {
-    if (text.contains(QChar(0)))
-        return false;
-    return QStringView(text).isValidUtf16();
-}
-
-bool isValidString(const QString &text, qsizetype maxLength)
-{
-    return !text.isEmpty() && text.size() <= maxLength && isCleanText(text);
+    return !PushRules::checkText(key, Protocol::MaxKeyLength);
 }
 
 // Cursors are the version the client has seen everything up to, in decimal.
@@ -90,11 +83,6 @@ void TestTransport::pull(const Protocol::PullRequest &request, PullCallback done
 
 TestBackendPrivate::TestBackendPrivate(TestBackend *q) : q(q) { }
 
-QString TestBackendPrivate::itemId(const QString &collection, const QString &key)
-{
-    return collection + QChar(0) + key;
-}
-
 SyncError TestBackendPrivate::unreachable()
 {
     SyncError error(SyncError::Network, QStringLiteral("The server cannot be reached."),
@@ -126,6 +114,13 @@ const TestBackendPrivate::Entry *TestBackendPrivate::find(const QString &collect
     return e == c->entries.cend() ? nullptr : &*e;
 }
 
+TestBackendPrivate::Entry TestBackendPrivate::stateOf(const QString &collection,
+                                                      const QString &key) const
+{
+    const Entry *entry = find(collection, key);
+    return entry ? *entry : Entry::missing();
+}
+
 // Writes the next version of key: the record data, or a tombstone when data is null.
 qint64 TestBackendPrivate::write(const QString &collection, const QString &key,
                                  const QJsonObject *data, QList<Undo> *undo)
@@ -137,11 +132,8 @@ qint64 TestBackendPrivate::write(const QString &collection, const QString &key,
                        it == c.entries.cend() ? std::nullopt : std::optional<Entry>(*it) });
     if (it != c.entries.cend())
         c.byVersion.remove(it->version);
-    Entry entry;
-    entry.version = ++currentVersion;
-    entry.deleted = data == nullptr;
-    if (data)
-        entry.data = *data;
+    const Entry entry = data ? Entry::live(++currentVersion, *data)
+                             : Entry::removed(++currentVersion);
     c.entries.insert(key, entry);
     c.byVersion.insert(entry.version, key);
     return entry.version;
@@ -175,57 +167,9 @@ std::optional<QString> TestBackendPrivate::keyOf(const QString &collection,
             return std::nullopt;
         key = QString::number(value.toInteger());
     }
-    if (!isValidString(key, Protocol::MaxKeyLength))
+    if (!isValidKey(key))
         return std::nullopt;
     return key;
-}
-
-// The checks synq-server makes before it applies anything (docs/protocol.md, Validation).
-bool TestBackendPrivate::validatePush(const PushRequest &request, SyncError *error)
-{
-    const QList<PushMutation> &mutations = request.mutations;
-    if (mutations.isEmpty()) {
-        *error = validationError(QStringLiteral("mutations: empty (1 to %1 items)")
-                                         .arg(Protocol::MaxMutationsPerPush));
-        return false;
-    }
-    if (mutations.size() > Protocol::MaxMutationsPerPush) {
-        *error = httpError(413, QStringLiteral("too-large"),
-                           QStringLiteral("mutations: %1 items, at most %2 per push")
-                                   .arg(mutations.size())
-                                   .arg(Protocol::MaxMutationsPerPush));
-        return false;
-    }
-    QSet<QString> ids;
-    QSet<QString> closedTransactions;
-    for (qsizetype i = 0; i < mutations.size(); ++i) {
-        const PushMutation &m = mutations.at(i);
-        auto fail = [&](const QString &what) {
-            *error = validationError(QStringLiteral("mutations[%1].%2").arg(i).arg(what));
-            return false;
-        };
-        if (!isValidString(m.id, Protocol::MaxIdLength))
-            return fail(QStringLiteral("id: must be 1 to 128 characters of valid text"));
-        if (!isValidString(m.tx, Protocol::MaxIdLength))
-            return fail(QStringLiteral("tx: must be 1 to 128 characters of valid text"));
-        if (ids.contains(m.id))
-            return fail(QStringLiteral("id: sent twice in one push"));
-        ids.insert(m.id);
-        if (i > 0 && mutations.at(i - 1).tx != m.tx) {
-            closedTransactions.insert(mutations.at(i - 1).tx);
-            if (closedTransactions.contains(m.tx))
-                return fail(QStringLiteral("tx: the mutations of %1 are not adjacent").arg(m.tx));
-        }
-        if (!isValidIdentifier(m.collection))
-            return fail(QStringLiteral("collection: not an identifier"));
-        if (!isValidString(m.key, Protocol::MaxKeyLength))
-            return fail(QStringLiteral("key: must be 1 to 512 characters of valid text"));
-        if (m.baseVersion && *m.baseVersion < 0)
-            return fail(QStringLiteral("baseVersion: not an integer >= 0, or null"));
-        if (m.op == MutationType::Update && m.data.isEmpty())
-            return fail(QStringLiteral("changes: empty"));
-    }
-    return true;
 }
 
 void TestBackendPrivate::push(const PushRequest &request, SyncTransport::PushCallback done)
@@ -236,7 +180,12 @@ void TestBackendPrivate::push(const PushRequest &request, SyncTransport::PushCal
         error = unreachable();
     } else if (!takeRequestFailure(TestBackend::PushRequests, &error)) {
         pushedMutations.append(request.mutations);
-        validatePush(request, &error);
+        // The checks synq-server makes before it applies anything, with its answer.
+        if (const std::optional<PushRules::Problem> problem = PushRules::checkPush(request))
+            error = httpError(problem->httpStatus,
+                              problem->httpStatus == 413 ? QStringLiteral("too-large")
+                                                         : QStringLiteral("validation"),
+                              problem->message());
     }
     if (error.isError()) {
         qCDebug(lcTesting) << "push of" << request.mutations.size()
@@ -253,31 +202,31 @@ void TestBackendPrivate::push(const PushRequest &request, SyncTransport::PushCal
 PushResponse TestBackendPrivate::applyPush(const PushRequest &request)
 {
     const QList<PushMutation> &mutations = request.mutations;
-    QList<PushResult> results(mutations.size());
-    Chains chains; // the chained-base facts live for one request only
+    PushResponse response;
+    response.results.resize(mutations.size());
+    PushRules::Batch batch; // what earlier mutations mean for later ones, in this request only
     for (qsizetype begin = 0; begin < mutations.size();) {
         qsizetype end = begin + 1;
         while (end < mutations.size() && mutations.at(end).tx == mutations.at(begin).tx)
             ++end;
-        applyTransaction(mutations, begin, end, &chains, &results);
+        applyTransaction(mutations, begin, end, &batch, &response.results);
         begin = end;
     }
-    PushResponse response;
-    response.results = results;
     return response;
 }
 
 /*
-    One client transaction, all or nothing:
+    One client transaction, all or nothing, under the rules synq-server applies (PushRules):
     - a failure queued by failNextPersist() answers every mutation of it, nothing is written;
     - mutation ids applied before answer with their remembered result (not applied again);
     - the others are checked and written in order; at the first conflict every write of this
-      transaction is taken back (versions included), that mutation reports the conflict as
-      the record is after the roll-back and its not-yet-remembered siblings are "rejected"
-      with Cancelled ("aborted" on the wire), retryable as the cause.
+      transaction is taken back (versions included) and forgotten by the batch, that
+      mutation reports the conflict as the record is after the roll-back and its
+      not-yet-remembered siblings are "rejected" with Cancelled ("aborted" on the wire),
+      retryable as the cause.
 */
 void TestBackendPrivate::applyTransaction(const QList<PushMutation> &mutations, qsizetype begin,
-                                          qsizetype end, Chains *chains,
+                                          qsizetype end, PushRules::Batch *batch,
                                           QList<PushResult> *results)
 {
     if (!persistFailures.isEmpty()) {
@@ -300,161 +249,87 @@ void TestBackendPrivate::applyTransaction(const QList<PushMutation> &mutations, 
             pending.append(i);
             continue;
         }
-        (*results)[i] = seen->result;
-        Chain &chain = (*chains)[itemId(m.collection, seen->result.key)];
-        for (const qint64 from : seen->appliedFrom)
-            chain.appliedFrom.insert(from);
-        chain.version = seen->result.version;
+        (*results)[i] = *seen;
+        batch->noteApplied(m.collection, m.key, seen->key, seen->version);
     }
+    // Remembered facts hold whatever happens to the rest of the transaction.
+    batch->keep();
     if (pending.isEmpty())
         return;
 
-    // This transaction's facts join the request's only if it is applied.
-    Chains txChains = *chains;
     QList<Undo> undo;
     const qint64 versionBefore = currentVersion;
-    QList<StoredResult> applied;
     qsizetype failed = -1;
     for (const qsizetype i : std::as_const(pending)) {
-        StoredResult result;
-        if (!applyOne(mutations.at(i), &txChains, &undo, &result)) {
+        if (!applyOne(mutations.at(i), batch, &undo, &(*results)[i])) {
             failed = i;
             break;
         }
-        applied.append(result);
     }
 
     if (failed >= 0) {
+        batch->undo();
         for (auto it = undo.crbegin(); it != undo.crend(); ++it)
             restore(*it);
         currentVersion = versionBefore;
-        const PushResult cause = conflictResult(mutations.at(failed));
+        const PushMutation &causeMutation = mutations.at(failed);
+        const PushResult cause = conflictResult(causeMutation, results->at(failed).key);
         for (const qsizetype i : std::as_const(pending)) {
             const PushMutation &m = mutations.at(i);
+            PushResult &r = (*results)[i];
             if (i == failed) {
-                (*results)[i] = cause;
+                r = cause;
                 continue;
             }
-            PushResult &r = (*results)[i];
+            r = PushResult();
             r.id = m.id;
             r.status = PushResult::Rejected;
-            r.key = m.key;
+            r.key = batch->serverKey(m.collection, m.key);
             r.error = SyncError(SyncError::Cancelled,
-                                QStringLiteral("Not applied: mutation %1 of transaction %2 ended "
-                                               "in a conflict.")
-                                        .arg(mutations.at(failed).id, m.tx),
+                                PushRules::abortedMessage(causeMutation.id, m.tx,
+                                                          QStringLiteral("conflict")),
                                 QStringLiteral("server error code: aborted"));
             r.error.setRetryable(cause.error.isRetryable());
         }
         return;
     }
 
-    for (qsizetype n = 0; n < pending.size(); ++n) {
-        const PushMutation &m = mutations.at(pending.at(n));
-        stored.insert(m.id, applied.at(n));
-        (*results)[pending.at(n)] = applied.at(n).result;
-    }
-    *chains = txChains;
+    for (const qsizetype i : std::as_const(pending))
+        stored.insert(mutations.at(i).id, results->at(i));
+    batch->keep();
 }
 
-/*
-    The rules of one mutation (docs/protocol.md, Push, per operation):
-    - the expected version is baseVersion; null skips the check. Chained base: when an earlier
-      mutation of this request on the same key was applied from version b (its own baseVersion,
-      or the version the record had), a later one whose baseVersion is b was made on top of it
-      and is checked against the version the earlier one produced;
-    - insert conflicts when a live record has the key, unless unchecked (then it overwrites);
-      on a removed key it writes the record anew;
-    - update conflicts when the record is not live, or is at another version;
-    - remove conflicts when the live record is at another version; removing a key that is
-      gone writes a new tombstone.
-*/
-bool TestBackendPrivate::applyOne(const PushMutation &m, Chains *chains, QList<Undo> *undo,
-                                  StoredResult *applied)
+// One mutation: false (result holds its id and key) when it conflicts.
+bool TestBackendPrivate::applyOne(const PushMutation &m, PushRules::Batch *batch,
+                                  QList<Undo> *undo, PushResult *result)
 {
-    const Entry *current = find(m.collection, m.key);
-    const bool live = current && current->isLive();
-    const qint64 currentVer = current ? current->version : 0;
-    const QString item = itemId(m.collection, m.key);
-
-    std::optional<qint64> expected = m.baseVersion;
-    if (expected) {
-        const auto chain = chains->constFind(item);
-        if (chain != chains->cend() && chain->appliedFrom.contains(*expected))
-            expected = chain->version;
-    }
-
-    bool conflict = false;
-    switch (m.op) {
-    case MutationType::Insert:
-        conflict = live && expected.has_value();
-        break;
-    case MutationType::Update:
-        conflict = !live || (expected && *expected != currentVer);
-        break;
-    case MutationType::Remove:
-        conflict = live && expected && *expected != currentVer;
-        break;
-    }
-    if (conflict)
+    result->id = m.id;
+    result->key = batch->serverKey(m.collection, m.key);
+    const Entry current = stateOf(m.collection, result->key);
+    const std::optional<qint64> expected =
+            batch->expectedVersion(m.collection, result->key, m.baseVersion);
+    if (PushRules::verdict(m.op, current, expected) == PushRules::Verdict::Conflict)
         return false;
 
-    QJsonObject data;
-    if (m.op == MutationType::Insert) {
-        data = m.data;
-    } else if (m.op == MutationType::Update) {
-        data = current->data;
-        for (auto it = m.data.constBegin(); it != m.data.constEnd(); ++it)
-            data.insert(it.key(), it.value());
-    }
-    const qint64 version =
-            write(m.collection, m.key, m.op == MutationType::Remove ? nullptr : &data, undo);
-
-    applied->appliedFrom = { currentVer };
-    if (m.baseVersion && *m.baseVersion != currentVer)
-        applied->appliedFrom.append(*m.baseVersion);
-    Chain &chain = (*chains)[item];
-    for (const qint64 from : std::as_const(applied->appliedFrom))
-        chain.appliedFrom.insert(from);
-    chain.version = version;
-
-    applied->result.id = m.id;
-    applied->result.status = PushResult::Applied;
-    applied->result.key = m.key;
-    applied->result.version = version;
+    const std::optional<QJsonObject> data = PushRules::written(m.op, current, m.data);
+    result->status = PushResult::Applied;
+    result->version = write(m.collection, result->key, data ? &*data : nullptr, undo);
+    batch->noteApplied(m.collection, m.key, result->key, result->version);
     return true;
 }
 
-PushResult TestBackendPrivate::conflictResult(const PushMutation &m) const
+PushResult TestBackendPrivate::conflictResult(const PushMutation &m, const QString &key) const
 {
-    const Entry *current = find(m.collection, m.key);
-    const bool live = current && current->isLive();
+    const PushRules::Conflict c =
+            PushRules::conflict(m.op, key, stateOf(m.collection, key), m.baseVersion);
     PushResult r;
     r.id = m.id;
     r.status = PushResult::Conflict;
-    r.key = m.key;
-    r.version = current ? current->version : 0;
-    if (live)
-        r.record = current->data;
-    r.deleted = !live;
-    QString message;
-    if (!current)
-        message = QStringLiteral("%1 does not exist").arg(m.key);
-    else if (!live)
-        message = QStringLiteral("%1 was removed at version %2")
-                          .arg(m.key)
-                          .arg(current->version);
-    else if (m.op == MutationType::Insert)
-        message = QStringLiteral("%1 already exists at version %2")
-                          .arg(m.key)
-                          .arg(current->version);
-    else
-        message = QStringLiteral("%1 is at version %2, not %3")
-                          .arg(m.key)
-                          .arg(current->version)
-                          .arg(m.baseVersion ? QString::number(*m.baseVersion)
-                                             : QStringLiteral("null"));
-    r.error = SyncError(SyncError::Conflict, message,
+    r.key = key;
+    r.version = c.version;
+    r.record = c.record;
+    r.deleted = c.deleted;
+    r.error = SyncError(SyncError::Conflict, c.message,
                         QStringLiteral("server error code: conflict"));
     r.error.setRetryable(false);
     return r;
@@ -495,7 +370,7 @@ void TestBackendPrivate::pull(const PullRequest &request, SyncTransport::PullCal
     if (c != collections.cend()) {
         for (auto it = c->byVersion.upperBound(since); it != c->byVersion.cend(); ++it) {
             const Entry &entry = c->entries[it.value()];
-            if (beginning && entry.deleted)
+            if (beginning && !entry.isLive())
                 continue;
             if (response.changes.size() == request.limit) {
                 response.hasMore = true;
@@ -505,8 +380,8 @@ void TestBackendPrivate::pull(const PullRequest &request, SyncTransport::PullCal
             change.collection = request.collection;
             change.key = it.value();
             change.version = entry.version;
-            change.deleted = entry.deleted;
-            if (!entry.deleted)
+            change.deleted = !entry.isLive();
+            if (entry.isLive())
                 change.data = entry.data;
             response.changes.append(change);
         }
@@ -703,7 +578,7 @@ qint64 TestBackend::emitUpdate(const QString &collection, const QVariantMap &rec
 */
 qint64 TestBackend::emitDelete(const QString &collection, const QString &key)
 {
-    if (!isValidIdentifier(collection) || !isValidString(key, Protocol::MaxKeyLength)) {
+    if (!isValidIdentifier(collection) || !isValidKey(key)) {
         qCWarning(lcTesting, "emitDelete: %s / %s is not a valid collection and key; ignored",
                   qPrintable(collection), qPrintable(key));
         return 0;
@@ -725,7 +600,7 @@ qint64 TestBackend::emitDelete(const QString &collection, const QString &key)
 qint64 TestBackend::injectConflict(const QString &collection, const QString &key,
                                    const QVariantMap &serverRecord)
 {
-    if (!isValidIdentifier(collection) || !isValidString(key, Protocol::MaxKeyLength)) {
+    if (!isValidIdentifier(collection) || !isValidKey(key)) {
         qCWarning(lcTesting,
                   "injectConflict: %s / %s is not a valid collection and key; ignored",
                   qPrintable(collection), qPrintable(key));

@@ -9,11 +9,11 @@
 // This file is not part of the Synq API. It may change from version to version without notice.
 //
 
+#include <synq/pushrules.h>
 #include <synq/testbackend.h>
 
 #include <QtCore/QHash>
 #include <QtCore/QMap>
-#include <QtCore/QSet>
 
 #include <optional>
 
@@ -43,38 +43,14 @@ class TestBackendPrivate
 public:
     explicit TestBackendPrivate(TestBackend *q);
 
-    // The state of one key: a live record or a tombstone (deleted).
-    struct Entry
-    {
-        qint64 version = 0;
-        bool deleted = false;
-        QJsonObject data;
-        bool isLive() const { return !deleted; }
-    };
+    // The state of one key: a live record or a tombstone (Removed); never Missing.
+    using Entry = PushRules::RecordState;
 
     struct Collection
     {
         QMap<QString, Entry> entries; // key -> latest state (a QMap: records() in key order)
         QMap<qint64, QString> byVersion; // version -> key, the change feed
     };
-
-    // A remembered applied result, and the versions its mutation was applied from (for the
-    // chained-base rule when it is replayed in a later request).
-    struct StoredResult
-    {
-        Protocol::PushResult result;
-        QList<qint64> appliedFrom;
-    };
-
-    // Within one push request: the last version a key got from an applied mutation, and the
-    // versions those mutations were applied from. A later mutation whose baseVersion is one
-    // of them was made on top of that change and is checked against `version` instead.
-    struct Chain
-    {
-        qint64 version = 0;
-        QSet<qint64> appliedFrom;
-    };
-    using Chains = QHash<QString, Chain>; // itemId(collection, key) -> chain
 
     // One write, remembered so that a failed transaction can be taken back.
     struct Undo
@@ -96,12 +72,15 @@ public:
     bool takeRequestFailure(TestBackend::RequestType type, SyncError *error);
     Protocol::PushResponse applyPush(const Protocol::PushRequest &request);
     void applyTransaction(const QList<Protocol::PushMutation> &mutations, qsizetype begin,
-                          qsizetype end, Chains *chains, QList<Protocol::PushResult> *results);
-    bool applyOne(const Protocol::PushMutation &m, Chains *chains, QList<Undo> *undo,
-                  StoredResult *applied);
-    Protocol::PushResult conflictResult(const Protocol::PushMutation &m) const;
+                          qsizetype end, PushRules::Batch *batch,
+                          QList<Protocol::PushResult> *results);
+    bool applyOne(const Protocol::PushMutation &m, PushRules::Batch *batch, QList<Undo> *undo,
+                  Protocol::PushResult *result);
+    Protocol::PushResult conflictResult(const Protocol::PushMutation &m,
+                                        const QString &key) const;
 
     const Entry *find(const QString &collection, const QString &key) const;
+    Entry stateOf(const QString &collection, const QString &key) const;
     qint64 write(const QString &collection, const QString &key, const QJsonObject *data,
                  QList<Undo> *undo = nullptr);
     void restore(const Undo &undo);
@@ -112,8 +91,6 @@ public:
     void deliverPull(Protocol::PullResponse response, SyncError error,
                      SyncTransport::PullCallback done, const QString &processedCollection);
 
-    static QString itemId(const QString &collection, const QString &key);
-    static bool validatePush(const Protocol::PushRequest &request, SyncError *error);
     static SyncError unreachable();
 
     TestBackend *q;
@@ -121,7 +98,7 @@ public:
 
     QHash<QString, Collection> collections;
     QHash<QString, QString> keyFields;
-    QHash<QString, StoredResult> stored; // mutation id -> its applied result
+    QHash<QString, Protocol::PushResult> stored; // mutation id -> its applied result
     qint64 currentVersion = 0;
 
     QList<Protocol::PushMutation> pushedMutations;
