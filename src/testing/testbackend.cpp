@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "testbackend_p.h"
 
-#include <synq/identifier.h>
+#include "testtransport_p.h"
 
-#include <QtCore/QJsonDocument>
+#include <synq/identifier.h>
+#include <synq/pushrules.h>
+
 #include <QtCore/QLoggingCategory>
-#include <QtCore/QPointer>
-#include <QtCore/QTimer>
 
 #include <utility>
 
@@ -15,143 +15,18 @@ Q_LOGGING_CATEGORY(lcTesting, "synq.testing", QtInfoMsg)
 namespace Synq {
 namespace Testing {
 
-using Protocol::Change;
-using Protocol::PullRequest;
-using Protocol::PullResponse;
 using Protocol::PushMutation;
-using Protocol::PushRequest;
-using Protocol::PushResponse;
-using Protocol::PushResult;
 
 namespace {
-
-// A transport-level error exactly as HttpTransport reports the same answer from synq-server.
-SyncError httpError(int status, const QString &code, const QString &message)
-{
-    const QJsonObject body { { QStringLiteral("error"),
-                               QJsonObject { { QStringLiteral("code"), code },
-                                             { QStringLiteral("message"), message } } } };
-    return Protocol::errorFromResponse(status, QJsonDocument(body).toJson(QJsonDocument::Compact));
-}
-
-SyncError validationError(const QString &message)
-{
-    return httpError(400, QStringLiteral("validation"), message);
-}
 
 bool isValidKey(const QString &key)
 {
     return !PushRules::checkText(key, Protocol::MaxKeyLength);
 }
 
-// Cursors are the version the client has seen everything up to, in decimal.
-bool parseCursor(const QString &text, qint64 *version)
-{
-    *version = 0;
-    if (text.isEmpty())
-        return true;
-    if (text.size() > 18)
-        return false;
-    for (const QChar c : text) {
-        if (c < QLatin1Char('0') || c > QLatin1Char('9'))
-            return false;
-    }
-    *version = text.toLongLong();
-    return true;
-}
-
 } // namespace
 
-// --- the transport ---------------------------------------------------------------------------
-
-TestTransport::TestTransport(TestBackendPrivate *backend, QObject *parent)
-    : SyncTransport(parent), m_backend(backend)
-{
-}
-
-void TestTransport::push(const Protocol::PushRequest &request, PushCallback done)
-{
-    m_backend->push(request, std::move(done));
-}
-
-void TestTransport::pull(const Protocol::PullRequest &request, PullCallback done)
-{
-    m_backend->pull(request, std::move(done));
-}
-
-// --- the backend -----------------------------------------------------------------------------
-
 TestBackendPrivate::TestBackendPrivate(TestBackend *q) : q(q) { }
-
-SyncError TestBackendPrivate::unreachable()
-{
-    SyncError error(SyncError::Network, QStringLiteral("The server cannot be reached."),
-                    QStringLiteral("TestBackend is offline"));
-    error.setRetryable(true);
-    error.setHttpStatus(0);
-    return error;
-}
-
-bool TestBackendPrivate::takeRequestFailure(TestBackend::RequestType type, SyncError *error)
-{
-    for (qsizetype i = 0; i < requestFailures.size(); ++i) {
-        const TestBackend::RequestType wanted = requestFailures.at(i).type;
-        if (wanted == TestBackend::AnyRequest || wanted == type) {
-            *error = requestFailures.takeAt(i).error;
-            return true;
-        }
-    }
-    return false;
-}
-
-const TestBackendPrivate::Entry *TestBackendPrivate::find(const QString &collection,
-                                                          const QString &key) const
-{
-    const auto c = collections.constFind(collection);
-    if (c == collections.cend())
-        return nullptr;
-    const auto e = c->entries.constFind(key);
-    return e == c->entries.cend() ? nullptr : &*e;
-}
-
-TestBackendPrivate::Entry TestBackendPrivate::stateOf(const QString &collection,
-                                                      const QString &key) const
-{
-    const Entry *entry = find(collection, key);
-    return entry ? *entry : Entry::missing();
-}
-
-// Writes the next version of key: the record data, or a tombstone when data is null.
-qint64 TestBackendPrivate::write(const QString &collection, const QString &key,
-                                 const QJsonObject *data, QList<Undo> *undo)
-{
-    Collection &c = collections[collection];
-    const auto it = c.entries.constFind(key);
-    if (undo)
-        undo->append({ collection, key,
-                       it == c.entries.cend() ? std::nullopt : std::optional<Entry>(*it) });
-    if (it != c.entries.cend())
-        c.byVersion.remove(it->version);
-    const Entry entry = data ? Entry::live(++currentVersion, *data)
-                             : Entry::removed(++currentVersion);
-    c.entries.insert(key, entry);
-    c.byVersion.insert(entry.version, key);
-    return entry.version;
-}
-
-void TestBackendPrivate::restore(const Undo &undo)
-{
-    Collection &c = collections[undo.collection];
-    const auto it = c.entries.constFind(undo.key);
-    if (it != c.entries.cend()) {
-        c.byVersion.remove(it->version);
-        c.entries.remove(undo.key);
-    }
-    if (undo.previous) {
-        c.entries.insert(undo.key, *undo.previous);
-        c.byVersion.insert(undo.previous->version, undo.key);
-    }
-}
 
 std::optional<QString> TestBackendPrivate::keyOf(const QString &collection,
                                                  const QVariantMap &record) const
@@ -170,262 +45,6 @@ std::optional<QString> TestBackendPrivate::keyOf(const QString &collection,
     if (!isValidKey(key))
         return std::nullopt;
     return key;
-}
-
-void TestBackendPrivate::push(const PushRequest &request, SyncTransport::PushCallback done)
-{
-    ++pushRequests;
-    SyncError error;
-    if (offline) {
-        error = unreachable();
-    } else if (!takeRequestFailure(TestBackend::PushRequests, &error)) {
-        pushedMutations.append(request.mutations);
-        // The checks synq-server makes before it applies anything, with its answer.
-        if (const std::optional<PushRules::Problem> problem = PushRules::checkPush(request))
-            error = httpError(problem->httpStatus,
-                              problem->httpStatus == 413 ? QStringLiteral("too-large")
-                                                         : QStringLiteral("validation"),
-                              problem->message());
-    }
-    if (error.isError()) {
-        qCDebug(lcTesting) << "push of" << request.mutations.size()
-                           << "mutations answered with" << error.toString();
-        deliverPush(PushResponse(), error, std::move(done), -1);
-        return;
-    }
-    const PushResponse response = applyPush(request);
-    qCDebug(lcTesting) << "push of" << request.mutations.size()
-                       << "mutations applied; version now" << currentVersion;
-    deliverPush(response, SyncError(), std::move(done), int(request.mutations.size()));
-}
-
-PushResponse TestBackendPrivate::applyPush(const PushRequest &request)
-{
-    const QList<PushMutation> &mutations = request.mutations;
-    PushResponse response;
-    response.results.resize(mutations.size());
-    PushRules::Batch batch; // what earlier mutations mean for later ones, in this request only
-    for (qsizetype begin = 0; begin < mutations.size();) {
-        qsizetype end = begin + 1;
-        while (end < mutations.size() && mutations.at(end).tx == mutations.at(begin).tx)
-            ++end;
-        applyTransaction(mutations, begin, end, &batch, &response.results);
-        begin = end;
-    }
-    return response;
-}
-
-/*
-    One client transaction, all or nothing, under the rules synq-server applies (PushRules):
-    - a failure queued by failNextPersist() answers every mutation of it, nothing is written;
-    - mutation ids applied before answer with their remembered result (not applied again);
-    - the others are checked and written in order; at the first conflict every write of this
-      transaction is taken back (versions included) and forgotten by the batch, that
-      mutation reports the conflict as the record is after the roll-back and its
-      not-yet-remembered siblings are "rejected" with Cancelled ("aborted" on the wire),
-      retryable as the cause.
-*/
-void TestBackendPrivate::applyTransaction(const QList<PushMutation> &mutations, qsizetype begin,
-                                          qsizetype end, PushRules::Batch *batch,
-                                          QList<PushResult> *results)
-{
-    if (!persistFailures.isEmpty()) {
-        const SyncError error = persistFailures.takeFirst();
-        for (qsizetype i = begin; i < end; ++i) {
-            PushResult &r = (*results)[i];
-            r.id = mutations.at(i).id;
-            r.status = error.isRetryable() ? PushResult::Retry : PushResult::Rejected;
-            r.key = mutations.at(i).key;
-            r.error = error;
-        }
-        return;
-    }
-
-    QList<qsizetype> pending;
-    for (qsizetype i = begin; i < end; ++i) {
-        const PushMutation &m = mutations.at(i);
-        const auto seen = stored.constFind(m.id);
-        if (seen == stored.cend()) {
-            pending.append(i);
-            continue;
-        }
-        (*results)[i] = *seen;
-        batch->noteApplied(m.collection, m.key, seen->key, seen->version);
-    }
-    // Remembered facts hold whatever happens to the rest of the transaction.
-    batch->keep();
-    if (pending.isEmpty())
-        return;
-
-    QList<Undo> undo;
-    const qint64 versionBefore = currentVersion;
-    qsizetype failed = -1;
-    for (const qsizetype i : std::as_const(pending)) {
-        if (!applyOne(mutations.at(i), batch, &undo, &(*results)[i])) {
-            failed = i;
-            break;
-        }
-    }
-
-    if (failed >= 0) {
-        batch->undo();
-        for (auto it = undo.crbegin(); it != undo.crend(); ++it)
-            restore(*it);
-        currentVersion = versionBefore;
-        const PushMutation &causeMutation = mutations.at(failed);
-        const PushResult cause = conflictResult(causeMutation, results->at(failed).key);
-        for (const qsizetype i : std::as_const(pending)) {
-            const PushMutation &m = mutations.at(i);
-            PushResult &r = (*results)[i];
-            if (i == failed) {
-                r = cause;
-                continue;
-            }
-            r = PushResult();
-            r.id = m.id;
-            r.status = PushResult::Rejected;
-            r.key = batch->serverKey(m.collection, m.key);
-            r.error = SyncError(SyncError::Cancelled,
-                                PushRules::abortedMessage(causeMutation.id, m.tx,
-                                                          QStringLiteral("conflict")),
-                                QStringLiteral("server error code: aborted"));
-            r.error.setRetryable(cause.error.isRetryable());
-        }
-        return;
-    }
-
-    for (const qsizetype i : std::as_const(pending))
-        stored.insert(mutations.at(i).id, results->at(i));
-    batch->keep();
-}
-
-// One mutation: false (result holds its id and key) when it conflicts.
-bool TestBackendPrivate::applyOne(const PushMutation &m, PushRules::Batch *batch,
-                                  QList<Undo> *undo, PushResult *result)
-{
-    result->id = m.id;
-    result->key = batch->serverKey(m.collection, m.key);
-    const Entry current = stateOf(m.collection, result->key);
-    const std::optional<qint64> expected =
-            batch->expectedVersion(m.collection, result->key, m.baseVersion);
-    if (PushRules::verdict(m.op, current, expected) == PushRules::Verdict::Conflict)
-        return false;
-
-    const std::optional<QJsonObject> data = PushRules::written(m.op, current, m.data);
-    result->status = PushResult::Applied;
-    result->version = write(m.collection, result->key, data ? &*data : nullptr, undo);
-    batch->noteApplied(m.collection, m.key, result->key, result->version);
-    return true;
-}
-
-PushResult TestBackendPrivate::conflictResult(const PushMutation &m, const QString &key) const
-{
-    const PushRules::Conflict c =
-            PushRules::conflict(m.op, key, stateOf(m.collection, key), m.baseVersion);
-    PushResult r;
-    r.id = m.id;
-    r.status = PushResult::Conflict;
-    r.key = key;
-    r.version = c.version;
-    r.record = c.record;
-    r.deleted = c.deleted;
-    r.error = SyncError(SyncError::Conflict, c.message,
-                        QStringLiteral("server error code: conflict"));
-    r.error.setRetryable(false);
-    return r;
-}
-
-void TestBackendPrivate::pull(const PullRequest &request, SyncTransport::PullCallback done)
-{
-    ++pullRequests;
-    SyncError error;
-    qint64 since = 0;
-    if (offline) {
-        error = unreachable();
-    } else if (takeRequestFailure(TestBackend::PullRequests, &error)) {
-    } else if (!isValidIdentifier(request.collection)) {
-        error = validationError(QStringLiteral("collection: not an identifier"));
-    } else if (request.limit < 1 || request.limit > Protocol::MaxChangesPerPull) {
-        error = validationError(QStringLiteral("limit: not an integer from 1 to %1")
-                                        .arg(Protocol::MaxChangesPerPull));
-    } else if (!parseCursor(request.cursor, &since)) {
-        error = validationError(QStringLiteral("since: not a cursor this server handed out"));
-    } else if (since > currentVersion) {
-        error = httpError(410, QStringLiteral("resync-required"),
-                          QStringLiteral("the cursor is ahead of this server: pull the "
-                                         "collection again from the beginning"));
-    }
-    if (error.isError()) {
-        qCDebug(lcTesting) << "pull of" << request.collection << "answered with"
-                           << error.toString();
-        deliverPull(PullResponse(), error, std::move(done), QString());
-        return;
-    }
-
-    // From the beginning only live records are listed (a snapshot); after a cursor, every
-    // change including deletions. Each key appears once, with its latest state.
-    const bool beginning = request.cursor.isEmpty();
-    PullResponse response;
-    const auto c = collections.constFind(request.collection);
-    if (c != collections.cend()) {
-        for (auto it = c->byVersion.upperBound(since); it != c->byVersion.cend(); ++it) {
-            const Entry &entry = c->entries[it.value()];
-            if (beginning && !entry.isLive())
-                continue;
-            if (response.changes.size() == request.limit) {
-                response.hasMore = true;
-                break;
-            }
-            Change change;
-            change.collection = request.collection;
-            change.key = it.value();
-            change.version = entry.version;
-            change.deleted = !entry.isLive();
-            if (entry.isLive())
-                change.data = entry.data;
-            response.changes.append(change);
-        }
-    }
-    response.cursor = QString::number(response.hasMore ? response.changes.constLast().version
-                                                       : currentVersion);
-    qCDebug(lcTesting) << "pull of" << request.collection << "since" << since << "lists"
-                       << response.changes.size() << "changes, cursor" << response.cursor;
-    deliverPull(response, SyncError(), std::move(done), request.collection);
-}
-
-// Answers never run inside push()/pull(): they are queued on the transport, so they are
-// dropped (never called) when the backend — and with it the transport — is destroyed first.
-void TestBackendPrivate::deliverPush(PushResponse response, SyncError error,
-                                     SyncTransport::PushCallback done, int processedMutations)
-{
-    if (!transport)
-        return; // the backend is being destroyed
-    QPointer<TestBackend> backend(q);
-    QTimer::singleShot(networkDelay, transport,
-                       [backend, response = std::move(response), error = std::move(error),
-                        done = std::move(done), processedMutations] {
-                           if (done)
-                               done(response, error);
-                           if (backend && processedMutations >= 0)
-                               Q_EMIT backend->pushed(processedMutations);
-                       });
-}
-
-void TestBackendPrivate::deliverPull(PullResponse response, SyncError error,
-                                     SyncTransport::PullCallback done,
-                                     const QString &processedCollection)
-{
-    if (!transport)
-        return; // the backend is being destroyed
-    QPointer<TestBackend> backend(q);
-    QTimer::singleShot(networkDelay, transport,
-                       [backend, response = std::move(response), error = std::move(error),
-                        done = std::move(done), processedCollection] {
-                           if (done)
-                               done(response, error);
-                           if (backend && !processedCollection.isEmpty())
-                               Q_EMIT backend->pulled(processedCollection);
-                       });
 }
 
 /*!
@@ -562,7 +181,7 @@ qint64 TestBackend::emitUpdate(const QString &collection, const QVariantMap &rec
         return 0;
     }
     const QJsonObject data = QJsonObject::fromVariantMap(record);
-    const qint64 version = d->write(collection, *key, &data);
+    const qint64 version = d->store.write(collection, *key, &data);
     if (!d->offline)
         d->transport->emitChangesAvailable();
     return version;
@@ -583,7 +202,7 @@ qint64 TestBackend::emitDelete(const QString &collection, const QString &key)
                   qPrintable(collection), qPrintable(key));
         return 0;
     }
-    const qint64 version = d->write(collection, key, nullptr);
+    const qint64 version = d->store.write(collection, key, nullptr);
     if (!d->offline)
         d->transport->emitChangesAvailable();
     return version;
@@ -607,7 +226,7 @@ qint64 TestBackend::injectConflict(const QString &collection, const QString &key
         return 0;
     }
     const QJsonObject data = QJsonObject::fromVariantMap(serverRecord);
-    return d->write(collection, key, &data);
+    return d->store.write(collection, key, &data);
 }
 
 int TestBackend::networkDelay() const
@@ -723,15 +342,7 @@ QVariantList TestBackend::pushedMutationList() const
 */
 QList<QJsonObject> TestBackend::records(const QString &collection) const
 {
-    QList<QJsonObject> list;
-    const auto c = d->collections.constFind(collection);
-    if (c == d->collections.cend())
-        return list;
-    for (const TestBackendPrivate::Entry &entry : c->entries) {
-        if (entry.isLive())
-            list.append(entry.data);
-    }
-    return list;
+    return d->store.records(collection);
 }
 
 /*!
@@ -741,7 +352,7 @@ QList<QJsonObject> TestBackend::records(const QString &collection) const
 */
 QJsonObject TestBackend::record(const QString &collection, const QString &key) const
 {
-    const TestBackendPrivate::Entry *entry = d->find(collection, key);
+    const TestStore::Entry *entry = d->store.find(collection, key);
     return entry && entry->isLive() ? entry->data : QJsonObject();
 }
 
@@ -751,7 +362,7 @@ QJsonObject TestBackend::record(const QString &collection, const QString &key) c
 */
 qint64 TestBackend::version(const QString &collection, const QString &key) const
 {
-    const TestBackendPrivate::Entry *entry = d->find(collection, key);
+    const TestStore::Entry *entry = d->store.find(collection, key);
     return entry ? entry->version : 0;
 }
 
@@ -760,7 +371,7 @@ qint64 TestBackend::version(const QString &collection, const QString &key) const
 */
 bool TestBackend::contains(const QString &collection, const QString &key) const
 {
-    const TestBackendPrivate::Entry *entry = d->find(collection, key);
+    const TestStore::Entry *entry = d->store.find(collection, key);
     return entry && entry->isLive();
 }
 
@@ -769,7 +380,7 @@ bool TestBackend::contains(const QString &collection, const QString &key) const
 */
 qint64 TestBackend::currentVersion() const
 {
-    return d->currentVersion;
+    return d->store.currentVersion();
 }
 
 /*!
@@ -797,9 +408,8 @@ int TestBackend::pullRequestCount() const
 */
 void TestBackend::reset()
 {
-    d->collections.clear();
-    d->stored.clear();
-    d->currentVersion = 0;
+    d->store.clear();
+    d->pushHandler.forgetResults();
     d->pushedMutations.clear();
     d->pushRequests = 0;
     d->pullRequests = 0;

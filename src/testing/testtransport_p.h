@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#ifndef SYNQ_TESTTRANSPORT_P_H
+#define SYNQ_TESTTRANSPORT_P_H
+
+//
+//  W A R N I N G
+//  -------------
+//
+// This file is not part of the Synq API. It may change from version to version without notice.
+//
+
+#include <synq/synctransport.h>
+#include <synq/testbackend.h>
+
+namespace Synq {
+namespace Testing {
+
+class TestBackendPrivate;
+
+/*
+    The SyncTransport a TestBackend hands out: the network between an engine and the
+    in-memory server. It answers each request as synq-server would (or as the backend's
+    controls say: offline, failNextRequest(), a refusal) and delivers the answer later from
+    the event loop. The backend owns it and deletes it first thing on destruction, which also
+    drops its queued answers.
+*/
+class TestTransport : public SyncTransport
+{
+public:
+    explicit TestTransport(TestBackendPrivate *backend, QObject *parent);
+
+    void push(const Protocol::PushRequest &request, PushCallback done) override;
+    void pull(const Protocol::PullRequest &request, PullCallback done) override;
+
+    void emitChangesAvailable() { Q_EMIT changesAvailable(); }
+
+private:
+    bool takeRequestFailure(TestBackend::RequestType type, SyncError *error);
+    void deliverPush(Protocol::PushResponse response, SyncError error, PushCallback done,
+                     int processedMutations);
+    void deliverPull(Protocol::PullResponse response, SyncError error, PullCallback done,
+                     const QString &processedCollection);
+    static SyncError unreachable();
+
+    TestBackendPrivate *m_backend;
+};
+
+} // namespace Testing
+} // namespace Synq
+
+#endif
