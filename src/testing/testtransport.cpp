@@ -83,6 +83,25 @@ bool TestTransport::takeRequestFailure(TestBackend::RequestType type, SyncError 
     return false;
 }
 
+// Answers never run inside push()/pull(): they are queued on the transport, so they are
+// dropped (never called) when the backend — and with it the transport — is destroyed first.
+template<typename Response, typename Callback>
+void TestTransport::deliver(Response response, SyncError error, Callback done,
+                            std::function<void(TestBackend *)> announce)
+{
+    if (!m_backend->transport)
+        return; // the backend is being destroyed
+    QPointer<TestBackend> backend(m_backend->q);
+    QTimer::singleShot(m_backend->networkDelay, this,
+                       [backend, response = std::move(response), error = std::move(error),
+                        done = std::move(done), announce = std::move(announce)] {
+                           if (done)
+                               done(response, error);
+                           if (backend && announce)
+                               announce(backend);
+                       });
+}
+
 void TestTransport::push(const PushRequest &request, PushCallback done)
 {
     ++m_backend->pushRequests;
@@ -101,14 +120,16 @@ void TestTransport::push(const PushRequest &request, PushCallback done)
     if (error.isError()) {
         qCDebug(lcTesting) << "push of" << request.mutations.size()
                            << "mutations answered with" << error.toString();
-        deliverPush(PushResponse(), error, std::move(done), -1);
+        deliver(PushResponse(), error, std::move(done), nullptr);
         return;
     }
     const PushResponse response =
             m_backend->pushHandler.run(request, &m_backend->persistFailures);
     qCDebug(lcTesting) << "push of" << request.mutations.size()
                        << "mutations applied; version now" << m_backend->store.currentVersion();
-    deliverPush(response, SyncError(), std::move(done), int(request.mutations.size()));
+    const int count = int(request.mutations.size());
+    deliver(response, SyncError(), std::move(done),
+            [count](TestBackend *backend) { Q_EMIT backend->pushed(count); });
 }
 
 void TestTransport::pull(const PullRequest &request, PullCallback done)
@@ -134,7 +155,7 @@ void TestTransport::pull(const PullRequest &request, PullCallback done)
     if (error.isError()) {
         qCDebug(lcTesting) << "pull of" << request.collection << "answered with"
                            << error.toString();
-        deliverPull(PullResponse(), error, std::move(done), QString());
+        deliver(PullResponse(), error, std::move(done), nullptr);
         return;
     }
 
@@ -147,41 +168,10 @@ void TestTransport::pull(const PullRequest &request, PullCallback done)
                                                        : m_backend->store.currentVersion());
     qCDebug(lcTesting) << "pull of" << request.collection << "since" << since << "lists"
                        << response.changes.size() << "changes, cursor" << response.cursor;
-    deliverPull(response, SyncError(), std::move(done), request.collection);
-}
-
-// Answers never run inside push()/pull(): they are queued on the transport, so they are
-// dropped (never called) when the backend — and with it the transport — is destroyed first.
-void TestTransport::deliverPush(PushResponse response, SyncError error, PushCallback done,
-                                int processedMutations)
-{
-    if (!m_backend->transport)
-        return; // the backend is being destroyed
-    QPointer<TestBackend> backend(m_backend->q);
-    QTimer::singleShot(m_backend->networkDelay, this,
-                       [backend, response = std::move(response), error = std::move(error),
-                        done = std::move(done), processedMutations] {
-                           if (done)
-                               done(response, error);
-                           if (backend && processedMutations >= 0)
-                               Q_EMIT backend->pushed(processedMutations);
-                       });
-}
-
-void TestTransport::deliverPull(PullResponse response, SyncError error, PullCallback done,
-                                const QString &processedCollection)
-{
-    if (!m_backend->transport)
-        return; // the backend is being destroyed
-    QPointer<TestBackend> backend(m_backend->q);
-    QTimer::singleShot(m_backend->networkDelay, this,
-                       [backend, response = std::move(response), error = std::move(error),
-                        done = std::move(done), processedCollection] {
-                           if (done)
-                               done(response, error);
-                           if (backend && !processedCollection.isEmpty())
-                               Q_EMIT backend->pulled(processedCollection);
-                       });
+    deliver(response, SyncError(), std::move(done),
+            [collection = request.collection](TestBackend *backend) {
+                Q_EMIT backend->pulled(collection);
+            });
 }
 
 } // namespace Testing

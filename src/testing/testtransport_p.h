@@ -12,6 +12,8 @@
 #include <synq/synctransport.h>
 #include <synq/testbackend.h>
 
+#include <functional>
+
 namespace Synq {
 namespace Testing {
 
@@ -36,10 +38,11 @@ public:
 
 private:
     bool takeRequestFailure(TestBackend::RequestType type, SyncError *error);
-    void deliverPush(Protocol::PushResponse response, SyncError error, PushCallback done,
-                     int processedMutations);
-    void deliverPull(Protocol::PullResponse response, SyncError error, PullCallback done,
-                     const QString &processedCollection);
+    // Calls done with the answer after the backend's networkDelay, then announce with the
+    // backend if it still exists.
+    template<typename Response, typename Callback>
+    void deliver(Response response, SyncError error, Callback done,
+                 std::function<void(TestBackend *)> announce);
     static SyncError unreachable();
 
     TestBackendPrivate *m_backend;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Synq::PushRules: the push rules synq-server and TestBackend share (docs/protocol.md, Push).
 
+#include "pushmutations.h"
+
 #include <synq/pushrules.h>
 
 #include <QtCore/QJsonArray>
@@ -13,6 +15,7 @@ using namespace Synq;
 using PushRules::Problem;
 using PushRules::RecordState;
 using PushRules::Verdict;
+using SynqTest::mutation;
 
 using Base = std::optional<qint64>;
 using Text = std::optional<QString>;
@@ -81,21 +84,6 @@ QString describe(const std::optional<Problem> &problem)
     if (!problem)
         return s("(fine)");
     return QStringLiteral("%1 [%2]").arg(problem->message()).arg(problem->httpStatus);
-}
-
-Protocol::PushMutation mutation(const char *id, const char *tx, MutationType op,
-                                const char *key, Base base, const QJsonObject &data = {},
-                                const char *collection = "todos")
-{
-    Protocol::PushMutation m;
-    m.id = s(id);
-    m.tx = s(tx);
-    m.collection = s(collection);
-    m.op = op;
-    m.key = s(key);
-    m.baseVersion = base;
-    m.data = data;
-    return m;
 }
 
 Protocol::PushRequest request(const QList<Protocol::PushMutation> &mutations,

@@ -2,6 +2,8 @@
 // Synq::Testing::TestBackend: the protocol rules through its transport, its controls, and a
 // few runs of a real SyncEngine against it.
 
+#include "pushmutations.h"
+
 #include <synq/synccollection.h>
 #include <synq/syncengine.h>
 #include <synq/testbackend.h>
@@ -19,8 +21,7 @@ using namespace Synq;
 using Synq::Protocol::PushMutation;
 using Synq::Protocol::PushResult;
 using Synq::Testing::TestBackend;
-
-Q_DECLARE_METATYPE(Synq::Protocol::PushMutation)
+using SynqTest::mutation;
 
 namespace {
 
@@ -30,21 +31,6 @@ constexpr int EngineTimeoutMs = 10000;
 QString s(const char *text)
 {
     return QString::fromUtf8(text);
-}
-
-PushMutation mutation(const char *id, const char *tx, MutationType op, const char *key,
-                      std::optional<qint64> base, const QJsonObject &data = QJsonObject(),
-                      const char *collection = "todos")
-{
-    PushMutation m;
-    m.id = s(id);
-    m.tx = s(tx);
-    m.collection = s(collection);
-    m.op = op;
-    m.key = s(key);
-    m.baseVersion = base;
-    m.data = data;
-    return m;
 }
 
 PushMutation insertOf(const char *id, const char *tx, const char *key, std::optional<qint64> base,
