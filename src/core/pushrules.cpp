@@ -13,11 +13,25 @@ constexpr double MaxSafeInteger = 9007199254740992.0;
 
 } // namespace
 
-/*
-    Within one batch, a mutation on a key that an earlier mutation of the batch wrote was made
-    by a client that had not seen that write's version yet (or had: then its base is that
-    version anyway), so any base it names is checked as the version the earlier one produced.
-    A null base stays unchecked.
+/*!
+    \namespace Synq::PushRules
+    \inmodule Synq
+    \brief The rules a backend applies to a push (docs/protocol.md, Push), as pure functions.
+
+    synq-server and Synq::Testing::TestBackend decide every push with these, so the two
+    answer alike (tests/auto/testing/tst_pushrulesparity.cpp holds them to it). See
+    pushrules.h for the pieces.
+*/
+
+/*!
+    Returns the version a mutation with \a baseVersion is checked against, or nullopt for no
+    check: \a producedInBatch when an earlier mutation of the batch wrote the key, else
+    \a baseVersion.
+
+    A mutation after an earlier write of its key in the same batch was made by a client that
+    had not seen that write's version yet (or had: then its base is that version anyway), so
+    whatever base it names is checked as the version the earlier one produced. A null base
+    stays unchecked.
 */
 std::optional<qint64> expectedVersion(std::optional<qint64> baseVersion,
                                       std::optional<qint64> producedInBatch)
@@ -27,8 +41,9 @@ std::optional<qint64> expectedVersion(std::optional<qint64> baseVersion,
     return baseVersion;
 }
 
-/*
-    docs/protocol.md, Push, per operation:
+/*!
+    Returns whether \a op on \a current, checked against \a expected (nullopt: unchecked),
+    is applied or is a conflict (docs/protocol.md, Push, per operation):
     - insert conflicts when a live record has the key and the check is on; with no check it
       overwrites, and a removed or never-written key is written anew;
     - update conflicts when the key is not live — there is nothing to apply its changes to —
@@ -54,8 +69,14 @@ Verdict verdict(MutationType op, const RecordState &current, std::optional<qint6
     return conflict ? Verdict::Conflict : Verdict::Apply;
 }
 
-// A field set to null stays, with the value null: changes are a partial record, not a patch
-// language, so there is no way to delete a field.
+/*!
+    Returns \a record with every field of \a changes set: the one way an update's changes are
+    applied, on the server, in TestBackend and in the client's optimistic overlay.
+
+    A field set to null stays, with the value null: changes are a partial record, not a patch
+    language, so there is no way to delete a field. Nested objects and arrays are replaced
+    whole.
+*/
 QJsonObject applyChanges(QJsonObject record, const QJsonObject &changes)
 {
     for (auto it = changes.constBegin(); it != changes.constEnd(); ++it)
@@ -63,6 +84,10 @@ QJsonObject applyChanges(QJsonObject record, const QJsonObject &changes)
     return record;
 }
 
+/*!
+    Returns what an applied \a op with \a data (an insert's record, an update's changes)
+    writes over \a current: a record, or nullopt for the tombstone of a remove.
+*/
 std::optional<QJsonObject> written(MutationType op, const RecordState &current,
                                    const QJsonObject &data)
 {
@@ -77,7 +102,11 @@ std::optional<QJsonObject> written(MutationType op, const RecordState &current,
     return std::nullopt;
 }
 
-// The message names the base the client sent, which is what it can compare with its outbox.
+/*!
+    Returns the conflict result of \a op on \a key as \a current stands after the failed
+    transaction was rolled back. The message names \a baseVersion as the client sent it,
+    which is what it can find in its outbox.
+*/
 Conflict conflict(MutationType op, const QString &key, const RecordState &current,
                   std::optional<qint64> baseVersion)
 {
@@ -106,6 +135,10 @@ Conflict conflict(MutationType op, const QString &key, const RecordState &curren
     return c;
 }
 
+/*!
+    Returns the message of a sibling that was not applied because mutation \a causeId of
+    transaction \a tx ended in \a causeStatus ("conflict").
+*/
 QString abortedMessage(const QString &causeId, const QString &tx, const QString &causeStatus)
 {
     return QStringLiteral("not applied: mutation %1 of transaction %2 ended in %3")
@@ -113,6 +146,17 @@ QString abortedMessage(const QString &causeId, const QString &tx, const QString 
 }
 
 // --- Batch -----------------------------------------------------------------------------------
+
+/*!
+    \class Synq::PushRules::Batch
+    \inmodule Synq
+    \brief What the mutations of one push applied so far mean for the ones after them.
+
+    A backend notes every applied mutation (and every stored result it returns for a repeated
+    mutation id) with noteApplied(), calls keep() when a transaction is applied and undo()
+    when it was rolled back, so that a failed transaction leaves nothing behind for the rest
+    of the push. clear() starts the next push.
+*/
 
 QString Batch::serverKey(const QString &collection, const QString &key) const
 {
@@ -240,6 +284,12 @@ std::optional<Problem> BatchShape::add(qsizetype index, const QString &id, const
     return std::nullopt;
 }
 
+/*!
+    Returns the first problem of \a request in the order synq-server reads a push body
+    (client, batch, the number of mutations, then each mutation field by field), or nullopt
+    when it may be applied. Backends that receive decoded requests (TestBackend) refuse with
+    it what synq-server refuses, in the same words.
+*/
 std::optional<Problem> checkPush(const Protocol::PushRequest &request)
 {
     if (!request.client.isEmpty()) {

@@ -63,8 +63,10 @@ std::optional<QString> TestBackendPrivate::keyOf(const QString &collection,
     answers push and pull requests the way synq-server does (docs/protocol.md): one global,
     strictly increasing version sequence; mutations of one transaction applied all or nothing;
     idempotency by mutation id; conflicts by baseVersion; a change feed with tombstones and
-    cursors. It never touches a database or the network, and everything lives on the thread
-    that owns the backend.
+    cursors. Pushes are decided by the same rules as synq-server's, Synq::PushRules, and a
+    push synq-server refuses is refused here with the same status and message. It never
+    touches a database or the network, and everything lives on the thread that owns the
+    backend.
 
     Answers are always delivered later from the event loop, never inside the request call:
     after networkDelay milliseconds, or on the next event loop pass when the delay is 0. The
