@@ -9,9 +9,13 @@ namespace Server {
 
 namespace {
 
-QString itemId(const QString &collection, const QString &key)
+PushRules::RecordState stateOf(const StoredRecord &record)
 {
-    return collection + QChar(0) + key;
+    if (!record.exists)
+        return PushRules::RecordState::missing();
+    if (record.deleted)
+        return PushRules::RecordState::removed(record.version);
+    return PushRules::RecordState::live(record.version, record.data);
 }
 
 QJsonObject errorObject(const QString &code, const QString &message, bool retryable)
@@ -59,8 +63,7 @@ PushHandler::Outcome PushHandler::run(const QString &owner, const PushRequest &r
     const QList<PushMutation> &mutations = request.mutations;
     QList<QJsonObject> results(mutations.size());
     QList<bool> stored(mutations.size(), false); // the result was remembered from before
-    m_produced.clear();
-    m_assigned.clear();
+    m_batch.clear();
     Outcome outcome;
     auto retryFrom = [&](qsizetype begin, qsizetype end) {
         for (qsizetype i = begin; i < end; ++i)
@@ -127,35 +130,31 @@ bool PushHandler::runTransaction(const QString &owner, const QList<PushMutation>
         if (seen) {
             (*results)[i] = *seen;
             (*stored)[i] = true;
-            noteApplied(mutations.at(i), *seen, &m_produced, &m_assigned);
+            noteStored(mutations.at(i), *seen);
         } else {
             pending.append(i);
         }
     }
     // Remembered facts hold whatever happens to the rest of the transaction.
-    m_produced.keep();
-    m_assigned.keep();
+    m_batch.keep();
     if (pending.isEmpty())
         return m_store->releaseSavepoint();
 
     // Facts of this transaction join the batch's only if it is applied.
-    auto forget = [this] {
-        m_produced.undo();
-        m_assigned.undo();
-    };
+    auto forget = [this] { m_batch.undo(); };
     QList<QJsonObject> applied;
     qsizetype failed = -1;
     QString failedKey;
     for (const qsizetype i : std::as_const(pending)) {
         const PushMutation &m = mutations.at(i);
-        Verdict verdict = Verdict::Applied;
+        PushRules::Verdict verdict = PushRules::Verdict::Apply;
         Applied result;
-        if (!applyOne(owner, m, &m_produced, &m_assigned, &verdict, &result, &failedKey)) {
+        if (!applyOne(owner, m, &verdict, &result, &failedKey)) {
             forget();
             m_store->rollbackToSavepoint();
             return false;
         }
-        if (verdict != Verdict::Applied) {
+        if (verdict != PushRules::Verdict::Apply) {
             failed = i;
             break;
         }
@@ -181,11 +180,9 @@ bool PushHandler::runTransaction(const QString &owner, const QList<PushMutation>
                 continue;
             }
             (*results)[i] = rejectedResult(
-                    m.id, m_assigned.value(itemId(m.collection, m.key), m.key),
-                    QStringLiteral("aborted"),
-                    QStringLiteral("not applied: mutation %1 of transaction %2 ended in %3")
-                            .arg(mutations.at(failed).id, m.tx,
-                                 cause.value(QStringLiteral("status")).toString()),
+                    m.id, m_batch.serverKey(m.collection, m.key), QStringLiteral("aborted"),
+                    PushRules::abortedMessage(mutations.at(failed).id, m.tx,
+                                              cause.value(QStringLiteral("status")).toString()),
                     retryable);
         }
         return true;
@@ -204,91 +201,62 @@ bool PushHandler::runTransaction(const QString &owner, const QList<PushMutation>
     }
     for (qsizetype n = 0; n < pending.size(); ++n)
         (*results)[pending.at(n)] = applied.at(n);
-    m_produced.keep();
-    m_assigned.keep();
+    m_batch.keep();
     return true;
 }
 
 /*
-    The rules of one mutation (docs/protocol.md, Push):
-    - the expected version is baseVersion, or — when an earlier mutation of this batch wrote
-      the key — the version that one produced; baseVersion null skips the check;
-    - insert: a conflict if a live record has the key (unless unchecked: it then overwrites);
-      a removed key is written anew. In a collection with server-assigned keys it always makes
-      a new record under a fresh key ("s" + its version), also written into the data's "id";
-    - update: a conflict if the record is not live (removed or never written) — there is
-      nothing to apply the changes to — or is at another version; otherwise the changed
-      fields are set (a null value sets null);
-    - remove: a conflict if the live record is at another version; removing a record that is
-      already gone succeeds and writes a new tombstone.
+    One mutation under the rules of docs/protocol.md (PushRules): it goes to the key the batch
+    redirected it to, is checked against the version PushRules::Batch expects, and writes what
+    PushRules::written() says. In a collection with server-assigned keys an insert always
+    makes a new record under a fresh key instead.
 */
-bool PushHandler::applyOne(const QString &owner, const PushMutation &m, Produced *produced,
-                           Assigned *assigned, Verdict *verdict, Applied *applied,
-                           QString *conflictKey)
+bool PushHandler::applyOne(const QString &owner, const PushMutation &m,
+                           PushRules::Verdict *verdict, Applied *applied, QString *conflictKey)
 {
-    *verdict = Verdict::Applied;
-    if (m.op == PushMutation::Insert && m_serverAssignedKeys.contains(m.collection)) {
-        StoredRecord existing;
-        qint64 version = 0;
-        QString key;
-        do {
-            version = m_store->nextVersion();
-            key = QStringLiteral("s%1").arg(version);
-            if (!m_store->loadRecord(owner, m.collection, key, &existing))
-                return false;
-        } while (existing.exists); // only if the collection once had client keys like these
-        QJsonObject data = m.data;
-        data.insert(QStringLiteral("id"), key);
-        if (!m_store->writeRecord(owner, m.collection, key, version, &data))
-            return false;
-        assigned->insert(itemId(m.collection, m.key), key);
-        produced->insert(itemId(m.collection, key), version);
-        *applied = { key, version };
-        return true;
-    }
+    *verdict = PushRules::Verdict::Apply;
+    if (m.op == MutationType::Insert && m_serverAssignedKeys.contains(m.collection))
+        return insertUnderNewKey(owner, m, applied);
 
-    const QString key = assigned->value(itemId(m.collection, m.key), m.key);
-    const QString item = itemId(m.collection, key);
-    StoredRecord current;
-    if (!m_store->loadRecord(owner, m.collection, key, &current))
+    const QString key = m_batch.serverKey(m.collection, m.key);
+    StoredRecord stored;
+    if (!m_store->loadRecord(owner, m.collection, key, &stored))
         return false;
-    std::optional<qint64> expected = m.baseVersion;
-    if (expected && produced->contains(item))
-        expected = produced->value(item);
-
-    bool conflict = false;
-    switch (m.op) {
-    case PushMutation::Insert:
-        conflict = current.isLive() && expected.has_value();
-        break;
-    case PushMutation::Update:
-        conflict = !current.isLive() || (expected && *expected != current.version);
-        break;
-    case PushMutation::Remove:
-        conflict = current.isLive() && expected && *expected != current.version;
-        break;
-    }
-    if (conflict) {
-        *verdict = Verdict::Conflict;
+    const PushRules::RecordState current = stateOf(stored);
+    *verdict = PushRules::verdict(m.op, current,
+                                  m_batch.expectedVersion(m.collection, key, m.baseVersion));
+    if (*verdict == PushRules::Verdict::Conflict) {
         *conflictKey = key;
         return true;
     }
 
     const qint64 version = m_store->nextVersion();
-    bool written = false;
-    if (m.op == PushMutation::Insert) {
-        written = m_store->writeRecord(owner, m.collection, key, version, &m.data);
-    } else if (m.op == PushMutation::Update) {
-        QJsonObject data = current.data;
-        for (auto it = m.data.constBegin(); it != m.data.constEnd(); ++it)
-            data.insert(it.key(), it.value());
-        written = m_store->writeRecord(owner, m.collection, key, version, &data);
-    } else {
-        written = m_store->writeRecord(owner, m.collection, key, version, nullptr);
-    }
-    if (!written)
+    const std::optional<QJsonObject> data = PushRules::written(m.op, current, m.data);
+    if (!m_store->writeRecord(owner, m.collection, key, version, data ? &*data : nullptr))
         return false;
-    produced->insert(item, version);
+    m_batch.noteApplied(m.collection, m.key, key, version);
+    *applied = { key, version };
+    return true;
+}
+
+// The new key is "s" + its version, also written into the data's "id".
+bool PushHandler::insertUnderNewKey(const QString &owner, const PushMutation &m,
+                                    Applied *applied)
+{
+    StoredRecord existing;
+    qint64 version = 0;
+    QString key;
+    do {
+        version = m_store->nextVersion();
+        key = QStringLiteral("s%1").arg(version);
+        if (!m_store->loadRecord(owner, m.collection, key, &existing))
+            return false;
+    } while (existing.exists); // only if the collection once had client keys like these
+    QJsonObject data = m.data;
+    data.insert(QStringLiteral("id"), key);
+    if (!m_store->writeRecord(owner, m.collection, key, version, &data))
+        return false;
+    m_batch.noteApplied(m.collection, m.key, key, version);
     *applied = { key, version };
     return true;
 }
@@ -300,41 +268,26 @@ QJsonObject PushHandler::conflictResult(const QString &owner, const PushMutation
     StoredRecord current;
     if (!m_store->loadRecord(owner, m.collection, key, &current))
         return QJsonObject();
-    QString message;
-    if (!current.exists)
-        message = QStringLiteral("%1 does not exist").arg(key);
-    else if (current.deleted)
-        message = QStringLiteral("%1 was removed at version %2").arg(key).arg(current.version);
-    else if (m.op == PushMutation::Insert)
-        message = QStringLiteral("%1 already exists at version %2").arg(key).arg(current.version);
-    else
-        message = QStringLiteral("%1 is at version %2, not %3")
-                          .arg(key)
-                          .arg(current.version)
-                          .arg(m.baseVersion ? QString::number(*m.baseVersion)
-                                             : QStringLiteral("null"));
+    const PushRules::Conflict c = PushRules::conflict(m.op, key, stateOf(current), m.baseVersion);
     return QJsonObject {
         { QStringLiteral("id"), m.id },
         { QStringLiteral("status"), QStringLiteral("conflict") },
         { QStringLiteral("key"), key },
-        { QStringLiteral("version"), current.version },
+        { QStringLiteral("version"), c.version },
         { QStringLiteral("record"),
-          current.isLive() ? QJsonValue(current.data) : QJsonValue(QJsonValue::Null) },
-        { QStringLiteral("deleted"), !current.isLive() },
-        { QStringLiteral("error"), errorObject(QStringLiteral("conflict"), message, false) },
+          c.record ? QJsonValue(*c.record) : QJsonValue(QJsonValue::Null) },
+        { QStringLiteral("deleted"), c.deleted },
+        { QStringLiteral("error"), errorObject(QStringLiteral("conflict"), c.message, false) },
     };
 }
 
-void PushHandler::noteApplied(const PushMutation &m, const QJsonObject &result,
-                              Produced *produced, Assigned *assigned) const
+// A result remembered from before counts for the batch as if applied now.
+void PushHandler::noteStored(const PushMutation &m, const QJsonObject &result)
 {
     if (result.value(QStringLiteral("status")).toString() != QLatin1String("applied"))
         return;
-    const QString key = result.value(QStringLiteral("key")).toString();
-    if (key != m.key)
-        assigned->insert(itemId(m.collection, m.key), key);
-    produced->insert(itemId(m.collection, key),
-                     result.value(QStringLiteral("version")).toInteger());
+    m_batch.noteApplied(m.collection, m.key, result.value(QStringLiteral("key")).toString(),
+                        result.value(QStringLiteral("version")).toInteger());
 }
 
 } // namespace Server

@@ -4,13 +4,11 @@
 
 #include "pushrequest.h"
 
-#include <QtCore/QHash>
+#include <synq/pushrules.h>
+
 #include <QtCore/QJsonArray>
 #include <QtCore/QSet>
 #include <QtCore/QString>
-
-#include <optional>
-#include <utility>
 
 namespace Synq {
 namespace Server {
@@ -50,49 +48,6 @@ public:
     Outcome run(const QString &owner, const PushRequest &request);
 
 private:
-    // A hash whose changes since the last keep() can be undone: a transaction's facts join
-    // the batch's only if it is applied. (Copying the batch's hash for every transaction
-    // instead made a 500-transaction push quadratic: a fifth of the server's time.)
-    template<typename V>
-    class Journaled
-    {
-    public:
-        bool contains(const QString &key) const { return m_hash.contains(key); }
-        V value(const QString &key, const V &fallback = V()) const
-        {
-            return m_hash.value(key, fallback);
-        }
-        void insert(const QString &key, const V &value)
-        {
-            const auto it = m_hash.constFind(key);
-            m_undo.append({ key, it == m_hash.cend() ? std::nullopt : std::optional<V>(*it) });
-            m_hash.insert(key, value);
-        }
-        void keep() { m_undo.clear(); }
-        void undo()
-        {
-            for (auto it = m_undo.crbegin(); it != m_undo.crend(); ++it) {
-                if (it->second)
-                    m_hash.insert(it->first, *it->second);
-                else
-                    m_hash.remove(it->first);
-            }
-            m_undo.clear();
-        }
-        void clear()
-        {
-            m_hash.clear();
-            m_undo.clear();
-        }
-
-    private:
-        QHash<QString, V> m_hash;
-        QList<std::pair<QString, std::optional<V>>> m_undo;
-    };
-    using Produced = Journaled<qint64>; // item -> the version an earlier mutation produced
-    using Assigned = Journaled<QString>; // item as the client named it -> server-assigned key
-
-    enum class Verdict { Applied, Conflict };
     struct Applied
     {
         QString key;
@@ -102,17 +57,16 @@ private:
     bool runTransaction(const QString &owner, const QList<PushMutation> &mutations,
                         qsizetype begin, qsizetype end, QList<QJsonObject> *results,
                         QList<bool> *stored);
-    bool applyOne(const QString &owner, const PushMutation &m, Produced *produced,
-                  Assigned *assigned, Verdict *verdict, Applied *applied, QString *conflictKey);
+    bool applyOne(const QString &owner, const PushMutation &m, PushRules::Verdict *verdict,
+                  Applied *applied, QString *conflictKey);
+    bool insertUnderNewKey(const QString &owner, const PushMutation &m, Applied *applied);
     QJsonObject conflictResult(const QString &owner, const PushMutation &m, const QString &key);
-    void noteApplied(const PushMutation &m, const QJsonObject &result, Produced *produced,
-                     Assigned *assigned) const;
+    void noteStored(const PushMutation &m, const QJsonObject &result);
 
     ServerStore *m_store;
     QSet<QString> m_serverAssignedKeys;
     // Batch-wide facts of applied (or earlier remembered) mutations.
-    Produced m_produced;
-    Assigned m_assigned;
+    PushRules::Batch m_batch;
 };
 
 } // namespace Server

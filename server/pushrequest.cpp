@@ -3,25 +3,15 @@
 
 #include "protocolrules.h"
 
-#include <QtCore/QHash>
+#include <synq/pushrules.h>
+
 #include <QtCore/QJsonArray>
 #include <QtCore/QJsonDocument>
-#include <QtCore/QSet>
 
 namespace Synq {
 namespace Server {
 
 namespace {
-
-// 2^53: beyond it a JSON number no longer holds every integer.
-constexpr double MaxSafeInteger = 9007199254740992.0;
-
-// Keys and ids are stored and compared as text: no NUL (PostgreSQL text cannot hold it) and no
-// lone surrogate (it would not survive the UTF-8 round trip).
-bool isCleanText(const QString &text)
-{
-    return text.isValidUtf16() && !text.contains(QChar(0));
-}
 
 class Decoder
 {
@@ -33,6 +23,10 @@ public:
         m_failure->status = status;
         m_failure->message = path.isEmpty() ? problem : path + QStringLiteral(": ") + problem;
         return false;
+    }
+    bool fail(const PushRules::Problem &problem)
+    {
+        return fail(problem.field, problem.text, problem.httpStatus);
     }
 
     // A required string of 1 to maxLength UTF-16 units.
@@ -47,10 +41,8 @@ public:
         if (!value.isString())
             return fail(where, QStringLiteral("not a string"));
         const QString text = value.toString();
-        if (text.isEmpty() || text.size() > maxLength)
-            return fail(where, QStringLiteral("must be 1 to %1 characters").arg(maxLength));
-        if (!isCleanText(text))
-            return fail(where, QStringLiteral("contains NUL or invalid UTF-16"));
+        if (const std::optional<QString> problem = PushRules::checkText(text, maxLength))
+            return fail(where, *problem);
         *out = text;
         return true;
     }
@@ -90,18 +82,11 @@ bool decodePushRequest(const QByteArray &body, PushRequest *request, DecodeFailu
     if (!mutations.isArray())
         return d.fail(QStringLiteral("mutations"), QStringLiteral("not an array"));
     const QJsonArray array = mutations.toArray();
-    if (array.isEmpty())
-        return d.fail(QStringLiteral("mutations"),
-                      QStringLiteral("empty (1 to %1 items)").arg(MaxMutationsPerPush));
-    if (array.size() > MaxMutationsPerPush)
-        return d.fail(QStringLiteral("mutations"),
-                      QStringLiteral("%1 items, at most %2 per push: split the batch")
-                              .arg(array.size())
-                              .arg(MaxMutationsPerPush),
-                      413);
+    if (const std::optional<PushRules::Problem> problem =
+                PushRules::checkMutationCount(array.size()))
+        return d.fail(*problem);
 
-    QHash<QString, qsizetype> ids; // mutation id -> index
-    QSet<QString> closedTransactions;
+    PushRules::BatchShape shape;
     result.mutations.reserve(array.size());
     for (qsizetype i = 0; i < array.size(); ++i) {
         const QString path = QStringLiteral("mutations[%1]").arg(i);
@@ -112,38 +97,25 @@ bool decodePushRequest(const QByteArray &body, PushRequest *request, DecodeFailu
         if (!d.string(o, path, "id", MaxIdLength, &m.id)
             || !d.string(o, path, "tx", MaxIdLength, &m.tx))
             return false;
-        if (ids.contains(m.id))
-            return d.fail(path + QStringLiteral(".id"),
-                          QStringLiteral("the same id as mutations[%1]").arg(ids.value(m.id)));
-        ids.insert(m.id, i);
-        // Mutations of one transaction are adjacent: a tx seen before must be the previous one.
-        if (!result.mutations.isEmpty() && result.mutations.constLast().tx != m.tx) {
-            closedTransactions.insert(result.mutations.constLast().tx);
-            if (closedTransactions.contains(m.tx))
-                return d.fail(path + QStringLiteral(".tx"),
-                              QStringLiteral("transaction %1 is not adjacent: its mutations must "
-                                             "follow each other")
-                                      .arg(m.tx));
-        }
+        if (const std::optional<PushRules::Problem> problem = shape.add(i, m.id, m.tx))
+            return d.fail(*problem);
 
         const QJsonValue collection = o.value(QLatin1String("collection"));
         if (collection.isUndefined())
             return d.fail(path + QStringLiteral(".collection"), QStringLiteral("missing"));
         if (!collection.isString())
             return d.fail(path + QStringLiteral(".collection"), QStringLiteral("not a string"));
-        if (!isIdentifier(collection.toString()))
-            return d.fail(path + QStringLiteral(".collection"),
-                          QStringLiteral("not an identifier ([A-Za-z_][A-Za-z0-9_]*, at most 64 "
-                                         "characters, not starting with sqlite_)"));
         m.collection = collection.toString();
+        if (const std::optional<QString> problem = PushRules::checkCollection(m.collection))
+            return d.fail(path + QStringLiteral(".collection"), *problem);
 
         const QJsonValue op = o.value(QLatin1String("op"));
         if (op == QJsonValue(QStringLiteral("insert")))
-            m.op = PushMutation::Insert;
+            m.op = MutationType::Insert;
         else if (op == QJsonValue(QStringLiteral("update")))
-            m.op = PushMutation::Update;
+            m.op = MutationType::Update;
         else if (op == QJsonValue(QStringLiteral("remove")))
-            m.op = PushMutation::Remove;
+            m.op = MutationType::Remove;
         else if (op.isUndefined())
             return d.fail(path + QStringLiteral(".op"), QStringLiteral("missing"));
         else
@@ -154,19 +126,11 @@ bool decodePushRequest(const QByteArray &body, PushRequest *request, DecodeFailu
             return false;
 
         const QJsonValue base = o.value(QLatin1String("baseVersion"));
-        if (base.isUndefined())
-            return d.fail(path + QStringLiteral(".baseVersion"),
-                          QStringLiteral("missing (an integer >= 0, or null)"));
-        if (!base.isNull()) {
-            const double value = base.toDouble(-1);
-            if (!base.isDouble() || value < 0 || value >= MaxSafeInteger
-                || value != double(base.toInteger()))
-                return d.fail(path + QStringLiteral(".baseVersion"),
-                              QStringLiteral("not an integer >= 0, or null"));
-            m.baseVersion = base.toInteger();
-        }
+        if (const std::optional<QString> problem = PushRules::checkBaseVersion(base))
+            return d.fail(path + QStringLiteral(".baseVersion"), *problem);
+        m.baseVersion = base.isNull() ? std::nullopt : std::optional<qint64>(base.toInteger());
 
-        if (m.op == PushMutation::Insert) {
+        if (m.op == MutationType::Insert) {
             const QJsonValue data = o.value(QLatin1String("data"));
             if (!data.isObject())
                 return d.fail(path + QStringLiteral(".data"),
@@ -174,7 +138,7 @@ bool decodePushRequest(const QByteArray &body, PushRequest *request, DecodeFailu
                                                                   "record)")
                                                  : QStringLiteral("not an object"));
             m.data = data.toObject();
-        } else if (m.op == PushMutation::Update) {
+        } else if (m.op == MutationType::Update) {
             const QJsonValue changes = o.value(QLatin1String("changes"));
             if (!changes.isObject())
                 return d.fail(path + QStringLiteral(".changes"),
@@ -182,8 +146,8 @@ bool decodePushRequest(const QByteArray &body, PushRequest *request, DecodeFailu
                                                                      "the fields to set)")
                                                     : QStringLiteral("not an object"));
             m.data = changes.toObject();
-            if (m.data.isEmpty())
-                return d.fail(path + QStringLiteral(".changes"), QStringLiteral("empty"));
+            if (const std::optional<QString> problem = PushRules::checkChanges(m.data))
+                return d.fail(path + QStringLiteral(".changes"), *problem);
         }
         result.mutations.append(std::move(m));
     }

@@ -2,34 +2,17 @@
 #ifndef SYNQ_PUSHREQUEST_H
 #define SYNQ_PUSHREQUEST_H
 
-#include <QtCore/QByteArray>
-#include <QtCore/QJsonObject>
-#include <QtCore/QList>
-#include <QtCore/QString>
+#include <synq/protocol.h>
 
-#include <optional>
+#include <QtCore/QByteArray>
+#include <QtCore/QString>
 
 namespace Synq {
 namespace Server {
 
-struct PushMutation
-{
-    enum Op { Insert, Update, Remove };
-    QString id;
-    QString tx;
-    QString collection;
-    Op op = Insert;
-    QString key;
-    std::optional<qint64> baseVersion; // nullopt: no conflict check
-    QJsonObject data; // insert: the whole record; update: the changes
-};
-
-struct PushRequest
-{
-    QString client;
-    QString batch;
-    QList<PushMutation> mutations;
-};
+// A push as the client sends it: the protocol's values, shared with the client's codec.
+using PushMutation = Protocol::PushMutation;
+using PushRequest = Protocol::PushRequest;
 
 struct DecodeFailure
 {
@@ -40,7 +23,8 @@ struct DecodeFailure
 /*
     Decodes and validates a push body completely before anything is written: any defect
     refuses the whole request, so a bad request never leaves a partial write. Unknown fields are
-    ignored (a newer client may send more).
+    ignored (a newer client may send more). What JSON can get wrong (missing fields, wrong
+    types) is checked here; what a value must be is PushRules' (shared with TestBackend).
 */
 bool decodePushRequest(const QByteArray &body, PushRequest *request, DecodeFailure *failure);
 

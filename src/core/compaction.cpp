@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include <synq/compaction.h>
-#include <synq/overlay.h>
+#include <synq/pushrules.h>
 
 #include <algorithm>
 #include <map>
@@ -91,7 +91,7 @@ private:
             switch (merged.type) {
             case MutationType::Insert:
                 if (m.type == MutationType::Update && mergeable) {
-                    merged.modified = Overlay::applyChanges(merged.modified, m.changes);
+                    merged.modified = PushRules::applyChanges(merged.modified, m.changes);
                     merged.changes = merged.modified;
                     absorb(item, index, m);
                     return;
@@ -115,7 +115,7 @@ private:
                 if (!mergeable)
                     break;
                 if (m.type == MutationType::Update) {
-                    merged.changes = Overlay::applyChanges(merged.changes, m.changes);
+                    merged.changes = PushRules::applyChanges(merged.changes, m.changes);
                     merged.modified = m.modified;
                     absorb(item, index, m);
                     return;

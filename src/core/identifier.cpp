@@ -23,7 +23,13 @@ bool isValidIdentifier(QStringView name)
 
 QString itemId(const QString &collection, const QString &key)
 {
-    return collection + QLatin1Char('/') + key;
+    // One allocation, not two: ids are made for every item a local write or a push touches.
+    QString id;
+    id.reserve(collection.size() + 1 + key.size());
+    id += collection;
+    id += QLatin1Char('/');
+    id += key;
+    return id;
 }
 
 } // namespace Synq

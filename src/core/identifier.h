@@ -18,8 +18,11 @@ namespace Synq {
 */
 SYNQ_EXPORT bool isValidIdentifier(QStringView name);
 
-// The id of an item: its collection and key as one string ("todos/k1"). Unique, because a
-// collection name is an identifier and cannot hold '/'.
+/*
+    The id of one item across collections: collection + '/' + key. Collection names are
+    identifiers and cannot hold '/', so two different items never share an id, whatever their
+    keys hold.
+*/
 SYNQ_EXPORT QString itemId(const QString &collection, const QString &key);
 
 } // namespace Synq

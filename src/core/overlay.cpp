@@ -1,15 +1,10 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include <synq/overlay.h>
 
+#include <synq/pushrules.h>
+
 namespace Synq {
 namespace Overlay {
-
-QJsonObject applyChanges(QJsonObject base, const QJsonObject &changes)
-{
-    for (auto it = changes.constBegin(); it != changes.constEnd(); ++it)
-        base.insert(it.key(), it.value());
-    return base;
-}
 
 std::optional<QJsonObject> apply(const std::optional<QJsonObject> &visible,
                                  const MutationRecord &mutation)
@@ -21,7 +16,7 @@ std::optional<QJsonObject> apply(const std::optional<QJsonObject> &visible,
         // An update of a row that is gone (removed on the server meanwhile) stays gone.
         if (!visible)
             return std::nullopt;
-        return applyChanges(*visible, mutation.changes);
+        return PushRules::applyChanges(*visible, mutation.changes);
     case MutationType::Remove:
         return std::nullopt;
     }

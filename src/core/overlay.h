@@ -19,10 +19,8 @@ namespace Overlay {
     removed).
 */
 
-// base with every field of changes set (a null value sets the field to null).
-SYNQ_EXPORT QJsonObject applyChanges(QJsonObject base, const QJsonObject &changes);
-
-// Applies one mutation to a visible state.
+// Applies one mutation to a visible state (an update's changes as the server applies them,
+// PushRules::applyChanges()).
 SYNQ_EXPORT std::optional<QJsonObject> apply(const std::optional<QJsonObject> &visible,
                                              const MutationRecord &mutation);
 

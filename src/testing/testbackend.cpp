@@ -1,165 +1,29 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "testbackend_p.h"
 
-#include <synq/identifier.h>
+#include "testtransport_p.h"
 
-#include <QtCore/QJsonDocument>
-#include <QtCore/QLoggingCategory>
-#include <QtCore/QPointer>
-#include <QtCore/QTimer>
+#include <synq/identifier.h>
+#include <synq/logging_p.h>
+#include <synq/pushrules.h>
 
 #include <utility>
-
-Q_LOGGING_CATEGORY(lcTesting, "synq.testing", QtInfoMsg)
 
 namespace Synq {
 namespace Testing {
 
-using Protocol::Change;
-using Protocol::PullRequest;
-using Protocol::PullResponse;
 using Protocol::PushMutation;
-using Protocol::PushRequest;
-using Protocol::PushResponse;
-using Protocol::PushResult;
 
 namespace {
 
-// A transport-level error exactly as HttpTransport reports the same answer from synq-server.
-SyncError httpError(int status, const QString &code, const QString &message)
+bool isValidKey(const QString &key)
 {
-    const QJsonObject body { { QStringLiteral("error"),
-                               QJsonObject { { QStringLiteral("code"), code },
-                                             { QStringLiteral("message"), message } } } };
-    return Protocol::errorFromResponse(status, QJsonDocument(body).toJson(QJsonDocument::Compact));
-}
-
-SyncError validationError(const QString &message)
-{
-    return httpError(400, QStringLiteral("validation"), message);
-}
-
-bool isCleanText(const QString &text)
-{
-    if (text.contains(QChar(0)))
-        return false;
-    return QStringView(text).isValidUtf16();
-}
-
-bool isValidString(const QString &text, qsizetype maxLength)
-{
-    return !text.isEmpty() && text.size() <= maxLength && isCleanText(text);
-}
-
-// Cursors are the version the client has seen everything up to, in decimal.
-bool parseCursor(const QString &text, qint64 *version)
-{
-    *version = 0;
-    if (text.isEmpty())
-        return true;
-    if (text.size() > 18)
-        return false;
-    for (const QChar c : text) {
-        if (c < QLatin1Char('0') || c > QLatin1Char('9'))
-            return false;
-    }
-    *version = text.toLongLong();
-    return true;
+    return !PushRules::checkText(key, Protocol::MaxKeyLength);
 }
 
 } // namespace
 
-// --- the transport ---------------------------------------------------------------------------
-
-TestTransport::TestTransport(TestBackendPrivate *backend, QObject *parent)
-    : SyncTransport(parent), m_backend(backend)
-{
-}
-
-void TestTransport::push(const Protocol::PushRequest &request, PushCallback done)
-{
-    m_backend->push(request, std::move(done));
-}
-
-void TestTransport::pull(const Protocol::PullRequest &request, PullCallback done)
-{
-    m_backend->pull(request, std::move(done));
-}
-
-// --- the backend -----------------------------------------------------------------------------
-
 TestBackendPrivate::TestBackendPrivate(TestBackend *q) : q(q) { }
-
-QString TestBackendPrivate::itemId(const QString &collection, const QString &key)
-{
-    return collection + QChar(0) + key;
-}
-
-SyncError TestBackendPrivate::unreachable()
-{
-    SyncError error(SyncError::Network, QStringLiteral("The server cannot be reached."),
-                    QStringLiteral("TestBackend is offline"));
-    error.setRetryable(true);
-    error.setHttpStatus(0);
-    return error;
-}
-
-bool TestBackendPrivate::takeRequestFailure(TestBackend::RequestType type, SyncError *error)
-{
-    for (qsizetype i = 0; i < requestFailures.size(); ++i) {
-        const TestBackend::RequestType wanted = requestFailures.at(i).type;
-        if (wanted == TestBackend::AnyRequest || wanted == type) {
-            *error = requestFailures.takeAt(i).error;
-            return true;
-        }
-    }
-    return false;
-}
-
-const TestBackendPrivate::Entry *TestBackendPrivate::find(const QString &collection,
-                                                          const QString &key) const
-{
-    const auto c = collections.constFind(collection);
-    if (c == collections.cend())
-        return nullptr;
-    const auto e = c->entries.constFind(key);
-    return e == c->entries.cend() ? nullptr : &*e;
-}
-
-// Writes the next version of key: the record data, or a tombstone when data is null.
-qint64 TestBackendPrivate::write(const QString &collection, const QString &key,
-                                 const QJsonObject *data, QList<Undo> *undo)
-{
-    Collection &c = collections[collection];
-    const auto it = c.entries.constFind(key);
-    if (undo)
-        undo->append({ collection, key,
-                       it == c.entries.cend() ? std::nullopt : std::optional<Entry>(*it) });
-    if (it != c.entries.cend())
-        c.byVersion.remove(it->version);
-    Entry entry;
-    entry.version = ++currentVersion;
-    entry.deleted = data == nullptr;
-    if (data)
-        entry.data = *data;
-    c.entries.insert(key, entry);
-    c.byVersion.insert(entry.version, key);
-    return entry.version;
-}
-
-void TestBackendPrivate::restore(const Undo &undo)
-{
-    Collection &c = collections[undo.collection];
-    const auto it = c.entries.constFind(undo.key);
-    if (it != c.entries.cend()) {
-        c.byVersion.remove(it->version);
-        c.entries.remove(undo.key);
-    }
-    if (undo.previous) {
-        c.entries.insert(undo.key, *undo.previous);
-        c.byVersion.insert(undo.previous->version, undo.key);
-    }
-}
 
 std::optional<QString> TestBackendPrivate::keyOf(const QString &collection,
                                                  const QVariantMap &record) const
@@ -175,382 +39,9 @@ std::optional<QString> TestBackendPrivate::keyOf(const QString &collection,
             return std::nullopt;
         key = QString::number(value.toInteger());
     }
-    if (!isValidString(key, Protocol::MaxKeyLength))
+    if (!isValidKey(key))
         return std::nullopt;
     return key;
-}
-
-// The checks synq-server makes before it applies anything (docs/protocol.md, Validation).
-bool TestBackendPrivate::validatePush(const PushRequest &request, SyncError *error)
-{
-    const QList<PushMutation> &mutations = request.mutations;
-    if (mutations.isEmpty()) {
-        *error = validationError(QStringLiteral("mutations: empty (1 to %1 items)")
-                                         .arg(Protocol::MaxMutationsPerPush));
-        return false;
-    }
-    if (mutations.size() > Protocol::MaxMutationsPerPush) {
-        *error = httpError(413, QStringLiteral("too-large"),
-                           QStringLiteral("mutations: %1 items, at most %2 per push")
-                                   .arg(mutations.size())
-                                   .arg(Protocol::MaxMutationsPerPush));
-        return false;
-    }
-    QSet<QString> ids;
-    QSet<QString> closedTransactions;
-    for (qsizetype i = 0; i < mutations.size(); ++i) {
-        const PushMutation &m = mutations.at(i);
-        auto fail = [&](const QString &what) {
-            *error = validationError(QStringLiteral("mutations[%1].%2").arg(i).arg(what));
-            return false;
-        };
-        if (!isValidString(m.id, Protocol::MaxIdLength))
-            return fail(QStringLiteral("id: must be 1 to 128 characters of valid text"));
-        if (!isValidString(m.tx, Protocol::MaxIdLength))
-            return fail(QStringLiteral("tx: must be 1 to 128 characters of valid text"));
-        if (ids.contains(m.id))
-            return fail(QStringLiteral("id: sent twice in one push"));
-        ids.insert(m.id);
-        if (i > 0 && mutations.at(i - 1).tx != m.tx) {
-            closedTransactions.insert(mutations.at(i - 1).tx);
-            if (closedTransactions.contains(m.tx))
-                return fail(QStringLiteral("tx: the mutations of %1 are not adjacent").arg(m.tx));
-        }
-        if (!isValidIdentifier(m.collection))
-            return fail(QStringLiteral("collection: not an identifier"));
-        if (!isValidString(m.key, Protocol::MaxKeyLength))
-            return fail(QStringLiteral("key: must be 1 to 512 characters of valid text"));
-        if (m.baseVersion && *m.baseVersion < 0)
-            return fail(QStringLiteral("baseVersion: not an integer >= 0, or null"));
-        if (m.op == MutationType::Update && m.data.isEmpty())
-            return fail(QStringLiteral("changes: empty"));
-    }
-    return true;
-}
-
-void TestBackendPrivate::push(const PushRequest &request, SyncTransport::PushCallback done)
-{
-    ++pushRequests;
-    SyncError error;
-    if (offline) {
-        error = unreachable();
-    } else if (!takeRequestFailure(TestBackend::PushRequests, &error)) {
-        pushedMutations.append(request.mutations);
-        validatePush(request, &error);
-    }
-    if (error.isError()) {
-        qCDebug(lcTesting) << "push of" << request.mutations.size()
-                           << "mutations answered with" << error.toString();
-        deliverPush(PushResponse(), error, std::move(done), -1);
-        return;
-    }
-    const PushResponse response = applyPush(request);
-    qCDebug(lcTesting) << "push of" << request.mutations.size()
-                       << "mutations applied; version now" << currentVersion;
-    deliverPush(response, SyncError(), std::move(done), int(request.mutations.size()));
-}
-
-PushResponse TestBackendPrivate::applyPush(const PushRequest &request)
-{
-    const QList<PushMutation> &mutations = request.mutations;
-    QList<PushResult> results(mutations.size());
-    Chains chains; // the chained-base facts live for one request only
-    for (qsizetype begin = 0; begin < mutations.size();) {
-        qsizetype end = begin + 1;
-        while (end < mutations.size() && mutations.at(end).tx == mutations.at(begin).tx)
-            ++end;
-        applyTransaction(mutations, begin, end, &chains, &results);
-        begin = end;
-    }
-    PushResponse response;
-    response.results = results;
-    return response;
-}
-
-/*
-    One client transaction, all or nothing:
-    - a failure queued by failNextPersist() answers every mutation of it, nothing is written;
-    - mutation ids applied before answer with their remembered result (not applied again);
-    - the others are checked and written in order; at the first conflict every write of this
-      transaction is taken back (versions included), that mutation reports the conflict as
-      the record is after the roll-back and its not-yet-remembered siblings are "rejected"
-      with Cancelled ("aborted" on the wire), retryable as the cause.
-*/
-void TestBackendPrivate::applyTransaction(const QList<PushMutation> &mutations, qsizetype begin,
-                                          qsizetype end, Chains *chains,
-                                          QList<PushResult> *results)
-{
-    if (!persistFailures.isEmpty()) {
-        const SyncError error = persistFailures.takeFirst();
-        for (qsizetype i = begin; i < end; ++i) {
-            PushResult &r = (*results)[i];
-            r.id = mutations.at(i).id;
-            r.status = error.isRetryable() ? PushResult::Retry : PushResult::Rejected;
-            r.key = mutations.at(i).key;
-            r.error = error;
-        }
-        return;
-    }
-
-    QList<qsizetype> pending;
-    for (qsizetype i = begin; i < end; ++i) {
-        const PushMutation &m = mutations.at(i);
-        const auto seen = stored.constFind(m.id);
-        if (seen == stored.cend()) {
-            pending.append(i);
-            continue;
-        }
-        (*results)[i] = seen->result;
-        Chain &chain = (*chains)[itemId(m.collection, seen->result.key)];
-        for (const qint64 from : seen->appliedFrom)
-            chain.appliedFrom.insert(from);
-        chain.version = seen->result.version;
-    }
-    if (pending.isEmpty())
-        return;
-
-    // This transaction's facts join the request's only if it is applied.
-    Chains txChains = *chains;
-    QList<Undo> undo;
-    const qint64 versionBefore = currentVersion;
-    QList<StoredResult> applied;
-    qsizetype failed = -1;
-    for (const qsizetype i : std::as_const(pending)) {
-        StoredResult result;
-        if (!applyOne(mutations.at(i), &txChains, &undo, &result)) {
-            failed = i;
-            break;
-        }
-        applied.append(result);
-    }
-
-    if (failed >= 0) {
-        for (auto it = undo.crbegin(); it != undo.crend(); ++it)
-            restore(*it);
-        currentVersion = versionBefore;
-        const PushResult cause = conflictResult(mutations.at(failed));
-        for (const qsizetype i : std::as_const(pending)) {
-            const PushMutation &m = mutations.at(i);
-            if (i == failed) {
-                (*results)[i] = cause;
-                continue;
-            }
-            PushResult &r = (*results)[i];
-            r.id = m.id;
-            r.status = PushResult::Rejected;
-            r.key = m.key;
-            r.error = SyncError(SyncError::Cancelled,
-                                QStringLiteral("Not applied: mutation %1 of transaction %2 ended "
-                                               "in a conflict.")
-                                        .arg(mutations.at(failed).id, m.tx),
-                                QStringLiteral("server error code: aborted"));
-            r.error.setRetryable(cause.error.isRetryable());
-        }
-        return;
-    }
-
-    for (qsizetype n = 0; n < pending.size(); ++n) {
-        const PushMutation &m = mutations.at(pending.at(n));
-        stored.insert(m.id, applied.at(n));
-        (*results)[pending.at(n)] = applied.at(n).result;
-    }
-    *chains = txChains;
-}
-
-/*
-    The rules of one mutation (docs/protocol.md, Push, per operation):
-    - the expected version is baseVersion; null skips the check. Chained base: when an earlier
-      mutation of this request on the same key was applied from version b (its own baseVersion,
-      or the version the record had), a later one whose baseVersion is b was made on top of it
-      and is checked against the version the earlier one produced;
-    - insert conflicts when a live record has the key, unless unchecked (then it overwrites);
-      on a removed key it writes the record anew;
-    - update conflicts when the record is not live, or is at another version;
-    - remove conflicts when the live record is at another version; removing a key that is
-      gone writes a new tombstone.
-*/
-bool TestBackendPrivate::applyOne(const PushMutation &m, Chains *chains, QList<Undo> *undo,
-                                  StoredResult *applied)
-{
-    const Entry *current = find(m.collection, m.key);
-    const bool live = current && current->isLive();
-    const qint64 currentVer = current ? current->version : 0;
-    const QString item = itemId(m.collection, m.key);
-
-    std::optional<qint64> expected = m.baseVersion;
-    if (expected) {
-        const auto chain = chains->constFind(item);
-        if (chain != chains->cend() && chain->appliedFrom.contains(*expected))
-            expected = chain->version;
-    }
-
-    bool conflict = false;
-    switch (m.op) {
-    case MutationType::Insert:
-        conflict = live && expected.has_value();
-        break;
-    case MutationType::Update:
-        conflict = !live || (expected && *expected != currentVer);
-        break;
-    case MutationType::Remove:
-        conflict = live && expected && *expected != currentVer;
-        break;
-    }
-    if (conflict)
-        return false;
-
-    QJsonObject data;
-    if (m.op == MutationType::Insert) {
-        data = m.data;
-    } else if (m.op == MutationType::Update) {
-        data = current->data;
-        for (auto it = m.data.constBegin(); it != m.data.constEnd(); ++it)
-            data.insert(it.key(), it.value());
-    }
-    const qint64 version =
-            write(m.collection, m.key, m.op == MutationType::Remove ? nullptr : &data, undo);
-
-    applied->appliedFrom = { currentVer };
-    if (m.baseVersion && *m.baseVersion != currentVer)
-        applied->appliedFrom.append(*m.baseVersion);
-    Chain &chain = (*chains)[item];
-    for (const qint64 from : std::as_const(applied->appliedFrom))
-        chain.appliedFrom.insert(from);
-    chain.version = version;
-
-    applied->result.id = m.id;
-    applied->result.status = PushResult::Applied;
-    applied->result.key = m.key;
-    applied->result.version = version;
-    return true;
-}
-
-PushResult TestBackendPrivate::conflictResult(const PushMutation &m) const
-{
-    const Entry *current = find(m.collection, m.key);
-    const bool live = current && current->isLive();
-    PushResult r;
-    r.id = m.id;
-    r.status = PushResult::Conflict;
-    r.key = m.key;
-    r.version = current ? current->version : 0;
-    if (live)
-        r.record = current->data;
-    r.deleted = !live;
-    QString message;
-    if (!current)
-        message = QStringLiteral("%1 does not exist").arg(m.key);
-    else if (!live)
-        message = QStringLiteral("%1 was removed at version %2")
-                          .arg(m.key)
-                          .arg(current->version);
-    else if (m.op == MutationType::Insert)
-        message = QStringLiteral("%1 already exists at version %2")
-                          .arg(m.key)
-                          .arg(current->version);
-    else
-        message = QStringLiteral("%1 is at version %2, not %3")
-                          .arg(m.key)
-                          .arg(current->version)
-                          .arg(m.baseVersion ? QString::number(*m.baseVersion)
-                                             : QStringLiteral("null"));
-    r.error = SyncError(SyncError::Conflict, message,
-                        QStringLiteral("server error code: conflict"));
-    r.error.setRetryable(false);
-    return r;
-}
-
-void TestBackendPrivate::pull(const PullRequest &request, SyncTransport::PullCallback done)
-{
-    ++pullRequests;
-    SyncError error;
-    qint64 since = 0;
-    if (offline) {
-        error = unreachable();
-    } else if (takeRequestFailure(TestBackend::PullRequests, &error)) {
-    } else if (!isValidIdentifier(request.collection)) {
-        error = validationError(QStringLiteral("collection: not an identifier"));
-    } else if (request.limit < 1 || request.limit > Protocol::MaxChangesPerPull) {
-        error = validationError(QStringLiteral("limit: not an integer from 1 to %1")
-                                        .arg(Protocol::MaxChangesPerPull));
-    } else if (!parseCursor(request.cursor, &since)) {
-        error = validationError(QStringLiteral("since: not a cursor this server handed out"));
-    } else if (since > currentVersion) {
-        error = httpError(410, QStringLiteral("resync-required"),
-                          QStringLiteral("the cursor is ahead of this server: pull the "
-                                         "collection again from the beginning"));
-    }
-    if (error.isError()) {
-        qCDebug(lcTesting) << "pull of" << request.collection << "answered with"
-                           << error.toString();
-        deliverPull(PullResponse(), error, std::move(done), QString());
-        return;
-    }
-
-    // From the beginning only live records are listed (a snapshot); after a cursor, every
-    // change including deletions. Each key appears once, with its latest state.
-    const bool beginning = request.cursor.isEmpty();
-    PullResponse response;
-    const auto c = collections.constFind(request.collection);
-    if (c != collections.cend()) {
-        for (auto it = c->byVersion.upperBound(since); it != c->byVersion.cend(); ++it) {
-            const Entry &entry = c->entries[it.value()];
-            if (beginning && entry.deleted)
-                continue;
-            if (response.changes.size() == request.limit) {
-                response.hasMore = true;
-                break;
-            }
-            Change change;
-            change.collection = request.collection;
-            change.key = it.value();
-            change.version = entry.version;
-            change.deleted = entry.deleted;
-            if (!entry.deleted)
-                change.data = entry.data;
-            response.changes.append(change);
-        }
-    }
-    response.cursor = QString::number(response.hasMore ? response.changes.constLast().version
-                                                       : currentVersion);
-    qCDebug(lcTesting) << "pull of" << request.collection << "since" << since << "lists"
-                       << response.changes.size() << "changes, cursor" << response.cursor;
-    deliverPull(response, SyncError(), std::move(done), request.collection);
-}
-
-// Answers never run inside push()/pull(): they are queued on the transport, so they are
-// dropped (never called) when the backend — and with it the transport — is destroyed first.
-void TestBackendPrivate::deliverPush(PushResponse response, SyncError error,
-                                     SyncTransport::PushCallback done, int processedMutations)
-{
-    if (!transport)
-        return; // the backend is being destroyed
-    QPointer<TestBackend> backend(q);
-    QTimer::singleShot(networkDelay, transport,
-                       [backend, response = std::move(response), error = std::move(error),
-                        done = std::move(done), processedMutations] {
-                           if (done)
-                               done(response, error);
-                           if (backend && processedMutations >= 0)
-                               Q_EMIT backend->pushed(processedMutations);
-                       });
-}
-
-void TestBackendPrivate::deliverPull(PullResponse response, SyncError error,
-                                     SyncTransport::PullCallback done,
-                                     const QString &processedCollection)
-{
-    if (!transport)
-        return; // the backend is being destroyed
-    QPointer<TestBackend> backend(q);
-    QTimer::singleShot(networkDelay, transport,
-                       [backend, response = std::move(response), error = std::move(error),
-                        done = std::move(done), processedCollection] {
-                           if (done)
-                               done(response, error);
-                           if (backend && !processedCollection.isEmpty())
-                               Q_EMIT backend->pulled(processedCollection);
-                       });
 }
 
 /*!
@@ -569,8 +60,10 @@ void TestBackendPrivate::deliverPull(PullResponse response, SyncError error,
     answers push and pull requests the way synq-server does (docs/protocol.md): one global,
     strictly increasing version sequence; mutations of one transaction applied all or nothing;
     idempotency by mutation id; conflicts by baseVersion; a change feed with tombstones and
-    cursors. It never touches a database or the network, and everything lives on the thread
-    that owns the backend.
+    cursors. Pushes are decided by the same rules as synq-server's, Synq::PushRules, and a
+    push synq-server refuses is refused here with the same status and message. It never
+    touches a database or the network, and everything lives on the thread that owns the
+    backend.
 
     Answers are always delivered later from the event loop, never inside the request call:
     after networkDelay milliseconds, or on the next event loop pass when the delay is 0. The
@@ -687,7 +180,7 @@ qint64 TestBackend::emitUpdate(const QString &collection, const QVariantMap &rec
         return 0;
     }
     const QJsonObject data = QJsonObject::fromVariantMap(record);
-    const qint64 version = d->write(collection, *key, &data);
+    const qint64 version = d->store.write(collection, *key, &data);
     if (!d->offline)
         d->transport->emitChangesAvailable();
     return version;
@@ -703,12 +196,12 @@ qint64 TestBackend::emitUpdate(const QString &collection, const QVariantMap &rec
 */
 qint64 TestBackend::emitDelete(const QString &collection, const QString &key)
 {
-    if (!isValidIdentifier(collection) || !isValidString(key, Protocol::MaxKeyLength)) {
+    if (!isValidIdentifier(collection) || !isValidKey(key)) {
         qCWarning(lcTesting, "emitDelete: %s / %s is not a valid collection and key; ignored",
                   qPrintable(collection), qPrintable(key));
         return 0;
     }
-    const qint64 version = d->write(collection, key, nullptr);
+    const qint64 version = d->store.write(collection, key, nullptr);
     if (!d->offline)
         d->transport->emitChangesAvailable();
     return version;
@@ -725,14 +218,14 @@ qint64 TestBackend::emitDelete(const QString &collection, const QString &key)
 qint64 TestBackend::injectConflict(const QString &collection, const QString &key,
                                    const QVariantMap &serverRecord)
 {
-    if (!isValidIdentifier(collection) || !isValidString(key, Protocol::MaxKeyLength)) {
+    if (!isValidIdentifier(collection) || !isValidKey(key)) {
         qCWarning(lcTesting,
                   "injectConflict: %s / %s is not a valid collection and key; ignored",
                   qPrintable(collection), qPrintable(key));
         return 0;
     }
     const QJsonObject data = QJsonObject::fromVariantMap(serverRecord);
-    return d->write(collection, key, &data);
+    return d->store.write(collection, key, &data);
 }
 
 int TestBackend::networkDelay() const
@@ -848,15 +341,7 @@ QVariantList TestBackend::pushedMutationList() const
 */
 QList<QJsonObject> TestBackend::records(const QString &collection) const
 {
-    QList<QJsonObject> list;
-    const auto c = d->collections.constFind(collection);
-    if (c == d->collections.cend())
-        return list;
-    for (const TestBackendPrivate::Entry &entry : c->entries) {
-        if (entry.isLive())
-            list.append(entry.data);
-    }
-    return list;
+    return d->store.records(collection);
 }
 
 /*!
@@ -866,7 +351,7 @@ QList<QJsonObject> TestBackend::records(const QString &collection) const
 */
 QJsonObject TestBackend::record(const QString &collection, const QString &key) const
 {
-    const TestBackendPrivate::Entry *entry = d->find(collection, key);
+    const TestStore::Entry *entry = d->store.find(collection, key);
     return entry && entry->isLive() ? entry->data : QJsonObject();
 }
 
@@ -876,7 +361,7 @@ QJsonObject TestBackend::record(const QString &collection, const QString &key) c
 */
 qint64 TestBackend::version(const QString &collection, const QString &key) const
 {
-    const TestBackendPrivate::Entry *entry = d->find(collection, key);
+    const TestStore::Entry *entry = d->store.find(collection, key);
     return entry ? entry->version : 0;
 }
 
@@ -885,7 +370,7 @@ qint64 TestBackend::version(const QString &collection, const QString &key) const
 */
 bool TestBackend::contains(const QString &collection, const QString &key) const
 {
-    const TestBackendPrivate::Entry *entry = d->find(collection, key);
+    const TestStore::Entry *entry = d->store.find(collection, key);
     return entry && entry->isLive();
 }
 
@@ -894,7 +379,7 @@ bool TestBackend::contains(const QString &collection, const QString &key) const
 */
 qint64 TestBackend::currentVersion() const
 {
-    return d->currentVersion;
+    return d->store.currentVersion();
 }
 
 /*!
@@ -922,9 +407,8 @@ int TestBackend::pullRequestCount() const
 */
 void TestBackend::reset()
 {
-    d->collections.clear();
-    d->stored.clear();
-    d->currentVersion = 0;
+    d->store.clear();
+    d->pushHandler.forgetResults();
     d->pushedMutations.clear();
     d->pushRequests = 0;
     d->pullRequests = 0;

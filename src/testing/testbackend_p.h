@@ -9,80 +9,24 @@
 // This file is not part of the Synq API. It may change from version to version without notice.
 //
 
+#include "testpushhandler_p.h"
+#include "teststore_p.h"
+
 #include <synq/testbackend.h>
 
 #include <QtCore/QHash>
-#include <QtCore/QMap>
-#include <QtCore/QSet>
 
 #include <optional>
 
 namespace Synq {
 namespace Testing {
 
-class TestBackendPrivate;
-
-// The SyncTransport a TestBackend hands out. It only forwards to the backend; the backend
-// owns it and deletes it first thing on destruction, which also drops its queued answers.
-class TestTransport : public SyncTransport
-{
-public:
-    explicit TestTransport(TestBackendPrivate *backend, QObject *parent);
-
-    void push(const Protocol::PushRequest &request, PushCallback done) override;
-    void pull(const Protocol::PullRequest &request, PullCallback done) override;
-
-    void emitChangesAvailable() { Q_EMIT changesAvailable(); }
-
-private:
-    TestBackendPrivate *m_backend;
-};
+class TestTransport;
 
 class TestBackendPrivate
 {
 public:
     explicit TestBackendPrivate(TestBackend *q);
-
-    // The state of one key: a live record or a tombstone (deleted).
-    struct Entry
-    {
-        qint64 version = 0;
-        bool deleted = false;
-        QJsonObject data;
-        bool isLive() const { return !deleted; }
-    };
-
-    struct Collection
-    {
-        QMap<QString, Entry> entries; // key -> latest state (a QMap: records() in key order)
-        QMap<qint64, QString> byVersion; // version -> key, the change feed
-    };
-
-    // A remembered applied result, and the versions its mutation was applied from (for the
-    // chained-base rule when it is replayed in a later request).
-    struct StoredResult
-    {
-        Protocol::PushResult result;
-        QList<qint64> appliedFrom;
-    };
-
-    // Within one push request: the last version a key got from an applied mutation, and the
-    // versions those mutations were applied from. A later mutation whose baseVersion is one
-    // of them was made on top of that change and is checked against `version` instead.
-    struct Chain
-    {
-        qint64 version = 0;
-        QSet<qint64> appliedFrom;
-    };
-    using Chains = QHash<QString, Chain>; // itemId(collection, key) -> chain
-
-    // One write, remembered so that a failed transaction can be taken back.
-    struct Undo
-    {
-        QString collection;
-        QString key;
-        std::optional<Entry> previous;
-    };
 
     struct RequestFailure
     {
@@ -90,39 +34,14 @@ public:
         TestBackend::RequestType type = TestBackend::AnyRequest;
     };
 
-    void push(const Protocol::PushRequest &request, SyncTransport::PushCallback done);
-    void pull(const Protocol::PullRequest &request, SyncTransport::PullCallback done);
-
-    bool takeRequestFailure(TestBackend::RequestType type, SyncError *error);
-    Protocol::PushResponse applyPush(const Protocol::PushRequest &request);
-    void applyTransaction(const QList<Protocol::PushMutation> &mutations, qsizetype begin,
-                          qsizetype end, Chains *chains, QList<Protocol::PushResult> *results);
-    bool applyOne(const Protocol::PushMutation &m, Chains *chains, QList<Undo> *undo,
-                  StoredResult *applied);
-    Protocol::PushResult conflictResult(const Protocol::PushMutation &m) const;
-
-    const Entry *find(const QString &collection, const QString &key) const;
-    qint64 write(const QString &collection, const QString &key, const QJsonObject *data,
-                 QList<Undo> *undo = nullptr);
-    void restore(const Undo &undo);
     std::optional<QString> keyOf(const QString &collection, const QVariantMap &record) const;
-
-    void deliverPush(Protocol::PushResponse response, SyncError error,
-                     SyncTransport::PushCallback done, int processedMutations);
-    void deliverPull(Protocol::PullResponse response, SyncError error,
-                     SyncTransport::PullCallback done, const QString &processedCollection);
-
-    static QString itemId(const QString &collection, const QString &key);
-    static bool validatePush(const Protocol::PushRequest &request, SyncError *error);
-    static SyncError unreachable();
 
     TestBackend *q;
     TestTransport *transport = nullptr;
 
-    QHash<QString, Collection> collections;
+    TestStore store;
+    TestPushHandler pushHandler { &store };
     QHash<QString, QString> keyFields;
-    QHash<QString, StoredResult> stored; // mutation id -> its applied result
-    qint64 currentVersion = 0;
 
     QList<Protocol::PushMutation> pushedMutations;
     int pushRequests = 0;

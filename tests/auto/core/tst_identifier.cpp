@@ -15,6 +15,10 @@ private Q_SLOTS:
     void isValidIdentifier();
     void viewsIntoLargerStrings_data();
     void viewsIntoLargerStrings();
+    void itemId_data();
+    void itemId();
+    void itemIdsOfDifferentItemsDiffer_data();
+    void itemIdsOfDifferentItemsDiffer();
 };
 
 void tst_Identifier::isValidIdentifier_data()
@@ -139,6 +143,73 @@ void tst_Identifier::viewsIntoLargerStrings()
     QFETCH(bool, valid);
 
     QCOMPARE(Synq::isValidIdentifier(QStringView(text).mid(from, length)), valid);
+}
+
+void tst_Identifier::itemId_data()
+{
+    QTest::addColumn<QString>("collection");
+    QTest::addColumn<QString>("key");
+    QTest::addColumn<QString>("expected");
+
+    QTest::newRow("an item id is the collection, a slash and the key")
+            << QStringLiteral("todos") << QStringLiteral("k1") << QStringLiteral("todos/k1");
+    QTest::newRow("a key with slashes is kept as it is")
+            << QStringLiteral("todos") << QStringLiteral("a/b/") << QStringLiteral("todos/a/b/");
+    QTest::newRow("an empty key still gets the slash")
+            << QStringLiteral("todos") << QString() << QStringLiteral("todos/");
+    QTest::newRow("a key with a NUL character is kept as it is")
+            << QStringLiteral("todos") << QString(QStringLiteral("a") + QChar(0) + u'b')
+            << QString(QStringLiteral("todos/a") + QChar(0) + u'b');
+    QTest::newRow("a non-ASCII key is kept as it is")
+            << QStringLiteral("todos") << QStringLiteral(u"café😀")
+            << QStringLiteral(u"todos/café😀");
+    QTest::newRow("a key of 512 characters is kept whole")
+            << QStringLiteral("t") << QString(512, u'k')
+            << QString(QStringLiteral("t/") + QString(512, u'k'));
+}
+
+void tst_Identifier::itemId()
+{
+    QFETCH(QString, collection);
+    QFETCH(QString, key);
+    QFETCH(QString, expected);
+
+    QCOMPARE(Synq::itemId(collection, key), expected);
+}
+
+void tst_Identifier::itemIdsOfDifferentItemsDiffer_data()
+{
+    QTest::addColumn<QString>("collectionA");
+    QTest::addColumn<QString>("keyA");
+    QTest::addColumn<QString>("collectionB");
+    QTest::addColumn<QString>("keyB");
+
+    QTest::newRow("the same key in two collections makes two ids")
+            << QStringLiteral("todos") << QStringLiteral("k") << QStringLiteral("lists")
+            << QStringLiteral("k");
+    QTest::newRow("a slash in the key cannot make it look like another collection's item")
+            << QStringLiteral("a") << QStringLiteral("b/c") << QStringLiteral("a_b")
+            << QStringLiteral("c");
+    QTest::newRow("a collection that is a prefix of another makes another id")
+            << QStringLiteral("todo") << QStringLiteral("s/k") << QStringLiteral("todos")
+            << QStringLiteral("k");
+}
+
+// Collection names are identifiers (no '/'), so the first '/' always ends the collection.
+void tst_Identifier::itemIdsOfDifferentItemsDiffer()
+{
+    QFETCH(QString, collectionA);
+    QFETCH(QString, keyA);
+    QFETCH(QString, collectionB);
+    QFETCH(QString, keyB);
+
+    QVERIFY(Synq::isValidIdentifier(collectionA));
+    QVERIFY(Synq::isValidIdentifier(collectionB));
+    const QString a = Synq::itemId(collectionA, keyA);
+    const QString b = Synq::itemId(collectionB, keyB);
+    QVERIFY2(a != b, qPrintable(a));
+    QCOMPARE(a.left(a.indexOf(u'/')), collectionA);
+    QCOMPARE(b.left(b.indexOf(u'/')), collectionB);
 }
 
 QTEST_GUILESS_MAIN(tst_Identifier)

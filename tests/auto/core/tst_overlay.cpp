@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include <synq/overlay.h>
+#include <synq/pushrules.h>
 
 #include <QtCore/QJsonArray>
 #include <QtCore/QJsonDocument>
@@ -69,8 +70,6 @@ class tst_Overlay : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
-    void applyChanges_data();
-    void applyChanges();
     void apply_data();
     void apply();
     void visibleState_data();
@@ -80,70 +79,6 @@ private Q_SLOTS:
     void changedFields_data();
     void changedFields();
 };
-
-void tst_Overlay::applyChanges_data()
-{
-    QTest::addColumn<QJsonObject>("base");
-    QTest::addColumn<QJsonObject>("changes");
-    QTest::addColumn<QJsonObject>("expected");
-
-    const QJsonObject base = todo(QStringLiteral("Milk"), false);
-
-    QTest::newRow("no changes leave the base as it was") << base << QJsonObject() << base;
-    QTest::newRow("changes on an empty base are the whole result")
-            << QJsonObject() << base << base;
-    QTest::newRow("a changed field takes the new value and the others stay")
-            << base << QJsonObject{ { QStringLiteral("done"), true } }
-            << todo(QStringLiteral("Milk"), true);
-    QTest::newRow("a new field is added")
-            << base << QJsonObject{ { QStringLiteral("tag"), QStringLiteral("shop") } }
-            << QJsonObject{ { QStringLiteral("title"), QStringLiteral("Milk") },
-                            { QStringLiteral("done"), false },
-                            { QStringLiteral("tag"), QStringLiteral("shop") } };
-    QTest::newRow("a null value sets the field to null instead of removing it")
-            << base << QJsonObject{ { QStringLiteral("title"), QJsonValue::Null } }
-            << QJsonObject{ { QStringLiteral("title"), QJsonValue::Null },
-                            { QStringLiteral("done"), false } };
-    QTest::newRow("a null value for a missing field adds a null field")
-            << base << QJsonObject{ { QStringLiteral("due"), QJsonValue::Null } }
-            << QJsonObject{ { QStringLiteral("title"), QStringLiteral("Milk") },
-                            { QStringLiteral("done"), false },
-                            { QStringLiteral("due"), QJsonValue::Null } };
-    QTest::newRow("a value can replace a null")
-            << QJsonObject{ { QStringLiteral("due"), QJsonValue::Null } }
-            << QJsonObject{ { QStringLiteral("due"), QStringLiteral("2024-01-01") } }
-            << QJsonObject{ { QStringLiteral("due"), QStringLiteral("2024-01-01") } };
-    QTest::newRow("a field can change its type")
-            << QJsonObject{ { QStringLiteral("n"), 1 } }
-            << QJsonObject{ { QStringLiteral("n"), QStringLiteral("one") } }
-            << QJsonObject{ { QStringLiteral("n"), QStringLiteral("one") } };
-    QTest::newRow("a nested object is replaced as a whole, not merged")
-            << QJsonObject{ { QStringLiteral("address"),
-                              QJsonObject{ { QStringLiteral("city"), QStringLiteral("Oslo") },
-                                           { QStringLiteral("zip"), QStringLiteral("0150") } } } }
-            << QJsonObject{ { QStringLiteral("address"),
-                              QJsonObject{ { QStringLiteral("city"), QStringLiteral("Bergen") } } } }
-            << QJsonObject{ { QStringLiteral("address"),
-                              QJsonObject{ { QStringLiteral("city"), QStringLiteral("Bergen") } } } };
-    QTest::newRow("an array is replaced as a whole")
-            << QJsonObject{ { QStringLiteral("tags"), QJsonArray{ 1, 2, 3 } } }
-            << QJsonObject{ { QStringLiteral("tags"), QJsonArray{ 4 } } }
-            << QJsonObject{ { QStringLiteral("tags"), QJsonArray{ 4 } } };
-    QTest::newRow("several fields change at once")
-            << base
-            << QJsonObject{ { QStringLiteral("title"), QStringLiteral("Bread") },
-                            { QStringLiteral("done"), true } }
-            << todo(QStringLiteral("Bread"), true);
-}
-
-void tst_Overlay::applyChanges()
-{
-    QFETCH(QJsonObject, base);
-    QFETCH(QJsonObject, changes);
-    QFETCH(QJsonObject, expected);
-
-    QCOMPARE(Overlay::applyChanges(base, changes), expected);
-}
 
 void tst_Overlay::apply_data()
 {
@@ -415,7 +350,7 @@ void tst_Overlay::changedFields()
         if (after.contains(field))
             patch.insert(field, after.value(field));
     }
-    const QJsonObject patched = Overlay::applyChanges(before, patch);
+    const QJsonObject patched = PushRules::applyChanges(before, patch);
     for (const QString &field : Overlay::changedFields(patched, after))
         QVERIFY2(!after.contains(field) && before.contains(field), qPrintable(field));
 }

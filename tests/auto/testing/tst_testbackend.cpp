@@ -2,6 +2,8 @@
 // Synq::Testing::TestBackend: the protocol rules through its transport, its controls, and a
 // few runs of a real SyncEngine against it.
 
+#include "pushmutations.h"
+
 #include <synq/synccollection.h>
 #include <synq/syncengine.h>
 #include <synq/testbackend.h>
@@ -19,8 +21,7 @@ using namespace Synq;
 using Synq::Protocol::PushMutation;
 using Synq::Protocol::PushResult;
 using Synq::Testing::TestBackend;
-
-Q_DECLARE_METATYPE(Synq::Protocol::PushMutation)
+using SynqTest::mutation;
 
 namespace {
 
@@ -30,21 +31,6 @@ constexpr int EngineTimeoutMs = 10000;
 QString s(const char *text)
 {
     return QString::fromUtf8(text);
-}
-
-PushMutation mutation(const char *id, const char *tx, MutationType op, const char *key,
-                      std::optional<qint64> base, const QJsonObject &data = QJsonObject(),
-                      const char *collection = "todos")
-{
-    PushMutation m;
-    m.id = s(id);
-    m.tx = s(tx);
-    m.collection = s(collection);
-    m.op = op;
-    m.key = s(key);
-    m.baseVersion = base;
-    m.data = data;
-    return m;
 }
 
 PushMutation insertOf(const char *id, const char *tx, const char *key, std::optional<qint64> base,
@@ -330,42 +316,48 @@ void tst_TestBackend::pushRules_data()
     QTest::newRow("removing a key that is gone writes a new tombstone")
             << aRemoved << L { removeOf("m1", "t1", "a", 0) } << QStringList { s("applied") }
             << V { 3 } << QStringList() << qint64(3);
-    QTest::newRow("chained base: an update made on an unsynced insert follows it")
+    QTest::newRow("in one request: an update made on an unsynced insert follows it")
             << none
             << L { insertOf("m1", "t1", "a", 0, "Milk"), updateOf("m2", "t2", "a", 0, "Oat milk") }
             << QStringList { s("applied"), s("applied") } << V { 1, 2 }
             << QStringList { s("a:Oat milk") } << qint64(2);
-    QTest::newRow("chained base: three changes made on the same synced version")
+    QTest::newRow("in one request: three changes made on the same synced version")
             << a1
             << L { updateOf("m1", "t1", "a", 1, "Oat milk"),
                    updateOf("m2", "t2", "a", 1, "Soy milk"), removeOf("m3", "t3", "a", 1) }
             << QStringList { s("applied"), s("applied"), s("applied") } << V { 2, 3, 4 }
             << QStringList() << qint64(4);
-    QTest::newRow("chained base: a change already rebased on the earlier one applies")
+    QTest::newRow("in one request: a change already rebased on the earlier one applies")
             << a1
             << L { updateOf("m1", "t1", "a", 1, "Oat milk"),
                    updateOf("m2", "t2", "a", 2, "Soy milk") }
             << QStringList { s("applied"), s("applied") } << V { 2, 3 }
             << QStringList { s("a:Soy milk") } << qint64(3);
-    QTest::newRow("chained base: a base older than the earlier change's still conflicts")
+    QTest::newRow("in one request: an older base is checked against what the earlier made")
             << a2
             << L { updateOf("m1", "t1", "a", 2, "Soy milk"),
                    updateOf("m2", "t2", "a", 1, "Rice milk") }
-            << QStringList { s("applied"), s("conflict") } << V { 3, 3 }
-            << QStringList { s("a:Soy milk") } << qint64(3);
-    QTest::newRow("chained base: after a failed earlier change its own base counts")
+            << QStringList { s("applied"), s("applied") } << V { 3, 4 }
+            << QStringList { s("a:Rice milk") } << qint64(4);
+    QTest::newRow("update K on base 5, then update K on base 3")
+            << QVariantList { todo("a", "v1"), todo("a", "v2"), todo("a", "v3"), todo("a", "v4"),
+                              todo("a", "v5") }
+            << L { updateOf("m1", "t1", "a", 5, "v6"), updateOf("m2", "t2", "a", 3, "v7") }
+            << QStringList { s("applied"), s("applied") } << V { 6, 7 }
+            << QStringList { s("a:v7") } << qint64(7);
+    QTest::newRow("in one request: after a failed earlier change its own base counts")
             << a2
             << L { updateOf("m1", "t1", "a", 1, "Soy milk"),
                    updateOf("m2", "t2", "a", 1, "Rice milk"),
                    updateOf("m3", "t3", "a", 2, "Oat drink") }
             << QStringList { s("conflict"), s("conflict"), s("applied") } << V { 2, 2, 3 }
             << QStringList { s("a:Oat drink") } << qint64(3);
-    QTest::newRow("chained base: inside one transaction too")
+    QTest::newRow("in one request: an update follows an insert inside one transaction too")
             << none
             << L { insertOf("m1", "t1", "a", 0, "Milk"), updateOf("m2", "t1", "a", 0, "Oat milk") }
             << QStringList { s("applied"), s("applied") } << V { 1, 2 }
             << QStringList { s("a:Oat milk") } << qint64(2);
-    QTest::newRow("chained base: an aborted transaction chains nothing")
+    QTest::newRow("in one request: an aborted transaction leaves nothing for the next one")
             << a1
             << L { updateOf("m1", "t1", "a", 1, "Oat milk"), insertOf("m2", "t1", "a", 0, "Dup"),
                    updateOf("m3", "t2", "a", 1, "Soy milk") }

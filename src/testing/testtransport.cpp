@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "testtransport_p.h"
+
+#include "testbackend_p.h"
+
+#include <synq/identifier.h>
+#include <synq/logging_p.h>
+#include <synq/pushrules.h>
+
+#include <QtCore/QJsonDocument>
+#include <QtCore/QPointer>
+#include <QtCore/QTimer>
+
+#include <utility>
+
+
+namespace Synq {
+namespace Testing {
+
+using Protocol::PullRequest;
+using Protocol::PullResponse;
+using Protocol::PushRequest;
+using Protocol::PushResponse;
+
+namespace {
+
+// A transport-level error exactly as HttpTransport reports the same answer from synq-server.
+SyncError httpError(int status, const QString &code, const QString &message)
+{
+    const QJsonObject body { { QStringLiteral("error"),
+                               QJsonObject { { QStringLiteral("code"), code },
+                                             { QStringLiteral("message"), message } } } };
+    return Protocol::errorFromResponse(status, QJsonDocument(body).toJson(QJsonDocument::Compact));
+}
+
+SyncError validationError(const QString &message)
+{
+    return httpError(400, QStringLiteral("validation"), message);
+}
+
+// Cursors are the version the client has seen everything up to, in decimal.
+bool parseCursor(const QString &text, qint64 *version)
+{
+    *version = 0;
+    if (text.isEmpty())
+        return true;
+    if (text.size() > 18)
+        return false;
+    for (const QChar c : text) {
+        if (c < QLatin1Char('0') || c > QLatin1Char('9'))
+            return false;
+    }
+    *version = text.toLongLong();
+    return true;
+}
+
+} // namespace
+
+TestTransport::TestTransport(TestBackendPrivate *backend, QObject *parent)
+    : SyncTransport(parent), m_backend(backend)
+{
+}
+
+SyncError TestTransport::unreachable()
+{
+    SyncError error(SyncError::Network, QStringLiteral("The server cannot be reached."),
+                    QStringLiteral("TestBackend is offline"));
+    error.setRetryable(true);
+    error.setHttpStatus(0);
+    return error;
+}
+
+bool TestTransport::takeRequestFailure(TestBackend::RequestType type, SyncError *error)
+{
+    for (qsizetype i = 0; i < m_backend->requestFailures.size(); ++i) {
+        const TestBackend::RequestType wanted = m_backend->requestFailures.at(i).type;
+        if (wanted == TestBackend::AnyRequest || wanted == type) {
+            *error = m_backend->requestFailures.takeAt(i).error;
+            return true;
+        }
+    }
+    return false;
+}
+
+// Answers never run inside push()/pull(): they are queued on the transport, so they are
+// dropped (never called) when the backend — and with it the transport — is destroyed first.
+template<typename Response, typename Callback>
+void TestTransport::deliver(Response response, SyncError error, Callback done,
+                            std::function<void(TestBackend *)> announce)
+{
+    if (!m_backend->transport)
+        return; // the backend is being destroyed
+    QPointer<TestBackend> backend(m_backend->q);
+    QTimer::singleShot(m_backend->networkDelay, this,
+                       [backend, response = std::move(response), error = std::move(error),
+                        done = std::move(done), announce = std::move(announce)] {
+                           if (done)
+                               done(response, error);
+                           if (backend && announce)
+                               announce(backend);
+                       });
+}
+
+void TestTransport::push(const PushRequest &request, PushCallback done)
+{
+    ++m_backend->pushRequests;
+    SyncError error;
+    if (m_backend->offline) {
+        error = unreachable();
+    } else if (!takeRequestFailure(TestBackend::PushRequests, &error)) {
+        m_backend->pushedMutations.append(request.mutations);
+        // The checks synq-server makes before it applies anything, with its answer.
+        if (const std::optional<PushRules::Problem> problem = PushRules::checkPush(request))
+            error = httpError(problem->httpStatus,
+                              problem->httpStatus == 413 ? QStringLiteral("too-large")
+                                                         : QStringLiteral("validation"),
+                              problem->message());
+    }
+    if (error.isError()) {
+        qCDebug(lcTesting) << "push of" << request.mutations.size()
+                           << "mutations answered with" << error.toString();
+        deliver(PushResponse(), error, std::move(done), nullptr);
+        return;
+    }
+    const PushResponse response =
+            m_backend->pushHandler.run(request, &m_backend->persistFailures);
+    qCDebug(lcTesting) << "push of" << request.mutations.size()
+                       << "mutations applied; version now" << m_backend->store.currentVersion();
+    const int count = int(request.mutations.size());
+    deliver(response, SyncError(), std::move(done),
+            [count](TestBackend *backend) { Q_EMIT backend->pushed(count); });
+}
+
+void TestTransport::pull(const PullRequest &request, PullCallback done)
+{
+    ++m_backend->pullRequests;
+    SyncError error;
+    qint64 since = 0;
+    if (m_backend->offline) {
+        error = unreachable();
+    } else if (takeRequestFailure(TestBackend::PullRequests, &error)) {
+    } else if (!isValidIdentifier(request.collection)) {
+        error = validationError(QStringLiteral("collection: not an identifier"));
+    } else if (request.limit < 1 || request.limit > Protocol::MaxChangesPerPull) {
+        error = validationError(QStringLiteral("limit: not an integer from 1 to %1")
+                                        .arg(Protocol::MaxChangesPerPull));
+    } else if (!parseCursor(request.cursor, &since)) {
+        error = validationError(QStringLiteral("since: not a cursor this server handed out"));
+    } else if (since > m_backend->store.currentVersion()) {
+        error = httpError(410, QStringLiteral("resync-required"),
+                          QStringLiteral("the cursor is ahead of this server: pull the "
+                                         "collection again from the beginning"));
+    }
+    if (error.isError()) {
+        qCDebug(lcTesting) << "pull of" << request.collection << "answered with"
+                           << error.toString();
+        deliver(PullResponse(), error, std::move(done), nullptr);
+        return;
+    }
+
+    // From the beginning only live records are listed (a snapshot); after a cursor, every
+    // change including deletions. Each key appears once, with its latest state.
+    PullResponse response;
+    response.changes = m_backend->store.changes(request.collection, since, request.limit,
+                                                request.cursor.isEmpty(), &response.hasMore);
+    response.cursor = QString::number(response.hasMore ? response.changes.constLast().version
+                                                       : m_backend->store.currentVersion());
+    qCDebug(lcTesting) << "pull of" << request.collection << "since" << since << "lists"
+                       << response.changes.size() << "changes, cursor" << response.cursor;
+    deliver(response, SyncError(), std::move(done),
+            [collection = request.collection](TestBackend *backend) {
+                Q_EMIT backend->pulled(collection);
+            });
+}
+
+} // namespace Testing
+} // namespace Synq
