@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include <synq/ordering.h>
 
+#include <synq/identifier.h>
 #include <synq/lifecycle.h>
 
 namespace Synq {
@@ -13,7 +14,7 @@ QStringList Entry::keysOf(const TransactionRecord &t)
     QSet<QString> seen; // a bulk transaction has many mutations: no quadratic contains()
     seen.reserve(t.mutations.size());
     for (const MutationRecord &m : t.mutations) {
-        QString key = m.collection + QLatin1Char('/') + m.key;
+        QString key = itemId(m.collection, m.key);
         if (!seen.contains(key)) {
             seen.insert(key);
             keys.append(std::move(key));
