@@ -197,32 +197,31 @@ const Outbox::Pending *Outbox::pendingOn(const QString &item) const
     return it == m_pending.cend() ? nullptr : &it.value();
 }
 
-bool Outbox::isLocked(const QString &item) const
+template<typename Predicate>
+bool Outbox::anyHolder(const QString &item, Predicate predicate) const
 {
     const Pending *p = pendingOn(item);
     if (!p)
         return false;
     for (const MutationRecord &m : p->mutations) {
         const TransactionRecord *r = record(m.transactionId);
-        if (r && Ordering::locks(*r))
+        if (r && predicate(*r))
             return true;
     }
     return false;
 }
 
+bool Outbox::isLocked(const QString &item) const
+{
+    return anyHolder(item, [](const TransactionRecord &r) { return Ordering::locks(r); });
+}
+
 bool Outbox::isSyncing(const QString &item) const
 {
-    const Pending *p = pendingOn(item);
-    if (!p)
-        return false;
-    for (const MutationRecord &m : p->mutations) {
-        const TransactionRecord *r = record(m.transactionId);
-        if (r
-            && (r->state == TransactionState::Persisting
-                || r->state == TransactionState::PersistedAwaitingSync))
-            return true;
-    }
-    return false;
+    return anyHolder(item, [](const TransactionRecord &r) {
+        return r.state == TransactionState::Persisting
+                || r.state == TransactionState::PersistedAwaitingSync;
+    });
 }
 
 SyncError Outbox::failureOn(const QString &item) const

@@ -120,6 +120,9 @@ private:
         bool back = false;
     };
 
+    // Whether an unfinished transaction with a pending mutation on the item satisfies predicate.
+    template<typename Predicate>
+    bool anyHolder(const QString &item, Predicate predicate) const;
     void addPending(const TransactionRecord &t, const QStringList *mutationItems = nullptr);
     void removePending(const TransactionRecord &t);
     void refreshPending(const TransactionRecord &t);

@@ -658,6 +658,9 @@ private Q_SLOTS:
     void randomMixedOutboxesNeverMergeParallelTransactions();
 
 private:
+    // The plan of an outbox in the notation of parse(), checked against the expected merges
+    // and cancellations and by checkPlan().
+    void comparePlan(const QString &outbox, const QString &merges, const QString &cancelled);
     static StrategyKind strategy()
     {
         QFETCH_GLOBAL(Synq::StrategyKind, strategy);
@@ -855,11 +858,17 @@ void tst_Compaction::plan()
     QFETCH(QString, merges);
     QFETCH(QString, cancelled);
 
-    const Outbox built = parse(outbox, strategy());
-    const Compaction::Plan plan = Compaction::plan(built.transactions);
     // Parallel transactions persist and fail alone: nothing merges. The chains of a
     // never-synced insert that end in its removal cancel as they do for ordered ones.
-    QCOMPARE(describeMerges(plan), strategy() == StrategyKind::Parallel ? QString() : merges);
+    comparePlan(outbox, strategy() == StrategyKind::Parallel ? QString() : merges, cancelled);
+}
+
+void tst_Compaction::comparePlan(const QString &outbox, const QString &merges,
+                                 const QString &cancelled)
+{
+    const Outbox built = parse(outbox, strategy());
+    const Compaction::Plan plan = Compaction::plan(built.transactions);
+    QCOMPARE(describeMerges(plan), merges);
     QCOMPARE(plan.cancelled.join(u' '), cancelled);
     const QString problem = checkPlan(built, plan);
     QVERIFY2(problem.isEmpty(), qPrintable(problem));
@@ -910,12 +919,7 @@ void tst_Compaction::strategiesMeet()
     QFETCH(QString, cancelled);
 
     // Every transaction names its strategy: the global one does not matter here.
-    const Outbox built = parse(outbox, strategy());
-    const Compaction::Plan plan = Compaction::plan(built.transactions);
-    QCOMPARE(describeMerges(plan), merges);
-    QCOMPARE(plan.cancelled.join(u' '), cancelled);
-    const QString problem = checkPlan(built, plan);
-    QVERIFY2(problem.isEmpty(), qPrintable(problem));
+    comparePlan(outbox, merges, cancelled);
 }
 
 void tst_Compaction::mergedMutation_data()

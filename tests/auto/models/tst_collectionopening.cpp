@@ -42,6 +42,14 @@ struct StartSignals
     QSignalSpy inserts;
 };
 
+// A collection set up the way an app writes it: fields, name and engine one by one.
+void setUpInSteps(SyncCollection *todos, SyncEngine *engine)
+{
+    todos->setFields({ QStringLiteral("title") });
+    todos->setName(QStringLiteral("todos"));
+    todos->setEngine(engine);
+}
+
 } // namespace
 
 class tst_CollectionOpening : public QObject
@@ -161,15 +169,13 @@ void tst_CollectionOpening::qmlEngineOpensWhenItsComponentIsComplete()
 
 void tst_CollectionOpening::emptyCollectionAnnouncesNothingWhileStarting()
 {
-    // C++, in the order an app writes it: fields, name and engine set one by one, then open.
+    // C++, in the order an app writes it, then open.
     SyncEngine engine;
     engine.setDatabasePath(m_path);
     SyncCollection todos;
     QAbstractItemModelTester tester(&todos, QAbstractItemModelTester::FailureReportingMode::QtTest);
     StartSignals seen(&todos);
-    todos.setFields({ QStringLiteral("title") });
-    todos.setName(QStringLiteral("todos"));
-    todos.setEngine(&engine);
+    setUpInSteps(&todos, &engine);
     QVERIFY(engine.open());
     runPostedEvents();
     todos.setFields({ QStringLiteral("title"), QStringLiteral("done") });
@@ -209,9 +215,7 @@ void tst_CollectionOpening::rowsStoredBeforeAnOpenInCppResetOnce()
     SyncCollection todos;
     QAbstractItemModelTester tester(&todos, QAbstractItemModelTester::FailureReportingMode::QtTest);
     StartSignals seen(&todos);
-    todos.setFields({ QStringLiteral("title") });
-    todos.setName(QStringLiteral("todos"));
-    todos.setEngine(&engine);
+    setUpInSteps(&todos, &engine);
     QCOMPARE(seen.resets.size(), 0);
     QTRY_VERIFY(engine.isReady()); // the first event-loop turn opened it
     QCOMPARE(todos.count(), 2);
