@@ -160,13 +160,17 @@ ItemTables::LocalWrite::LocalWrite(const Connections &connections, const QString
 {
 }
 
-SyncError ItemTables::LocalWrite::write(SyncDatabase::ItemWrite &w) const
+bool ItemTables::LocalWrite::write(SyncDatabase::ItemWrite &w, SyncError *error) const
 {
     if (w.visible) {
         w.json = Json::encode(*w.visible);
         w.json.squeeze(); // held by the model as it is
     }
     const QVariant local = w.visible ? jsonText(w.json) : QVariant();
+    auto fail = [error](const QSqlQuery &q) {
+        *error = failed(q);
+        return false;
+    };
     // The two inserts (a new key; the upsert) take the same values.
     auto bindInsert = [&](QSqlQuery &q) {
         bind(q, 0, w.collection);
@@ -185,13 +189,13 @@ SyncError ItemTables::LocalWrite::write(SyncDatabase::ItemWrite &w) const
         bind(m_visibleItem, 4, m_scope);
         bind(m_visibleItem, 5, w.key);
         if (!m_visibleItem.exec())
-            return failed(m_visibleItem);
+            return fail(m_visibleItem);
         written = m_visibleItem.numRowsAffected() == 1;
         w.ord = w.visibleOrd;
     } else if (w.visible) {
         bindInsert(m_newItem);
         if (!m_newItem.exec())
-            return failed(m_newItem);
+            return fail(m_newItem);
         written = m_newItem.numRowsAffected() == 1;
         if (written)
             w.ord = m_newItem.lastInsertId().toLongLong();
@@ -199,7 +203,7 @@ SyncError ItemTables::LocalWrite::write(SyncDatabase::ItemWrite &w) const
     if (!written) {
         bindInsert(m_item);
         if (!m_item.exec() || !m_item.next())
-            return failed(m_item);
+            return fail(m_item);
         w.ord = m_item.value(0).toLongLong();
         m_item.finish();
     }
@@ -209,9 +213,9 @@ SyncError ItemTables::LocalWrite::write(SyncDatabase::ItemWrite &w) const
         bind(m_tombstone, 2, m_scope);
         bind(m_tombstone, 3, w.key);
         if (!m_tombstone.exec())
-            return failed(m_tombstone);
+            return fail(m_tombstone);
     }
-    return SyncError();
+    return true;
 }
 
 SyncError ItemTables::writeSynced(const QString &scope, qint64 now,

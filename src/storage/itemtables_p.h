@@ -45,8 +45,9 @@ public:
     {
     public:
         // Writes w's visible state (setting w.json and w.ord) and, for a removal, its
-        // tombstone.
-        SyncError write(SyncDatabase::ItemWrite &w) const;
+        // tombstone. On failure returns false and sets *error (a bool, so that a bulk write
+        // makes no SyncError per item).
+        bool write(SyncDatabase::ItemWrite &w, SyncError *error) const;
 
     private:
         friend class ItemTables;

@@ -182,8 +182,9 @@ SyncError SyncDatabase::writeLocalTransaction(const TransactionRecord &tx,
         const Storage::ItemTables::LocalWrite items = d->items.localWrite(tx.scope, now);
         // The text an item was written with serves the mutation that made that state too.
         QList<QVariant> modifiedText;
+        SyncError error;
         for (ItemWrite &w : *writes) {
-            if (const SyncError error = items.write(w); error.isError())
+            if (!items.write(w, &error))
                 return error;
             if (w.visible && w.lastMutation >= 0 && w.lastMutation < tx.mutations.size()) {
                 if (modifiedText.isEmpty())
