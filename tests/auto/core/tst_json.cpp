@@ -20,19 +20,9 @@
 #include <QtCore/QUuid>
 #include <QtTest/QTest>
 
+#include "testprinters.h"
+
 #include <limits>
-
-// Readable failure messages for JSON values (found by argument-dependent lookup from QCOMPARE).
-char *toString(const QJsonValue &value)
-{
-    QJsonArray wrapper{ value };
-    return QTest::toString(QJsonDocument(wrapper).toJson(QJsonDocument::Compact));
-}
-
-char *toString(const QJsonObject &object)
-{
-    return QTest::toString(QJsonDocument(object).toJson(QJsonDocument::Compact));
-}
 
 using namespace Synq;
 

@@ -6,14 +6,11 @@
 #include <QtCore/QJsonDocument>
 #include <QtTest/QTest>
 
+#include "testprinters.h"
+
 #include <optional>
 
-// Readable failure messages (found by argument-dependent lookup from QCOMPARE).
-char *toString(const QJsonObject &object)
-{
-    return QTest::toString(QJsonDocument(object).toJson(QJsonDocument::Compact));
-}
-
+// (std::optional of a Qt type: found through the Qt type.)
 char *toString(const std::optional<QJsonObject> &state)
 {
     return state ? toString(*state) : QTest::toString("(not visible)");

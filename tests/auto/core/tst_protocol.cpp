@@ -16,6 +16,8 @@
 #include <QtCore/QScopeGuard>
 #include <QtTest/QTest>
 
+#include "testprinters.h"
+
 #include <ctime>
 #include <optional>
 
@@ -24,17 +26,6 @@ using Synq::Protocol::PushResult;
 
 Q_DECLARE_METATYPE(std::optional<qint64>)
 Q_DECLARE_METATYPE(Synq::MutationType)
-
-namespace Synq {
-char *toString(const SyncError &error)
-{
-    return QTest::toString(QStringLiteral("%1 retryable=%2 http=%3 retryAfter=%4")
-                                   .arg(error.toString())
-                                   .arg(error.isRetryable())
-                                   .arg(error.httpStatus())
-                                   .arg(error.retryAfterMs()));
-}
-} // namespace Synq
 
 namespace {
 

@@ -9,6 +9,8 @@
 #include <QtCore/QJsonDocument>
 #include <QtTest/QTest>
 
+#include "testprinters.h"
+
 #include <optional>
 
 using namespace Synq;
@@ -20,12 +22,6 @@ using SynqTest::mutation;
 using Base = std::optional<qint64>;
 using Text = std::optional<QString>;
 using Record = std::optional<QJsonObject>;
-
-// Readable failure messages (found by argument-dependent lookup from QCOMPARE).
-char *toString(const QJsonObject &object)
-{
-    return QTest::toString(QJsonDocument(object).toJson(QJsonDocument::Compact));
-}
 
 // std::optional of a Qt type: found through the Qt type (its namespace is associated).
 char *toString(const Text &text)

@@ -7,30 +7,11 @@
 #include <QtCore/QVariant>
 #include <QtTest/QTest>
 
+#include "testprinters.h"
+
 #include <utility>
 
 using namespace Synq;
-
-namespace {
-
-QString describe(const SyncError &e)
-{
-    return QStringLiteral("%1 retryable=%2 http=%3 tx=%4")
-            .arg(e.toString())
-            .arg(e.isRetryable())
-            .arg(e.httpStatus())
-            .arg(e.transactionId());
-}
-
-} // namespace
-
-// Readable failure messages (found by argument-dependent lookup from QCOMPARE).
-namespace Synq {
-char *toString(const SyncError &error)
-{
-    return QTest::toString(describe(error));
-}
-} // namespace Synq
 
 class tst_SyncError : public QObject
 {

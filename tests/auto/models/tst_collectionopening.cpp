@@ -13,8 +13,9 @@
 #include <QtQml/QQmlComponent>
 #include <QtQml/QQmlEngine>
 #include <QtTest/QAbstractItemModelTester>
-#include <QtTest/QSignalSpy>
 #include <QtTest/QTest>
+
+#include "modelrecorder.h"
 
 #include <memory>
 
@@ -31,16 +32,7 @@ void runPostedEvents()
     loop.exec();
 }
 
-// The signals a view would see from the collection while it starts.
-struct StartSignals
-{
-    explicit StartSignals(SyncCollection *c)
-        : resets(c, &QAbstractItemModel::modelReset), inserts(c, &QAbstractItemModel::rowsInserted)
-    {
-    }
-    QSignalSpy resets;
-    QSignalSpy inserts;
-};
+using SynqTest::ModelRecorder;
 
 // A collection set up the way an app writes it: fields, name and engine one by one.
 void setUpInSteps(SyncCollection *todos, SyncEngine *engine)
@@ -69,7 +61,7 @@ private:
     // Writes `rows` items into todos of a fresh file and closes it.
     void storeRows(int rows);
     std::unique_ptr<QObject> createQml(QQmlEngine *engine, SyncCollection **todos,
-                                       std::unique_ptr<StartSignals> *signals_,
+                                       std::unique_ptr<ModelRecorder> *recorder,
                                        std::unique_ptr<QAbstractItemModelTester> *tester);
 
     std::unique_ptr<QTemporaryDir> m_dir;
@@ -96,7 +88,7 @@ void tst_CollectionOpening::storeRows(int rows)
 // The app's component, created in two steps so that spies are attached before it completes.
 std::unique_ptr<QObject>
 tst_CollectionOpening::createQml(QQmlEngine *engine, SyncCollection **todos,
-                                 std::unique_ptr<StartSignals> *signals_,
+                                 std::unique_ptr<ModelRecorder> *recorder,
                                  std::unique_ptr<QAbstractItemModelTester> *tester)
 {
     QQmlComponent component(engine);
@@ -125,7 +117,7 @@ tst_CollectionOpening::createQml(QQmlEngine *engine, SyncCollection **todos,
     }
     *todos = root->property("todos").value<SyncCollection *>();
     if (*todos) {
-        *signals_ = std::make_unique<StartSignals>(*todos);
+        *recorder = std::make_unique<ModelRecorder>(*todos);
         *tester = std::make_unique<QAbstractItemModelTester>(
                 *todos, QAbstractItemModelTester::FailureReportingMode::QtTest);
     }
@@ -146,7 +138,7 @@ void tst_CollectionOpening::qmlEngineOpensWhenItsComponentIsComplete()
     storeRows(stored);
     QQmlEngine engine;
     SyncCollection *todos = nullptr;
-    std::unique_ptr<StartSignals> seen;
+    std::unique_ptr<ModelRecorder> seen;
     std::unique_ptr<QAbstractItemModelTester> tester;
     const std::unique_ptr<QObject> root = createQml(&engine, &todos, &seen, &tester);
     QVERIFY(root);
@@ -158,13 +150,10 @@ void tst_CollectionOpening::qmlEngineOpensWhenItsComponentIsComplete()
     // The event loop's first turn (where a C++ engine opens) changes nothing.
     runPostedEvents();
     QCOMPARE(todos->count(), stored);
-    QCOMPARE(seen->resets.size(), stored > 0 ? 1 : 0);
-    QCOMPARE(seen->inserts.size(), 0);
+    QCOMPARE(seen->take(), stored > 0 ? QStringList { QStringLiteral("reset") } : QStringList());
     // The first change is an insert of one row, nothing else.
     QVERIFY(todos->insert(QVariantMap { { QStringLiteral("title"), QStringLiteral("new") } }));
-    QCOMPARE(seen->resets.size(), stored > 0 ? 1 : 0);
-    QCOMPARE(seen->inserts.size(), 1);
-    QCOMPARE(seen->inserts.constFirst().at(1).toInt(), stored);
+    QCOMPARE(seen->structural(), QStringList { QStringLiteral("inserted %1-%1").arg(stored) });
 }
 
 void tst_CollectionOpening::emptyCollectionAnnouncesNothingWhileStarting()
@@ -174,13 +163,12 @@ void tst_CollectionOpening::emptyCollectionAnnouncesNothingWhileStarting()
     engine.setDatabasePath(m_path);
     SyncCollection todos;
     QAbstractItemModelTester tester(&todos, QAbstractItemModelTester::FailureReportingMode::QtTest);
-    StartSignals seen(&todos);
+    ModelRecorder seen(&todos);
     setUpInSteps(&todos, &engine);
     QVERIFY(engine.open());
     runPostedEvents();
     todos.setFields({ QStringLiteral("title"), QStringLiteral("done") });
-    QCOMPARE(seen.resets.size(), 0);
-    QCOMPARE(seen.inserts.size(), 0);
+    QCOMPARE(seen.events, QStringList());
     QCOMPARE(todos.count(), 0);
 }
 
@@ -191,19 +179,18 @@ void tst_CollectionOpening::mutationBeforeTheOpenInsertsTheStoredRows()
     engine.setDatabasePath(m_path);
     SyncCollection todos(&engine, QStringLiteral("todos"), { QStringLiteral("title") });
     QAbstractItemModelTester tester(&todos, QAbstractItemModelTester::FailureReportingMode::QtTest);
-    StartSignals seen(&todos);
+    ModelRecorder seen(&todos);
     QVERIFY(!engine.isReady()); // it would open at the first event-loop turn
     QVERIFY(todos.insert(QVariantMap { { QStringLiteral("title"), QStringLiteral("new") } }));
     QVERIFY(engine.isReady());
-    QCOMPARE(seen.resets.size(), 0); // never a reset inside a mutation call
+    // The stored rows, then the new one; never a reset inside a mutation call.
+    QCOMPARE(seen.structural(),
+             (QStringList { QStringLiteral("inserted 0-1"), QStringLiteral("inserted 2-2") }));
     QCOMPARE(todos.count(), 3);
-    QCOMPARE(seen.inserts.size(), 2);
-    QCOMPARE(seen.inserts.at(0).at(1).toInt(), 0); // the stored rows
-    QCOMPARE(seen.inserts.at(0).at(2).toInt(), 1);
-    QCOMPARE(seen.inserts.at(1).at(1).toInt(), 2); // the new one
     QCOMPARE(todos.get(2).value(QStringLiteral("title")).toString(), QStringLiteral("new"));
+    seen.take();
     runPostedEvents();
-    QCOMPARE(seen.resets.size(), 0);
+    QCOMPARE(seen.events, QStringList());
     QCOMPARE(todos.count(), 3);
 }
 
@@ -214,14 +201,13 @@ void tst_CollectionOpening::rowsStoredBeforeAnOpenInCppResetOnce()
     engine.setDatabasePath(m_path);
     SyncCollection todos;
     QAbstractItemModelTester tester(&todos, QAbstractItemModelTester::FailureReportingMode::QtTest);
-    StartSignals seen(&todos);
+    ModelRecorder seen(&todos);
     setUpInSteps(&todos, &engine);
-    QCOMPARE(seen.resets.size(), 0);
+    QCOMPARE(seen.events, QStringList());
     QTRY_VERIFY(engine.isReady()); // the first event-loop turn opened it
     QCOMPARE(todos.count(), 2);
-    QCOMPARE(seen.resets.size(), 1);
     runPostedEvents();
-    QCOMPARE(seen.resets.size(), 1);
+    QCOMPARE(seen.take(), QStringList { QStringLiteral("reset") });
 }
 
 QTEST_GUILESS_MAIN(tst_CollectionOpening)

@@ -9,51 +9,13 @@
 #include <QtTest/QSignalSpy>
 #include <QtTest/QTest>
 
+#include "modelrecorder.h"
+
 #include <memory>
 
 using namespace Synq;
+using SynqTest::ModelRecorder;
 using namespace Qt::StringLiterals;
-
-namespace {
-
-// Every model signal a view could see, recorded in order.
-class ModelRecorder : public QObject
-{
-public:
-    explicit ModelRecorder(QAbstractItemModel *model)
-    {
-        connect(model, &QAbstractItemModel::rowsInserted, this,
-                [this](const QModelIndex &, int first, int last) {
-                    events << QStringLiteral("inserted %1-%2").arg(first).arg(last);
-                });
-        connect(model, &QAbstractItemModel::rowsRemoved, this,
-                [this](const QModelIndex &, int first, int last) {
-                    events << QStringLiteral("removed %1-%2").arg(first).arg(last);
-                });
-        connect(model, &QAbstractItemModel::dataChanged, this,
-                [this, model](const QModelIndex &tl, const QModelIndex &br, const QList<int> &roles) {
-                    QStringList names;
-                    const auto roleNames = model->roleNames();
-                    for (int role : roles)
-                        names << QString::fromLatin1(roleNames.value(role, QByteArrayLiteral("?")));
-                    names.sort();
-                    events << QStringLiteral("changed %1-%2 %3")
-                                      .arg(tl.row())
-                                      .arg(br.row())
-                                      .arg(names.join(QLatin1Char(',')));
-                });
-        connect(model, &QAbstractItemModel::modelReset, this,
-                [this] { events << QStringLiteral("reset"); });
-        connect(model, &QAbstractItemModel::layoutChanged, this,
-                [this] { events << QStringLiteral("layout"); });
-        connect(model, &QAbstractItemModel::rowsMoved, this,
-                [this] { events << QStringLiteral("moved"); });
-    }
-    QStringList take() { return std::exchange(events, {}); }
-    QStringList events;
-};
-
-} // namespace
 
 class tst_SyncCollection : public QObject
 {

@@ -9,59 +9,14 @@
 #include <QtTest/QSignalSpy>
 #include <QtTest/QTest>
 
+#include "modelrecorder.h"
+
 #include <memory>
 
 using namespace Synq;
+using SynqTest::ModelRecorder;
 
 namespace {
-
-// Every model signal a view could see, recorded in order.
-class ModelRecorder : public QObject
-{
-public:
-    explicit ModelRecorder(QAbstractItemModel *model)
-    {
-        connect(model, &QAbstractItemModel::rowsInserted, this,
-                [this](const QModelIndex &, int first, int last) {
-                    events << QStringLiteral("inserted %1-%2").arg(first).arg(last);
-                });
-        connect(model, &QAbstractItemModel::rowsRemoved, this,
-                [this](const QModelIndex &, int first, int last) {
-                    events << QStringLiteral("removed %1-%2").arg(first).arg(last);
-                });
-        connect(model, &QAbstractItemModel::dataChanged, this,
-                [this, model](const QModelIndex &tl, const QModelIndex &br,
-                              const QList<int> &roles) {
-                    events << QStringLiteral("changed %1-%2").arg(tl.row()).arg(br.row());
-                    const auto names = model->roleNames();
-                    for (int role : roles)
-                        changedRoles[tl.row()].insert(QString::fromLatin1(names.value(role)));
-                });
-        connect(model, &QAbstractItemModel::modelReset, this,
-                [this] { events << QStringLiteral("reset"); });
-        connect(model, &QAbstractItemModel::layoutChanged, this,
-                [this] { events << QStringLiteral("layout"); });
-        connect(model, &QAbstractItemModel::rowsMoved, this,
-                [this] { events << QStringLiteral("moved"); });
-    }
-    QStringList take()
-    {
-        changedRoles.clear();
-        return std::exchange(events, {});
-    }
-    // The events other than dataChanged: the structure a view sees change.
-    QStringList structural() const
-    {
-        QStringList out;
-        for (const QString &e : events) {
-            if (!e.startsWith(QLatin1String("changed")))
-                out << e;
-        }
-        return out;
-    }
-    QStringList events;
-    QHash<int, QSet<QString>> changedRoles; // row -> every role named since take()
-};
 
 const QStringList allRoleNames = {
     QStringLiteral("transactionId"), QStringLiteral("state"),

@@ -23,21 +23,12 @@
 #include <QtTest/QSignalSpy>
 #include <QtTest/QTest>
 
+#include "testprinters.h"
+
 #include <functional>
 #include <memory>
 
 using namespace Synq;
-
-namespace Synq {
-char *toString(const SyncError &error)
-{
-    return QTest::toString(QStringLiteral("%1 retryable=%2 http=%3 retryAfter=%4")
-                                   .arg(error.toString())
-                                   .arg(error.isRetryable())
-                                   .arg(error.httpStatus())
-                                   .arg(error.retryAfterMs()));
-}
-} // namespace Synq
 
 namespace {
 
