@@ -14,6 +14,8 @@
 #include <QtTest/QSignalSpy>
 #include <QtTest/QTest>
 
+#include "modelrecorder.h"
+
 #include <memory>
 
 using namespace Synq;
@@ -132,6 +134,7 @@ private Q_SLOTS:
     void retryableFailureKeepsTheTransactionAndItsIds();
     void rejectedTransactionFailsAndRollsBack_data();
     void rejectedTransactionFailsAndRollsBack();
+    void rowSyncStateFollowsItsTransactions();
     void conflictAdoptsTheServerRecord();
     void oversizedBatchIsSplit();
     void pushesInFlightNeverShareAnItem();
@@ -529,6 +532,58 @@ void tst_SyncRun::rejectedTransactionFailsAndRollsBack()
     QCOMPARE(row(0).value(QStringLiteral("syncState")).toInt(), int(SyncCollection::Failed));
     QCOMPARE(row(0).value(QStringLiteral("lastError")).value<SyncError>().message(),
              before.message());
+}
+
+// A row's syncState says where its changes are: Pending until sent, Syncing while on their way,
+// Failed with lastError while a dead letter holds it, Synced once nothing is left — each
+// step one dataChanged of the meta roles.
+void tst_SyncRun::rowSyncStateFollowsItsTransactions()
+{
+    auto state = [this] { return row(0).value(QStringLiteral("syncState")).toInt(); };
+    m_engine->syncNow();
+    waitForRequest();
+    m_transport->answerPull({ upsert(QStringLiteral("a"), 4, QStringLiteral("Milk")) }, QStringLiteral("c1"), false);
+    QTRY_VERIFY(!m_engine->status()->isSyncing());
+    QCOMPARE(state(), int(SyncCollection::Synced));
+    SynqTest::ModelRecorder rec(m_todos.get());
+
+    Transaction *u = m_todos->update(QStringLiteral("a"), QVariantMap { { QStringLiteral("title"), QStringLiteral("Oat milk") } });
+    QVERIFY(u);
+    QCOMPARE(state(), int(SyncCollection::Pending));
+    QCOMPARE(rec.take(), QStringList { QStringLiteral("changed 0-0 display,isOptimistic,pendingTransactions,syncState,title") });
+    m_engine->syncNow();
+    waitForRequest();
+    QCOMPARE(u->state(), Transaction::Persisting);
+    QCOMPARE(state(), int(SyncCollection::Syncing));
+    QCOMPARE(rec.take(), QStringList { QStringLiteral("changed 0-0 syncState") });
+
+    // Refused for good: the change rolls back and the row shows why.
+    Protocol::PushResult refused;
+    refused.id = m_transport->pushes.constFirst().request.mutations.constFirst().id;
+    refused.status = Protocol::PushResult::Rejected;
+    refused.key = QStringLiteral("a");
+    refused.error = SyncError(SyncError::Validation, QStringLiteral("title too long"));
+    m_transport->answerPush({ { refused } });
+    finishPulls(QStringLiteral("c2"));
+    QCOMPARE(u->state(), Transaction::Failed);
+    QCOMPARE(state(), int(SyncCollection::Failed));
+    QCOMPARE(row(0).value(QStringLiteral("lastError")).value<SyncError>().message(),
+             QStringLiteral("title too long"));
+    QCOMPARE(row(0).value(QStringLiteral("title")).toString(), QStringLiteral("Milk"));
+
+    // Retried: pending again, on its way, then synced; the error is gone.
+    QVERIFY(m_engine->retry(u->id()));
+    QCOMPARE(state(), int(SyncCollection::Pending));
+    QVERIFY(!row(0).value(QStringLiteral("lastError")).value<SyncError>().isError());
+    QCOMPARE(row(0).value(QStringLiteral("title")).toString(), QStringLiteral("Oat milk"));
+    m_engine->syncNow();
+    waitForRequest();
+    QCOMPARE(state(), int(SyncCollection::Syncing));
+    m_transport->applyAll(5);
+    finishPulls(QStringLiteral("c3"));
+    QCOMPARE(u->state(), Transaction::Completed);
+    QCOMPARE(state(), int(SyncCollection::Synced));
+    QCOMPARE(row(0).value(QStringLiteral("version")).toLongLong(), 5);
 }
 
 void tst_SyncRun::conflictAdoptsTheServerRecord()
