@@ -123,13 +123,22 @@ Conflict conflict(MutationType op, const QString &key, const RecordState &curren
         c.message = QStringLiteral("%1 was removed at version %2").arg(key).arg(current.version);
         break;
     case RecordState::Live:
-        c.message = op == MutationType::Insert
-                ? QStringLiteral("%1 already exists at version %2").arg(key).arg(current.version)
-                : QStringLiteral("%1 is at version %2, not %3")
-                          .arg(key)
-                          .arg(current.version)
-                          .arg(baseVersion ? QString::number(*baseVersion)
-                                           : QStringLiteral("null"));
+        if (op == MutationType::Insert) {
+            c.message = QStringLiteral("%1 already exists at version %2").arg(key).arg(current.version);
+        } else if (baseVersion == current.version) {
+            // The rolled-back record is what the client expected: an earlier mutation of the
+            // same push (a remove, say) changed it before this one was checked.
+            c.message = QStringLiteral("%1 at version %2 was changed by an earlier mutation of "
+                                       "the same push")
+                                .arg(key)
+                                .arg(current.version);
+        } else {
+            c.message = QStringLiteral("%1 is at version %2, not %3")
+                                .arg(key)
+                                .arg(current.version)
+                                .arg(baseVersion ? QString::number(*baseVersion)
+                                                 : QStringLiteral("null"));
+        }
         break;
     }
     return c;

@@ -362,6 +362,9 @@ void tst_PushRules::conflict_data()
     QTest::newRow("an unchecked base is named null")
             << MutationType::Update << live << Base() << qint64(19) << Record(milk) << false
             << s("k1 is at version 19, not null");
+    QTest::newRow("base matches after the rollback: an earlier mutation of the push changed it")
+            << MutationType::Update << live << Base(19) << qint64(19) << Record(milk) << false
+            << s("k1 at version 19 was changed by an earlier mutation of the same push");
     QTest::newRow("an update of a never-written key is deleted at version 0")
             << MutationType::Update << RecordState::missing() << Base(0) << qint64(0) << Record()
             << true << s("k1 does not exist");
