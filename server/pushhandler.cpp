@@ -239,7 +239,7 @@ bool PushHandler::applyOne(const QString &owner, const PushMutation &m,
     return true;
 }
 
-// The new key is "s" + its version, also written into the data's "id".
+// The new key is PushRules::assignedKey() of its version, also written into the data's "id".
 bool PushHandler::insertUnderNewKey(const QString &owner, const PushMutation &m,
                                     Applied *applied)
 {
@@ -248,7 +248,7 @@ bool PushHandler::insertUnderNewKey(const QString &owner, const PushMutation &m,
     QString key;
     do {
         version = m_store->nextVersion();
-        key = QStringLiteral("s%1").arg(version);
+        key = PushRules::assignedKey(version);
         if (!m_store->loadRecord(owner, m.collection, key, &existing))
             return false;
     } while (existing.exists); // only if the collection once had client keys like these

@@ -103,6 +103,15 @@ std::optional<QJsonObject> written(MutationType op, const RecordState &current,
 }
 
 /*!
+    Returns the key a collection with server-assigned keys gives the insert written at
+    \a version: "s" and the version, so keys never repeat within one backend.
+*/
+QString assignedKey(qint64 version)
+{
+    return QStringLiteral("s%1").arg(version);
+}
+
+/*!
     Returns the conflict result of \a op on \a key as \a current stands after the failed
     transaction was rolled back. The message names \a baseVersion as the client sent it,
     which is what it can find in its outbox.

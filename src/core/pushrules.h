@@ -64,6 +64,9 @@ SYNQ_EXPORT QJsonObject applyChanges(QJsonObject record, const QJsonObject &chan
 SYNQ_EXPORT std::optional<QJsonObject> written(MutationType op, const RecordState &current,
                                                const QJsonObject &data);
 
+// The key a backend with server-assigned keys gives the insert it writes at version ("s42").
+SYNQ_EXPORT QString assignedKey(qint64 version);
+
 // What a conflict result carries: the server's state of the key as it is after the failed
 // transaction was rolled back.
 struct Conflict

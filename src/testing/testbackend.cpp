@@ -144,6 +144,30 @@ void TestBackend::setKeyField(const QString &collection, const QString &field)
         return;
     }
     d->keyFields.insert(collection, field);
+    if (d->pushHandler.assignsKeys(collection))
+        d->pushHandler.setAssignedKeys(collection, field);
+}
+
+/*!
+    Makes the backend choose the key of every record inserted into \a collection, as
+    \c{synq-server --server-assigned-keys} does: an insert is applied under a new key ("s" and
+    its version, also written into the record's key field, keyField()) whatever key the client
+    sent, and the push result carries that key. Mutations later in the same push that name the
+    client's key go to the new one. With \a assigned false, inserts keep the client's key
+    again (the default).
+*/
+void TestBackend::setServerAssignedKeys(const QString &collection, bool assigned)
+{
+    d->pushHandler.setAssignedKeys(collection, assigned ? keyField(collection) : QString());
+}
+
+/*!
+    Returns whether the backend chooses the keys of \a collection's inserts.
+    \sa setServerAssignedKeys()
+*/
+bool TestBackend::hasServerAssignedKeys(const QString &collection) const
+{
+    return d->pushHandler.assignsKeys(collection);
 }
 
 /*!

@@ -46,6 +46,8 @@ public:
     // Server-side changes.
     Q_INVOKABLE void setKeyField(const QString &collection, const QString &field);
     Q_INVOKABLE QString keyField(const QString &collection) const;
+    Q_INVOKABLE void setServerAssignedKeys(const QString &collection, bool assigned = true);
+    Q_INVOKABLE bool hasServerAssignedKeys(const QString &collection) const;
     Q_INVOKABLE qint64 emitUpdate(const QString &collection, const QVariantMap &record);
     Q_INVOKABLE qint64 emitDelete(const QString &collection, const QString &key);
     Q_INVOKABLE qint64 injectConflict(const QString &collection, const QString &key,

@@ -113,11 +113,25 @@ void TestPushHandler::runTransaction(const QList<PushMutation> &mutations, qsize
     m_batch.keep();
 }
 
-// One mutation: false (result holds its id and key) when it conflicts.
+void TestPushHandler::setAssignedKeys(const QString &collection, const QString &keyField)
+{
+    if (keyField.isEmpty())
+        m_assignedKeys.remove(collection);
+    else
+        m_assignedKeys.insert(collection, keyField);
+}
+
+// One mutation: false (result holds its id and key) when it conflicts. In a collection with
+// server-assigned keys an insert always makes a new record under a fresh key, as synq-server's
+// does.
 bool TestPushHandler::applyOne(const PushMutation &m, QList<TestStore::Undo> *undo,
                                PushResult *result)
 {
     result->id = m.id;
+    if (m.op == MutationType::Insert && assignsKeys(m.collection)) {
+        insertUnderNewKey(m, undo, result);
+        return true;
+    }
     result->key = m_batch.serverKey(m.collection, m.key);
     const PushRules::RecordState current = m_store->stateOf(m.collection, result->key);
     const std::optional<qint64> expected =
@@ -130,6 +144,22 @@ bool TestPushHandler::applyOne(const PushMutation &m, QList<TestStore::Undo> *un
     result->version = m_store->write(m.collection, result->key, data ? &*data : nullptr, undo);
     m_batch.noteApplied(m.collection, m.key, result->key, result->version);
     return true;
+}
+
+void TestPushHandler::insertUnderNewKey(const PushMutation &m, QList<TestStore::Undo> *undo,
+                                        PushResult *result)
+{
+    QString key = PushRules::assignedKey(m_store->currentVersion() + 1);
+    while (m_store->find(m.collection, key)) { // only if the collection once had keys like it
+        m_store->skipVersion();
+        key = PushRules::assignedKey(m_store->currentVersion() + 1);
+    }
+    QJsonObject data = m.data;
+    data.insert(m_assignedKeys.value(m.collection), key);
+    result->status = PushResult::Applied;
+    result->key = key;
+    result->version = m_store->write(m.collection, key, &data, undo);
+    m_batch.noteApplied(m.collection, m.key, key, result->version);
 }
 
 PushResult TestPushHandler::conflictResult(const PushMutation &m, const QString &key) const

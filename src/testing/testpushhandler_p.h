@@ -38,18 +38,25 @@ public:
                                QList<SyncError> *persistFailures);
     // Forgets the results remembered for idempotency.
     void forgetResults() { m_stored.clear(); }
+    // Inserts into collection get a key the backend chooses (PushRules::assignedKey()),
+    // written into keyField of the record; an empty keyField turns that off.
+    void setAssignedKeys(const QString &collection, const QString &keyField);
+    bool assignsKeys(const QString &collection) const { return m_assignedKeys.contains(collection); }
 
 private:
     void runTransaction(const QList<Protocol::PushMutation> &mutations, qsizetype begin,
                         qsizetype end, QList<Protocol::PushResult> *results);
     bool applyOne(const Protocol::PushMutation &m, QList<TestStore::Undo> *undo,
                   Protocol::PushResult *result);
+    void insertUnderNewKey(const Protocol::PushMutation &m, QList<TestStore::Undo> *undo,
+                           Protocol::PushResult *result);
     Protocol::PushResult conflictResult(const Protocol::PushMutation &m,
                                         const QString &key) const;
 
     TestStore *m_store;
     PushRules::Batch m_batch; // the facts of the request being applied
     QHash<QString, Protocol::PushResult> m_stored; // mutation id -> its applied result
+    QHash<QString, QString> m_assignedKeys; // collection -> the key field the key is written to
 };
 
 } // namespace Testing

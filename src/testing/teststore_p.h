@@ -61,6 +61,8 @@ public:
                                     bool liveOnly, bool *hasMore) const;
 
     qint64 currentVersion() const { return m_currentVersion; }
+    // Hands out a version without writing (taken back by takeBack() like a write's).
+    void skipVersion() { ++m_currentVersion; }
     void clear();
 
 private:

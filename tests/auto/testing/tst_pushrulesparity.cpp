@@ -50,9 +50,9 @@ PushMutation updateOf(const char *id, const char *key, Base base, const QJsonObj
 }
 
 PushMutation updateOf(const char *id, const char *key, Base base, const char *title,
-                      const char *tx = "")
+                      const char *tx = "", const char *collection = "todos")
 {
-    return updateOf(id, key, base, QJsonObject { { s("title"), s(title) } }, tx);
+    return updateOf(id, key, base, QJsonObject { { s("title"), s(title) } }, tx, collection);
 }
 
 PushMutation removeOf(const char *id, const char *key, Base base, const char *tx = "",
@@ -181,6 +181,9 @@ void tst_PushRulesParity::cleanup()
 
 void tst_PushRulesParity::startBoth()
 {
+    // "notes" has server-assigned keys in both.
+    m_server->setExtraArguments({ s("--server-assigned-keys"), s("notes") });
+    m_backend->setServerAssignedKeys(s("notes"));
     QVERIFY2(m_server->start(), qPrintable(m_server->errorString()));
     m_http->setUrl(m_server->url());
     m_http->setTimeoutMs(AnswerTimeoutMs);
@@ -380,6 +383,27 @@ void tst_PushRulesParity::sameAnswers_data()
             << L { insertOf("s1", "a", 0, "Milk"), removeOf("s2", "a", 1) }
             << L { removeOf("s2", "a", 1), insertOf("m3", "a", 2, "Bread") };
 
+    // A collection whose keys the server assigns.
+    QTest::newRow("an insert into a server-keyed collection gets the server's key")
+            << none << L { insertOf("m1", "a", 0, "Milk", "", "notes") };
+    QTest::newRow("later mutations of the push on the client's key go to the server's")
+            << none
+            << L { insertOf("m1", "a", 0, "Milk", "", "notes"),
+                   updateOf("m2", "a", 0, "Oat milk", "", "notes"),
+                   insertOf("m3", "b", 0, "Tea", "t3", "notes"), removeOf("m4", "b", 0, "t3",
+                                                                          "notes") };
+    QTest::newRow("two inserts under one client key make two records")
+            << none
+            << L { insertOf("m1", "a", 0, "Milk", "", "notes"),
+                   insertOf("m2", "a", 0, "Bread", "", "notes") };
+    QTest::newRow("an unchecked insert into a server-keyed collection gets a key too")
+            << none << L { insertOf("m1", "a", Unchecked, "Milk", "", "notes") };
+    QTest::newRow("a failed transaction takes its assigned key back")
+            << none
+            << L { insertOf("m1", "a", 0, "Milk", "t1", "notes"),
+                   updateOf("m2", "zz", 0, "Nothing", "t1"),
+                   insertOf("m3", "b", 0, "Tea", "t2", "notes") };
+
     // Keys are per collection.
     QTest::newRow("the same key in two collections are two records")
             << a1
@@ -415,7 +439,7 @@ void tst_PushRulesParity::sameAnswers()
     QVERIFY2(local.lines == remote.lines,
              qPrintable(diff(s("the results"), local.lines, remote.lines)));
 
-    const QStringList collections { s("todos"), s("lists") };
+    const QStringList collections { s("todos"), s("lists"), s("notes") };
     const QStringList localHoldings = pullAll(m_backend->transport(), collections);
     const QStringList remoteHoldings = pullAll(m_http.get(), collections);
     QVERIFY2(localHoldings == remoteHoldings,

@@ -125,6 +125,7 @@ private Q_SLOTS:
     void failNextPersist_data();
     void failNextPersist();
     void failNextPersistQueues();
+    void serverAssignedKeys();
     void failNextRequest_data();
     void failNextRequest();
     void offline_data();
@@ -617,6 +618,45 @@ void tst_TestBackend::failNextPersistQueues()
     QCOMPARE(outcomeOf(answer.response.results.at(0)), s("rejected"));
     QCOMPARE(outcomeOf(answer.response.results.at(1)), s("applied"));
     QCOMPARE(titles(*m_backend), QStringList { s("c:C") });
+}
+
+void tst_TestBackend::serverAssignedKeys()
+{
+    QVERIFY(!m_backend->hasServerAssignedKeys(s("notes")));
+    m_backend->setKeyField(s("notes"), s("uuid"));
+    m_backend->setServerAssignedKeys(s("notes"));
+    QVERIFY(m_backend->hasServerAssignedKeys(s("notes")));
+    QVERIFY(!m_backend->hasServerAssignedKeys(s("todos")));
+
+    PushMutation insert = insertOf("m1", "t1", "local-1", 0, "Milk");
+    insert.collection = s("notes");
+    PushMutation update = mutation("m2", "t1", MutationType::Update, "local-1", 0,
+                                   QJsonObject { { s("title"), s("Oat milk") } });
+    update.collection = s("notes");
+    PushAnswer answer;
+    PUSH((QList<PushMutation> { insert, update, insertOf("m3", "t3", "local-2", 0, "Tea") }),
+         &answer);
+    const QList<PushResult> &results = answer.response.results;
+    QCOMPARE(outcomeOf(results.at(0)), s("applied"));
+    QCOMPARE(results.at(0).key, s("s1"));
+    QCOMPARE(results.at(1).key, s("s1")); // the update followed the insert to its new key
+    QCOMPARE(results.at(2).key, s("local-2")); // todos keeps the client's keys
+    QVERIFY(!m_backend->contains(s("notes"), s("local-1")));
+    const QJsonObject stored = m_backend->record(s("notes"), s("s1"));
+    QCOMPARE(stored.value(s("uuid")), QJsonValue(s("s1")));
+    QCOMPARE(stored.value(s("title")), QJsonValue(s("Oat milk")));
+
+    // A replay of the same mutations returns the stored results, with the assigned key.
+    PUSH((QList<PushMutation> { insert }), &answer);
+    QCOMPARE(answer.response.results.at(0).key, s("s1"));
+    QCOMPARE(m_backend->records(s("notes")).size(), 1);
+
+    m_backend->setServerAssignedKeys(s("notes"), false);
+    QVERIFY(!m_backend->hasServerAssignedKeys(s("notes")));
+    insert.id = s("m4");
+    insert.tx = s("t4");
+    PUSH((QList<PushMutation> { insert }), &answer);
+    QCOMPARE(answer.response.results.at(0).key, s("local-1"));
 }
 
 void tst_TestBackend::failNextRequest_data()
