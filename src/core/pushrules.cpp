@@ -114,7 +114,8 @@ QString assignedKey(qint64 version)
 /*!
     Returns the conflict result of \a op on \a key as \a current stands after the failed
     transaction was rolled back. The message names \a baseVersion as the client sent it,
-    which is what it can find in its outbox.
+    which is what it can find in its outbox; where the rolled-back record is at that version,
+    an earlier mutation of the same push was what it conflicted with, and the message says so.
 */
 Conflict conflict(MutationType op, const QString &key, const RecordState &current,
                   std::optional<qint64> baseVersion)
@@ -133,7 +134,9 @@ Conflict conflict(MutationType op, const QString &key, const RecordState &curren
         break;
     case RecordState::Live:
         if (op == MutationType::Insert) {
-            c.message = QStringLiteral("%1 already exists at version %2").arg(key).arg(current.version);
+            c.message = QStringLiteral("%1 already exists at version %2")
+                                .arg(key)
+                                .arg(current.version);
         } else if (baseVersion == current.version) {
             // The rolled-back record is what the client expected: an earlier mutation of the
             // same push (a remove, say) changed it before this one was checked.

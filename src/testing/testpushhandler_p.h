@@ -41,7 +41,10 @@ public:
     // Inserts into collection get a key the backend chooses (PushRules::assignedKey()),
     // written into keyField of the record; an empty keyField turns that off.
     void setAssignedKeys(const QString &collection, const QString &keyField);
-    bool assignsKeys(const QString &collection) const { return m_assignedKeys.contains(collection); }
+    bool assignsKeys(const QString &collection) const
+    {
+        return m_assignedKeys.contains(collection);
+    }
 
 private:
     void runTransaction(const QList<Protocol::PushMutation> &mutations, qsizetype begin,

@@ -200,7 +200,8 @@ void tst_HybridClock::nodesExchangingStamps()
         } else {
             const Timestamp remote = sent.at(int(random.bounded(quint32(sent.size()))));
             const OptionalStamp seen = HybridClock::receive(node.last, remote, now, node.name);
-            QVERIFY2(seen, qPrintable(context + QStringLiteral(": a skew within the bound was not followed")));
+            QVERIFY2(seen, qPrintable(context + QStringLiteral(": a skew within the bound was "
+                                                               "not followed")));
             QVERIFY2(HybridClock::compare(*seen, remote) > 0,
                      qPrintable(context + QStringLiteral(": not later than what it saw")));
             node.last = *seen;
