@@ -152,6 +152,9 @@ Resolution resolve(const Conflict &conflict)
                                   conflict.base.value_or(QJsonObject()));
         if (!merged)
             return { Outcome::ManualRequired, std::nullopt };
+        // An empty record is the local removal handed back: the removal is sent again.
+        if (merged->isEmpty())
+            return sendOrAdopt(std::nullopt, server);
         return sendOrAdopt(merged, server);
     }
     }

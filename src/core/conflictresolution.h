@@ -83,7 +83,8 @@ struct ServerState
 };
 
 // A custom resolver: the merged record, or nullopt when it cannot decide (ManualRequired).
-// local or base may be empty when there is none; server is empty for a deletion.
+// local or base may be empty when there is none; server is empty for a deletion. Returning an
+// empty record removes it (a local removal handed back is sent again).
 using Resolver = std::function<std::optional<QJsonObject>(
         const QJsonObject &local, const QJsonObject &server, const QJsonObject &base)>;
 

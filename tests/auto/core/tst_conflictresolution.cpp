@@ -86,6 +86,7 @@ private Q_SLOTS:
     void larger();
     void resolve_data();
     void resolve();
+    void customResolver();
     void generatedMerges_data();
     void generatedMerges();
 };
@@ -306,6 +307,8 @@ void tst_ConflictResolution::resolve_data()
           adopt, none },
         { "FieldMerge delete/update: the server's edit stays", Policy::FieldMerge, none, live,
           adopt, server },
+        { "Custom keeping local, update/update", Policy::Custom, local, live, rebase, local },
+        { "Custom keeping local, delete/update", Policy::Custom, none, live, rebase, none },
         { "Manual update/update", Policy::Manual, local, live, manual, none },
         { "Manual update/delete", Policy::Manual, local, deleted, manual, none },
         { "Manual delete/update", Policy::Manual, none, live, manual, none },
@@ -374,7 +377,75 @@ void tst_ConflictResolution::resolve()
     const Resolution again = ConflictResolution::resolve(conflict);
     QCOMPARE(again.outcome, resolution.outcome);
     QCOMPARE(again.record, resolution.record);
-    QVERIFY(resolverCalls <= 2);
+    // The resolver is asked only where there is something to decide.
+    const bool decided = server.state == ServerState::Unknown || conflictFree
+            || (!local && server.state == ServerState::Deleted);
+    QCOMPARE(resolverCalls, policy == Policy::Custom && !decided ? 2 : 0);
+}
+
+void tst_ConflictResolution::customResolver()
+{
+    Conflict conflict;
+    conflict.policy = Policy::Custom;
+    conflict.local = local;
+    conflict.server = ServerState::live(server);
+    conflict.base = base;
+
+    // No resolver set: the app has to decide.
+    QCOMPARE(ConflictResolution::resolve(conflict).outcome, Outcome::ManualRequired);
+
+    // It gets local, server and base, and what it returns is sent.
+    QJsonObject seenLocal, seenServer, seenBase;
+    const QJsonObject merged { { "title", "local and server" } };
+    conflict.resolver = [&](const QJsonObject &l, const QJsonObject &sv, const QJsonObject &b) {
+        seenLocal = l;
+        seenServer = sv;
+        seenBase = b;
+        return std::optional<QJsonObject>(merged);
+    };
+    Resolution resolution = ConflictResolution::resolve(conflict);
+    QCOMPARE(resolution.outcome, Outcome::RebaseAndRetry);
+    QCOMPARE(resolution.record, Record(merged));
+    QCOMPARE(seenLocal, local);
+    QCOMPARE(seenServer, server);
+    QCOMPARE(seenBase, base);
+
+    // Returning the server's record adopts it.
+    conflict.resolver = [](const QJsonObject &, const QJsonObject &sv, const QJsonObject &) {
+        return std::optional<QJsonObject>(sv);
+    };
+    resolution = ConflictResolution::resolve(conflict);
+    QCOMPARE(resolution.outcome, Outcome::AdoptServer);
+    QCOMPARE(resolution.record, Record(server));
+
+    // "Cannot decide" goes to the app.
+    conflict.resolver = [](const QJsonObject &, const QJsonObject &, const QJsonObject &) {
+        return std::optional<QJsonObject>();
+    };
+    resolution = ConflictResolution::resolve(conflict);
+    QCOMPARE(resolution.outcome, Outcome::ManualRequired);
+    QCOMPARE(resolution.record, Record());
+
+    // A local removal reaches it as an empty local record; a server deletion as an empty one.
+    conflict.local = std::nullopt;
+    conflict.resolver = [&](const QJsonObject &l, const QJsonObject &sv, const QJsonObject &) {
+        seenLocal = l;
+        seenServer = sv;
+        return std::optional<QJsonObject>(sv);
+    };
+    QCOMPARE(ConflictResolution::resolve(conflict).outcome, Outcome::AdoptServer);
+    QCOMPARE(seenLocal, QJsonObject());
+    conflict.local = local;
+    conflict.server = ServerState::deleted();
+    conflict.resolver = [&](const QJsonObject &l, const QJsonObject &sv, const QJsonObject &) {
+        seenLocal = l;
+        seenServer = sv;
+        return std::optional<QJsonObject>(l);
+    };
+    resolution = ConflictResolution::resolve(conflict);
+    QCOMPARE(seenServer, QJsonObject());
+    QCOMPARE(resolution.outcome, Outcome::RebaseAndRetry); // recreated
+    QCOMPARE(resolution.record, Record(local));
 }
 
 void tst_ConflictResolution::generatedMerges_data()
