@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "conflictresolution.h"
 
+#include "pushrules.h"
+
 #include <QtCore/QSet>
 
 #include <algorithm>
@@ -62,6 +64,16 @@ Resolution sendOrAdopt(const std::optional<QJsonObject> &record, const ServerSta
     if (record && server.state == ServerState::Live && *record == server.record)
         return adoptServer(server);
     return { Outcome::RebaseAndRetry, record };
+}
+
+// The local change made again on the server's state (ClientWins, a later local write): the
+// fields the local side changed since base take its values, the others stay the server's. A
+// change that created the record, or that meets a deletion, brings its record whole.
+std::optional<QJsonObject> localChangeOn(const Conflict &conflict)
+{
+    if (!conflict.local || !conflict.base || conflict.server.state != ServerState::Live)
+        return conflict.local;
+    return mergeFields(*conflict.local, conflict.server.record, *conflict.base, FieldPolicies());
 }
 
 } // namespace
@@ -132,9 +144,9 @@ Resolution resolve(const Conflict &conflict)
     case Policy::LastWriteWins:
         if (!conflict.localIsLater)
             return adoptServer(server);
-        return sendOrAdopt(conflict.local, server);
+        return sendOrAdopt(localChangeOn(conflict), server);
     case Policy::ClientWins:
-        return sendOrAdopt(conflict.local, server);
+        return sendOrAdopt(localChangeOn(conflict), server);
     case Policy::FieldMerge:
         // A deletion on either side has no fields to merge: the server's delete is final,
         // and a local removal yields to the server's newer edit (nothing is lost).
@@ -161,19 +173,45 @@ Resolution resolve(const Conflict &conflict)
     return { Outcome::Skipped, conflict.local };
 }
 
-QString outcomeName(Outcome outcome)
+std::optional<MutationRecord> rebased(const MutationRecord &mutation,
+                                      const std::optional<QJsonObject> &record,
+                                      const ServerState &server, qint64 serverVersion)
 {
-    switch (outcome) {
-    case Outcome::AdoptServer:
-        return QStringLiteral("AdoptServer");
-    case Outcome::RebaseAndRetry:
-        return QStringLiteral("RebaseAndRetry");
-    case Outcome::ManualRequired:
-        return QStringLiteral("ManualRequired");
-    case Outcome::Skipped:
-        return QStringLiteral("Skipped");
+    if (server.state == ServerState::Unknown)
+        return std::nullopt;
+    MutationRecord m = mutation;
+    m.baseVersion = serverVersion;
+    if (server.state == ServerState::Deleted) {
+        if (!record)
+            return std::nullopt; // removed on both sides
+        // Created again: an insert is applied over a tombstone.
+        m.type = MutationType::Insert;
+        m.original = QJsonObject();
+        m.modified = *record;
+        m.changes = *record;
+        return m;
     }
-    return QString();
+    m.original = server.record;
+    if (!record) {
+        m.type = MutationType::Remove;
+        m.modified = QJsonObject();
+        m.changes = QJsonObject();
+        return m;
+    }
+    // Only what differs: a field the server has and the record lacks cannot be removed by an
+    // update (changes set fields), so it stays as the server has it.
+    QJsonObject changes;
+    for (auto it = record->constBegin(); it != record->constEnd(); ++it) {
+        const auto there = server.record.constFind(it.key());
+        if (there == server.record.constEnd() || *there != it.value())
+            changes.insert(it.key(), it.value());
+    }
+    if (changes.isEmpty())
+        return std::nullopt;
+    m.type = MutationType::Update;
+    m.changes = changes;
+    m.modified = PushRules::applyChanges(server.record, changes);
+    return m;
 }
 
 } // namespace ConflictResolution

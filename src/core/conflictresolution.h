@@ -2,6 +2,7 @@
 #ifndef SYNQ_CONFLICTRESOLUTION_H
 #define SYNQ_CONFLICTRESOLUTION_H
 
+#include <synq/records.h>
 #include <synq/synq_export.h>
 
 #include <QtCore/QHash>
@@ -64,12 +65,8 @@ SYNQ_EXPORT QJsonArray mergeArrays(const QJsonArray &local, const QJsonArray &se
 // Values of different or other types: b.
 SYNQ_EXPORT QJsonValue larger(const QJsonValue &a, const QJsonValue &b);
 
-enum class Outcome {
-    AdoptServer, // the server's state stands; the local change is dropped
-    RebaseAndRetry, // record is sent again, on the server's version
-    ManualRequired, // the app decides (ConflictModel); nothing is sent until then
-    Skipped, // nothing to resolve against: the local change is kept as it was
-};
+// The outcomes (C3) are Synq::ConflictOutcome (records.h), recorded on transactions.
+using Outcome = ConflictOutcome;
 
 // What the server answered a conflicting mutation with.
 struct ServerState
@@ -112,7 +109,19 @@ struct Resolution
 
 SYNQ_EXPORT Resolution resolve(const Conflict &conflict);
 
-SYNQ_EXPORT QString outcomeName(Outcome outcome); // "AdoptServer", ... as in the API
+/*
+    The mutation that carries a RebaseAndRetry resolution to the server: mutation rewritten on
+    the server's state at serverVersion, keeping its id (the server stored nothing for it: a
+    conflicting transaction is rolled back). record is the resolution's record (nullopt:
+    remove). Against a live server record it becomes an update of the fields whose values
+    differ from the server's (original = the server's record) or a removal; against a deleted
+    one, an insert of record (the item is created again). nullopt when nothing is left to send:
+    record holds the server's values already, or removes what the server removed.
+*/
+SYNQ_EXPORT std::optional<MutationRecord> rebased(const MutationRecord &mutation,
+                                                  const std::optional<QJsonObject> &record,
+                                                  const ServerState &server,
+                                                  qint64 serverVersion);
 
 } // namespace ConflictResolution
 } // namespace Synq

@@ -121,6 +121,44 @@ FailureOutcome attemptFailed(TransactionRecord &t, const SyncError &error,
     return FailureOutcome::Failed;
 }
 
+bool adoptServer(TransactionRecord &t, const SyncError &conflict, const QDateTime &now)
+{
+    if (t.state != S::Persisting)
+        return false;
+    if (AttemptRecord *a = openAttempt(t)) {
+        a->completedAt = now;
+        a->error = conflict;
+    }
+    t.error = SyncError();
+    t.conflictOutcome = ConflictOutcome::AdoptServer;
+    move(t, S::Completed, MutationState::Synced, now);
+    return true;
+}
+
+FailureOutcome rebase(TransactionRecord &t, const SyncError &conflict,
+                      const RetrySettings &settings, const QDateTime &now)
+{
+    if (t.state != S::Persisting)
+        return FailureOutcome::Illegal;
+    AttemptRecord *a = openAttempt(t);
+    if (a) {
+        a->completedAt = now;
+        a->error = conflict;
+    }
+    t.conflictOutcome = ConflictOutcome::RebaseAndRetry;
+    if (settings.mayRetry(t.currentAttempt)) {
+        t.error = conflict;
+        if (a)
+            a->retryScheduledFor = now;
+        move(t, S::Pending, MutationState::Created, now);
+        return FailureOutcome::RetryScheduled;
+    }
+    t.error = conflict;
+    t.error.setRetryable(false);
+    move(t, S::Failed, MutationState::Created, now);
+    return FailureOutcome::Failed;
+}
+
 bool unreachable(TransactionRecord &t, const QDateTime &now)
 {
     if (t.state != S::Persisting)

@@ -48,6 +48,15 @@ enum class FailureOutcome { Illegal, RetryScheduled, Failed };
 SYNQ_EXPORT FailureOutcome attemptFailed(TransactionRecord &t, const SyncError &error,
                                          const RetrySettings &settings, const QDateTime &now,
                                          double random01);
+// Persisting -> Completed: the backend answered a conflict and the collection's policy let the
+// server's state stand (ConflictOutcome::AdoptServer). The attempt ends with the conflict;
+// the transaction shows no error: its change was dropped by the policy, not lost to a failure.
+SYNQ_EXPORT bool adoptServer(TransactionRecord &t, const SyncError &conflict, const QDateTime &now);
+// Persisting -> Pending, due at once: the conflict was resolved into a change on the server's
+// version (ConflictOutcome::RebaseAndRetry; the caller rewrites the mutations). The attempt
+// ends with the conflict and counts: with no retries left (it kept conflicting) -> Failed.
+SYNQ_EXPORT FailureOutcome rebase(TransactionRecord &t, const SyncError &conflict,
+                                  const RetrySettings &settings, const QDateTime &now);
 // Persisting -> Pending: the backend was never reached (offline). The attempt is withdrawn:
 // being offline is not a failure and uses up no retries.
 SYNQ_EXPORT bool unreachable(TransactionRecord &t, const QDateTime &now);

@@ -40,6 +40,18 @@ QString nameOf(MutationState state)
     return QString();
 }
 
+QString nameOf(ConflictOutcome outcome)
+{
+    switch (outcome) {
+    case ConflictOutcome::None: return QString();
+    case ConflictOutcome::AdoptServer: return QStringLiteral("AdoptServer");
+    case ConflictOutcome::RebaseAndRetry: return QStringLiteral("RebaseAndRetry");
+    case ConflictOutcome::ManualRequired: return QStringLiteral("ManualRequired");
+    case ConflictOutcome::Skipped: return QStringLiteral("Skipped");
+    }
+    return QString();
+}
+
 bool isActive(TransactionState state)
 {
     return state != TransactionState::Completed && state != TransactionState::Failed;

@@ -35,12 +35,23 @@ enum class MutationState : int { Created = 0, Persisting = 1, Synced = 2 };
 
 enum class StrategyKind : int { Ordered = 0, Parallel = 1 };
 
+// What a conflict on push came to (C3), recorded on the transaction: None when it met no
+// conflict. ConflictResolution::resolve() decides it from the collection's policy.
+enum class ConflictOutcome : int {
+    None = 0,
+    AdoptServer = 1, // the server's state stands; the local change is dropped
+    RebaseAndRetry = 2, // the resolved change is sent again, on the server's version
+    ManualRequired = 3, // the app decides (ConflictModel); nothing is sent until then
+    Skipped = 4, // nothing to resolve against: the local change is kept (a dead letter)
+};
+
 // What a row shows about its sync state (the syncState role).
 enum class ItemSyncState : int { Synced = 0, Pending = 1, Syncing = 2, Failed = 3, Conflict = 4 };
 
 SYNQ_EXPORT QString nameOf(TransactionState state);
 SYNQ_EXPORT QString nameOf(MutationType type);
 SYNQ_EXPORT QString nameOf(MutationState state);
+SYNQ_EXPORT QString nameOf(ConflictOutcome outcome); // "AdoptServer", ...; "" for None
 SYNQ_EXPORT bool isActive(TransactionState state); // not Completed and not Failed
 
 struct SYNQ_EXPORT MutationRecord
@@ -88,6 +99,7 @@ struct SYNQ_EXPORT TransactionRecord
     QString queuedBehind;
     QString mergedInto; // compacted: its change travels in this transaction
     SyncError error;
+    ConflictOutcome conflictOutcome = ConflictOutcome::None; // the last conflict's outcome
 
     QStringList collections() const;
     QStringList keys() const;

@@ -206,6 +206,8 @@ Q_SIGNALS:
     void pendingTransactionsChanged();
     // A transaction with a change to this collection failed (for good: a dead letter).
     void transactionFailed(Synq::Transaction *transaction);
+    // A push of a change to the row of key met a conflict (its outcome is on the transaction).
+    void conflictDetected(const QString &key);
 
 private:
     bool isUnloaded(qint64 ord) const { return ord > m_loadedUpTo && ord <= m_windowEnd; }

@@ -382,9 +382,11 @@ void PushRunner::onResults(const QStringList &txIds, const Protocol::PushRespons
     const RetrySettings &policy = e->retryPolicy->settings();
     Settlement::Outcome outcome;
     QHash<QString, TransactionRecord> rebased; // other active transactions with new base versions
+    QList<QPair<QString, QString>> conflicted; // (collection, key) of each conflict
     qsizetype i = 0;
     for (const QString &id : txIds) {
         TransactionRecord record = *e->outbox.record(id);
+        bool rewritten = false;
         const qsizetype first = i;
         const Protocol::PushResult *failure = nullptr;
         for (qsizetype k = 0; k < record.mutations.size(); ++k, ++i) {
@@ -406,46 +408,27 @@ void PushRunner::onResults(const QStringList &txIds, const Protocol::PushRespons
                 outcome.persisted.append({ m, r.version });
                 // Later pending changes on the row were made on top of this one: they now
                 // build on the version it produced.
-                const Outbox::Pending *pending = e->outbox.pendingOn(itemId(m.collection, m.key));
-                if (!pending)
-                    continue;
-                for (const MutationRecord &p : pending->mutations) {
-                    if (p.transactionId == id || p.baseVersion != m.baseVersion)
-                        continue;
-                    auto other = rebased.find(p.transactionId);
-                    if (other == rebased.end())
-                        other = rebased.insert(p.transactionId,
-                                               *e->outbox.record(p.transactionId));
-                    for (MutationRecord &o : other->mutations) {
-                        if (o.id == p.id)
-                            o.baseVersion = r.version;
-                    }
-                }
+                moveOnto(itemId(m.collection, m.key), id, m.baseVersion, r.version, rebased);
             }
             Lifecycle::persisted(record, await, now);
             e->run.report().pushed += int(record.mutations.size());
-        } else {
-            // Retry, or: conflict (server wins: adopt its record) or rejected — the transaction
-            // fails and its optimistic changes roll back.
-            SyncError error = failure->error;
-            if (failure->status == Protocol::PushResult::Conflict) {
-                ++e->run.report().conflicts;
-                for (const MutationRecord &m : std::as_const(record.mutations)) {
-                    if (m.id == failure->id)
-                        outcome.serverStates.append(
-                                { m.collection, m.key,
-                                  failure->deleted ? std::nullopt
-                                                   : std::optional<QJsonObject>(failure->record),
-                                  failure->version });
-                }
+        } else if (failure->status == Protocol::PushResult::Conflict) {
+            ++e->run.report().conflicts;
+            settleConflict(record, *failure, now, outcome, rebased, &rewritten);
+            for (const MutationRecord &m : std::as_const(record.mutations)) {
+                if (m.id == failure->id)
+                    conflicted.append({ m.collection, m.key });
             }
+        } else {
+            // Retry, or rejected: the transaction fails and its optimistic changes roll back.
+            SyncError error = failure->error;
             if (failure->status != Protocol::PushResult::Retry)
                 error.setRetryable(false);
             if (Lifecycle::attemptFailed(record, error, policy, now, random01())
                 == Lifecycle::FailureOutcome::Failed)
                 ++e->run.report().failed;
         }
-        outcome.transactions.append({ record, {} });
+        outcome.transactions.append({ record, {}, false, rewritten });
     }
     // The rebased transactions join the outcome (with their new base versions only).
     for (auto it = rebased.cbegin(); it != rebased.cend(); ++it) {
@@ -464,8 +447,13 @@ void PushRunner::onResults(const QStringList &txIds, const Protocol::PushRespons
             }
         }
     }
+    const quint64 run = e->run.serial();
     e->settlement.apply(std::move(outcome));
-    answered(e->run.serial());
+    for (const auto &[collection, key] : std::as_const(conflicted)) {
+        if (CollectionStore *s = e->stores.value(collection))
+            Q_EMIT s->conflictDetected(key);
+    }
+    answered(run);
 }
 
 } // namespace Synq

@@ -8,9 +8,13 @@
 // This file is not part of the Synq API. It may change without notice.
 //
 
+#include "settlement_p.h"
+
 #include <synq/protocol.h>
 #include <synq/syncerror.h>
 
+#include <QtCore/QDateTime>
+#include <QtCore/QHash>
 #include <QtCore/QSet>
 #include <QtCore/QString>
 #include <QtCore/QStringList>
@@ -52,6 +56,16 @@ private:
     void onRequestFailed(const QStringList &txIds, const Protocol::PushRequest &request,
                          quint64 pushSerial, const SyncError &error);
     void onResults(const QStringList &txIds, const Protocol::PushResponse &response);
+    // The backend answered a conflict to failure.id, a mutation of record: the collection's
+    // policy decides what becomes of the transaction (pushconflicts.cpp). rebased collects
+    // other transactions whose base versions move; *rewritten: record's mutations changed.
+    void settleConflict(TransactionRecord &record, const Protocol::PushResult &failure,
+                        const QDateTime &now, Settlement::Outcome &outcome,
+                        QHash<QString, TransactionRecord> &rebased, bool *rewritten);
+    // The pending mutations on item (but those of transaction `except`) made on fromVersion
+    // now build on toVersion: a change under them reached the server at that version.
+    void moveOnto(const QString &item, const QString &except, qint64 fromVersion,
+                  qint64 toVersion, QHash<QString, TransactionRecord> &rebased) const;
     // The attempt is taken back: it never reached the backend, or goes again at once.
     void withdraw(const QStringList &txIds, bool again);
 

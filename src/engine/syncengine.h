@@ -62,6 +62,15 @@ public:
     using MergeFunction = std::function<std::optional<QJsonObject>(
             const std::optional<QJsonObject> &synced, const QList<Synq::MutationRecord> &pending)>;
 
+    // A custom conflict resolution (SyncCollection::Custom): given the local record (empty when
+    // the local change removes it), the server's (empty when the server deleted it) and the
+    // base record the local change was made on (empty for an insert), the record to send on
+    // the server's version — the server's own record lets it stand, an empty one removes the
+    // item — or nullopt when it cannot decide: the conflict then waits for the app (Manual).
+    // It runs on the engine's thread, and must be pure: the same records, the same answer.
+    using ConflictResolver = std::function<std::optional<QJsonObject>(
+            const QJsonObject &local, const QJsonObject &server, const QJsonObject &base)>;
+
     explicit SyncEngine(QObject *parent = nullptr);
     ~SyncEngine() override;
 

@@ -18,6 +18,7 @@
 #include "settlement_p.h"
 #include "syncrun_p.h"
 
+#include <synq/conflictresolution.h>
 #include <synq/syncdatabase.h>
 #include <synq/syncengine.h>
 #include <synq/synctransport.h>
@@ -39,6 +40,11 @@ struct CollectionConfig
     bool awaitSync = false;
     SyncEngine::PersistHandler persist;
     SyncEngine::MergeFunction merge;
+    // What a conflict on push comes to (ConflictResolution::resolve()).
+    ConflictResolution::Policy conflictPolicy = ConflictResolution::Policy::ServerWins;
+    ConflictResolution::FieldPolicies fieldPolicies;
+    ConflictResolution::Resolver resolver;
+    bool conflictFree = false;
 };
 
 /*

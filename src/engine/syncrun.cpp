@@ -13,6 +13,7 @@ QVariantMap RunReport::toVariantMap() const
     return { { QStringLiteral("pushed"), pushed },
              { QStringLiteral("pulled"), pulled },
              { QStringLiteral("conflicts"), conflicts },
+             { QStringLiteral("conflictOutcomes"), conflictOutcomes },
              { QStringLiteral("failed"), failed },
              { QStringLiteral("durationMs"), durationMs },
              { QStringLiteral("error"), QVariant::fromValue(error) } };

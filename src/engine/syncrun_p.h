@@ -23,6 +23,8 @@ struct RunReport
     int pushed = 0; // mutations persisted
     int pulled = 0; // changes pulled
     int conflicts = 0;
+    // One entry per conflict: {collection, key, transactionId, outcome}.
+    QVariantList conflictOutcomes;
     int failed = 0; // transactions that failed for good
     qint64 durationMs = 0;
     SyncError error;

@@ -88,6 +88,19 @@ QString Transaction::queuedBehind() const { return d->record.queuedBehind; }
 SyncError Transaction::error() const { return d->record.error; }
 QDateTime Transaction::createdAt() const { return d->record.createdAt; }
 QDateTime Transaction::updatedAt() const { return d->record.updatedAt; }
+/*!
+    \property Synq::Transaction::conflictOutcome
+    \brief What the last conflict on push of this transaction came to under its collection's
+    conflictPolicy (docs/conflicts.md): \c AdoptServer (the server's state stands; the
+    transaction completes with its change dropped), \c RebaseAndRetry (its change was sent
+    again on the server's version), \c ManualRequired (it waits for the app, see
+    ConflictModel) or \c Skipped (nothing to resolve against; a dead letter). \c NoConflict
+    while it has met none. The attempt that met the conflict carries the Conflict error.
+*/
+Transaction::ConflictOutcome Transaction::conflictOutcome() const
+{
+    return ConflictOutcome(d->record.conflictOutcome);
+}
 const TransactionRecord &Transaction::record() const { return d->record; }
 bool Transaction::isOpen() const { return d->open; }
 bool Transaction::isFinished() const { return state() == Completed || state() == Failed; }
@@ -260,8 +273,19 @@ void Transaction::close(const SyncError &error)
 void TransactionPrivate::setRecord(const TransactionRecord &next)
 {
     const TransactionRecord old = std::exchange(record, next);
-    if (old.mutations.size() != next.mutations.size())
+    const auto rewritten = [&] {
+        for (qsizetype i = 0; i < next.mutations.size(); ++i) {
+            const MutationRecord &a = old.mutations.at(i);
+            const MutationRecord &b = next.mutations.at(i);
+            if (a.type != b.type || a.baseVersion != b.baseVersion || a.changes != b.changes)
+                return true;
+        }
+        return false;
+    };
+    if (old.mutations.size() != next.mutations.size() || rewritten())
         Q_EMIT q->mutationsChanged();
+    if (old.conflictOutcome != next.conflictOutcome)
+        Q_EMIT q->conflictOutcomeChanged();
     if (old.attempts.size() != next.attempts.size()
         || old.currentAttempt != next.currentAttempt)
         Q_EMIT q->attemptsChanged();

@@ -35,6 +35,8 @@ class SYNQ_EXPORT Transaction : public QObject
     Q_PROPERTY(QDateTime updatedAt READ updatedAt NOTIFY updatedAtChanged FINAL)
     Q_PROPERTY(QDateTime nextRetryAt READ nextRetryAt NOTIFY attemptsChanged FINAL)
     Q_PROPERTY(bool open READ isOpen NOTIFY openChanged FINAL)
+    Q_PROPERTY(Synq::Transaction::ConflictOutcome conflictOutcome READ conflictOutcome NOTIFY
+                       conflictOutcomeChanged FINAL)
 
 public:
     enum State {
@@ -53,6 +55,16 @@ public:
     };
     Q_ENUM(Strategy)
 
+    // What a conflict on push came to (NoConflict: none met it).
+    enum ConflictOutcome {
+        NoConflict = int(Synq::ConflictOutcome::None),
+        AdoptServer = int(Synq::ConflictOutcome::AdoptServer),
+        RebaseAndRetry = int(Synq::ConflictOutcome::RebaseAndRetry),
+        ManualRequired = int(Synq::ConflictOutcome::ManualRequired),
+        Skipped = int(Synq::ConflictOutcome::Skipped),
+    };
+    Q_ENUM(ConflictOutcome)
+
     ~Transaction() override;
 
     QString id() const;
@@ -69,6 +81,7 @@ public:
     SyncError error() const;
     QDateTime createdAt() const;
     QDateTime updatedAt() const;
+    ConflictOutcome conflictOutcome() const;
 
     QDateTime nextRetryAt() const;
     bool isOpen() const;
@@ -97,6 +110,7 @@ Q_SIGNALS:
     void errorChanged();
     void updatedAtChanged();
     void openChanged();
+    void conflictOutcomeChanged();
 
 private:
     friend class TransactionPrivate;

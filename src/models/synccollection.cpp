@@ -7,6 +7,7 @@
 #include <synq/json.h>
 #include <synq/logging_p.h>
 
+#include <QtCore/QMetaEnum>
 #include <QtCore/QSet>
 
 namespace Synq {
@@ -176,6 +177,8 @@ void SyncCollectionPrivate::attach()
                                         [this](Transaction *t) {
                                             Q_EMIT q->mutationFailed(t, t->error());
                                         });
+        connections << QObject::connect(s, &CollectionStore::conflictDetected, q,
+                                        &SyncCollection::conflictDetected);
         connections << QObject::connect(s, &QObject::destroyed, q, [this] {
             q->beginResetModel();
             detach();
@@ -403,6 +406,7 @@ void SyncCollection::setConflictPolicy(ConflictPolicy policy)
     if (d->conflictPolicy == policy)
         return;
     d->conflictPolicy = policy;
+    d->publishConfig();
     Q_EMIT conflictPolicyChanged();
 }
 
@@ -416,7 +420,77 @@ void SyncCollection::setFieldPolicies(const QVariantMap &policies)
     if (d->fieldPolicies == policies)
         return;
     d->fieldPolicies = policies;
+    d->publishConfig();
     Q_EMIT fieldPoliciesChanged();
+}
+
+ConflictResolution::FieldPolicies SyncCollectionPrivate::conflictFieldPolicies() const
+{
+    ConflictResolution::FieldPolicies out;
+    const QMetaEnum names = QMetaEnum::fromType<SyncCollection::FieldPolicy>();
+    for (auto it = fieldPolicies.cbegin(); it != fieldPolicies.cend(); ++it) {
+        // A value of the enum (SyncCollection.MergeArrays in QML), or its name.
+        bool ok = false;
+        int value = -1;
+        if (it->typeId() == QMetaType::QString)
+            value = names.keyToValue(it->toString().toLatin1().constData(), &ok);
+        else
+            value = it->toInt(&ok);
+        if (!ok || !names.valueToKey(value)) {
+            refuse(SyncError(SyncError::Validation,
+                             SyncCollection::tr("fieldPolicies: \"%1\" of the field \"%2\" is "
+                                                "not a field policy; the field is merged with "
+                                                "LocalWins.")
+                                     .arg(it->toString(), it.key())));
+            continue;
+        }
+        out.fields.insert(it.key(), ConflictResolution::FieldPolicy(value));
+    }
+    return out;
+}
+
+/*!
+    \property Synq::SyncCollection::conflictFree
+    \brief Whether the collection is append-only, so that its records never conflict (C5).
+
+    Off by default. On, a conflict on push is never merged: the server's state stands
+    (AdoptServer) whatever the conflictPolicy says. Use it for logs and other collections where
+    every record is written once under a key of its own.
+*/
+bool SyncCollection::isConflictFree() const
+{
+    return d->conflictFree;
+}
+
+void SyncCollection::setConflictFree(bool conflictFree)
+{
+    if (d->conflictFree == conflictFree)
+        return;
+    d->conflictFree = conflictFree;
+    d->publishConfig();
+    Q_EMIT conflictFreeChanged();
+}
+
+/*!
+    Resolves this collection's conflicts with \a resolver when conflictPolicy is \c Custom:
+    called with the local record, the server's and the base record the local change was made
+    on (see SyncEngine::ConflictResolver). An empty function leaves conflicts to the app
+    (as \c Manual).
+
+    \code
+    notes.setConflictPolicy(Synq::SyncCollection::Custom);
+    notes.setConflictResolver([](const QJsonObject &local, const QJsonObject &server,
+                                 const QJsonObject &base) -> std::optional<QJsonObject> {
+        QJsonObject merged = server;
+        merged["body"] = server["body"].toString() + "\n" + local["body"].toString();
+        return merged;
+    });
+    \endcode
+*/
+void SyncCollection::setConflictResolver(SyncEngine::ConflictResolver resolver)
+{
+    d->resolver = std::move(resolver);
+    d->publishConfig();
 }
 
 SyncCollection::CachePolicy SyncCollection::cachePolicy() const

@@ -30,6 +30,8 @@ class SYNQ_EXPORT SyncCollection : public QAbstractListModel
                        setConflictPolicy NOTIFY conflictPolicyChanged FINAL)
     Q_PROPERTY(QVariantMap fieldPolicies READ fieldPolicies WRITE setFieldPolicies NOTIFY
                        fieldPoliciesChanged FINAL)
+    Q_PROPERTY(bool conflictFree READ isConflictFree WRITE setConflictFree NOTIFY
+                       conflictFreeChanged FINAL)
     Q_PROPERTY(Synq::SyncCollection::CachePolicy cachePolicy READ cachePolicy WRITE
                        setCachePolicy NOTIFY cachePolicyChanged FINAL)
     Q_PROPERTY(bool readOnly READ isReadOnly WRITE setReadOnly NOTIFY readOnlyChanged FINAL)
@@ -95,6 +97,8 @@ public:
     void setConflictPolicy(ConflictPolicy policy);
     QVariantMap fieldPolicies() const;
     void setFieldPolicies(const QVariantMap &policies);
+    bool isConflictFree() const;
+    void setConflictFree(bool conflictFree);
     CachePolicy cachePolicy() const;
     void setCachePolicy(CachePolicy policy);
     bool isReadOnly() const;
@@ -106,6 +110,8 @@ public:
     void setPersistHandler(SyncEngine::PersistHandler handler);
     // Re-apply pending changes on top of incoming syncs with a function of your own.
     void setMergeFunction(SyncEngine::MergeFunction merge);
+    // Resolve conflicts with a function of your own (conflictPolicy Custom).
+    void setConflictResolver(SyncEngine::ConflictResolver resolver);
 
     int count() const;
     int pendingCount() const;
@@ -145,6 +151,7 @@ Q_SIGNALS:
     void strategyChanged();
     void conflictPolicyChanged();
     void fieldPoliciesChanged();
+    void conflictFreeChanged();
     void cachePolicyChanged();
     void readOnlyChanged();
     void awaitSyncChanged();
@@ -154,6 +161,9 @@ Q_SIGNALS:
     // A transaction with changes to this collection failed for good (its changes rolled back;
     // it is a dead letter: SyncEngine::retry() or discard()).
     void mutationFailed(Synq::Transaction *transaction, const Synq::SyncError &error);
+    // A change to the row of key met a conflict on push; the row shows what the policy made of
+    // it, and the transaction its conflictOutcome.
+    void conflictDetected(const QString &key);
 
 private:
     friend class SyncCollectionPrivate;

@@ -39,8 +39,11 @@ public:
     bool prepareUpdate(const QVariant &key, const QVariant &changes, LocalOp *op,
                        SyncError *error) const;
     bool prepareRemove(const QVariant &key, LocalOp *op, SyncError *error) const;
-    // Tells the engine this collection's key field and strategy (shared by its models).
+    // Tells the engine this collection's key field, strategy, conflict policy and hooks
+    // (shared by its models).
     void publishConfig();
+    // fieldPolicies as the engine takes them; entries that name no field policy are reported.
+    ConflictResolution::FieldPolicies conflictFieldPolicies() const;
     QVariantMap rowMap(const StoreRow &row) const;
     QVariant meta(const StoreRow &row, int role) const;
     const QJsonObject &decoded(int row) const;
@@ -60,6 +63,8 @@ public:
     SyncCollection::Strategy strategy = SyncCollection::Ordered;
     SyncCollection::ConflictPolicy conflictPolicy = SyncCollection::ServerWins;
     QVariantMap fieldPolicies;
+    bool conflictFree = false;
+    SyncEngine::ConflictResolver resolver;
     SyncCollection::CachePolicy cachePolicy = SyncCollection::RemoteFirst;
     bool readOnly = false;
     bool awaitSync = false;

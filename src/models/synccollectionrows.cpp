@@ -52,6 +52,10 @@ void SyncCollectionPrivate::publishConfig()
     c.keyField = keyField;
     c.strategy = StrategyKind(strategy);
     c.awaitSync = awaitSync;
+    c.conflictPolicy = ConflictResolution::Policy(int(conflictPolicy));
+    c.fieldPolicies = conflictFieldPolicies();
+    c.conflictFree = conflictFree;
+    c.resolver = resolver;
     if (persistSet)
         e->setPersistHandler(name, persist);
     if (mergeSet)

@@ -83,7 +83,7 @@ const char *loadSql(Selection selection, Part part)
                     " t.error_detail, t.error_retryable, t.error_http, t.error_tx, t.merged_into,"
                     " t.m_id, t.m_collection, t.m_key, t.m_type, t.m_base_version, t.m_original,"
                     " t.m_modified, t.m_changes, t.m_metadata, t.m_state, t.m_created_at,"
-                    " t.m_updated_at FROM transactions t"
+                    " t.m_updated_at, t.conflict_outcome FROM transactions t"
                     + filters[s] + " ORDER BY t.seq";
             out[s][int(Part::Mutations)] =
                     "SELECT m.tx_id, m.seq, m.id, m.collection, m.key, m.type, m.base_version,"
@@ -219,6 +219,7 @@ SyncError OutboxTables::load(const QString &scope, bool includeCompleted, const 
         tx.queuedBehind = tq.value(7).toString();
         tx.error = readError(tq, 8);
         tx.mergedInto = tq.value(14).toString();
+        tx.conflictOutcome = ConflictOutcome(tq.value(27).toInt());
         if (!tq.isNull(15))
             tx.mutations.append(readMutation(tq, 15, tx.id, 0));
         index.insert(tx.id, out->size());
@@ -267,7 +268,8 @@ SyncError OutboxTables::writeStates(const QList<SyncDatabase::TransactionWrite> 
             " queued_behind = ?, error_code = ?, error_message = ?, error_detail = ?,"
             " error_retryable = ?, error_http = ?, error_tx = ?,"
             // The mutation held in the row: that of a record of one mutation (NULL otherwise)
-            " m_state = ?, m_updated_at = ?, m_base_version = ? WHERE id = ?");
+            " m_state = ?, m_updated_at = ?, m_base_version = ?, conflict_outcome = ?"
+            " WHERE id = ?");
     // The mutations of a record of several.
     QSqlQuery &mutation = m_connections.statement(
             "UPDATE mutations SET state = ?, updated_at = ?, base_version = ?"
@@ -296,9 +298,16 @@ SyncError OutboxTables::writeStates(const QList<SyncDatabase::TransactionWrite> 
         bind(tx, 10, only ? QVariant(int(only->state)) : QVariant());
         bind(tx, 11, only ? QVariant(toMs(only->updatedAt)) : QVariant());
         bind(tx, 12, only ? QVariant(only->baseVersion) : QVariant());
-        bind(tx, 13, r.id);
+        bind(tx, 13, int(r.conflictOutcome));
+        bind(tx, 14, r.id);
         if (!tx.exec())
             return failed(tx);
+        if (w.rewritten) {
+            for (const MutationRecord &m : r.mutations) {
+                if (const SyncError error = rewrite(m); error.isError())
+                    return error;
+            }
+        }
         for (const MutationRecord &m : r.mutations) {
             if (only)
                 break; // settled with its transaction's row
@@ -352,7 +361,7 @@ SyncError OutboxTables::writeStates(const QList<SyncDatabase::TransactionWrite> 
     return SyncError();
 }
 
-SyncError OutboxTables::writeCompaction(const Compaction::Plan &plan) const
+SyncError OutboxTables::rewrite(const MutationRecord &r) const
 {
     QSqlQuery &m = m_connections.statement(
             "UPDATE mutations SET type = ?, original = CAST(? AS TEXT),"
@@ -362,22 +371,28 @@ SyncError OutboxTables::writeCompaction(const Compaction::Plan &plan) const
             "UPDATE transactions SET m_type = ?, m_original = CAST(? AS TEXT),"
             " m_modified = CAST(? AS TEXT), m_changes = CAST(? AS TEXT),"
             " m_base_version = ?, m_updated_at = ? WHERE id = ? AND m_id IS NOT NULL AND ? = 0");
+    // Wherever the mutation is held: one of the two updates finds it.
+    for (QSqlQuery *q : { &m, &inRow }) {
+        bind(*q, 0, int(r.type));
+        bind(*q, 1, jsonOrNull(r.original, r.type != MutationType::Insert));
+        bind(*q, 2, jsonOrNull(r.modified, r.type != MutationType::Remove));
+        bind(*q, 3, jsonOrNull(r.changes, r.type == MutationType::Update));
+        bind(*q, 4, r.baseVersion);
+        bind(*q, 5, toMs(r.updatedAt));
+        bind(*q, 6, r.transactionId);
+        bind(*q, 7, r.sequence);
+        if (!q->exec())
+            return failed(*q);
+    }
+    return SyncError();
+}
+
+SyncError OutboxTables::writeCompaction(const Compaction::Plan &plan) const
+{
     QSqlQuery &t = m_connections.statement("UPDATE transactions SET merged_into = ? WHERE id = ?");
     for (const Compaction::Merge &merge : plan.merges) {
-        const MutationRecord &r = merge.mutation;
-        // Wherever the mutation is held: one of the two updates finds it.
-        for (QSqlQuery *q : { &m, &inRow }) {
-            bind(*q, 0, int(r.type));
-            bind(*q, 1, jsonOrNull(r.original, r.type != MutationType::Insert));
-            bind(*q, 2, jsonOrNull(r.modified, r.type != MutationType::Remove));
-            bind(*q, 3, jsonOrNull(r.changes, r.type == MutationType::Update));
-            bind(*q, 4, r.baseVersion);
-            bind(*q, 5, toMs(r.updatedAt));
-            bind(*q, 6, r.transactionId);
-            bind(*q, 7, r.sequence);
-            if (!q->exec())
-                return failed(*q);
-        }
+        if (const SyncError error = rewrite(merge.mutation); error.isError())
+            return error;
         for (const QString &absorbed : merge.absorbed) {
             bind(t, 0, merge.survivor);
             bind(t, 1, absorbed);

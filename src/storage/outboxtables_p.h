@@ -49,6 +49,8 @@ public:
     SyncError clearScope(const QString &scope) const;
 
 private:
+    // A mutation's type, changes and base version written anew, wherever it is held.
+    SyncError rewrite(const MutationRecord &mutation) const;
     qint64 activeFrom(SyncError *error) const;
     SyncError keepActiveFromBelowNextSeq() const;
 

@@ -265,11 +265,32 @@ const char *const migrationV6[] = {
     nullptr,
 };
 
+// Schema 7: conflicts (C3, C6). What the last conflict on push of a transaction came to, and
+// the conflicts waiting for the app (the Manual policy) with what it decides between: the
+// local change (NULL: a removal), the server's state (NULL: deleted) and the base record the
+// change was made on (NULL: none, an insert).
+const char *const migrationV7[] = {
+    "ALTER TABLE transactions ADD COLUMN conflict_outcome INTEGER NOT NULL DEFAULT 0",
+    "CREATE TABLE conflicts ("
+    " id TEXT PRIMARY KEY,"
+    " tx_id TEXT NOT NULL REFERENCES transactions (id) ON DELETE CASCADE,"
+    " scope TEXT NOT NULL,"
+    " collection TEXT NOT NULL,"
+    " key TEXT NOT NULL,"
+    " local TEXT,"
+    " server TEXT,"
+    " server_version INTEGER NOT NULL DEFAULT 0,"
+    " base TEXT,"
+    " detected_at INTEGER NOT NULL)",
+    "CREATE INDEX conflicts_tx ON conflicts (tx_id)",
+    nullptr,
+};
+
 // The first schema version whose migration rebuilds a table referenced by foreign keys.
 constexpr int FirstRebuildingMigration = 3; // migrationV4
 
 const char *const *const migrations[] = { migrationV1, migrationV2, migrationV3, migrationV4,
-                                          migrationV5, migrationV6 };
+                                          migrationV5, migrationV6, migrationV7 };
 static_assert(sizeof(migrations) / sizeof(migrations[0]) == SyncDatabase::SchemaVersion,
               "one migration per schema version");
 

@@ -39,7 +39,7 @@ public:
     enum class Synchronous { Normal, Full };
 
     // Schema versions this build can read and write (PRAGMA user_version).
-    static constexpr int SchemaVersion = 6;
+    static constexpr int SchemaVersion = 7;
     // PRAGMA application_id of every Synq database: "Synq" in ASCII.
     static constexpr qint32 ApplicationId = 0x53796e71;
 
@@ -63,6 +63,7 @@ public:
         TransactionRecord record;
         QString droppedAttempt; // an attempt withdrawn (the backend was never reached)
         bool moveToEnd = false; // last in commit order now (a retried dead letter)
+        bool rewritten = false; // the mutations' changes were rewritten (a conflict rebased)
     };
 
     // An item's synced state from the server (a push result or a pulled change).

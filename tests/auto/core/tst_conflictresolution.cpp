@@ -25,12 +25,10 @@ char *toString(const Record &record)
 }
 
 namespace Synq {
-namespace ConflictResolution {
-char *toString(Outcome outcome)
+char *toString(ConflictOutcome outcome)
 {
-    return QTest::toString(outcomeName(outcome));
+    return QTest::toString(nameOf(outcome));
 }
-} // namespace ConflictResolution
 } // namespace Synq
 
 namespace {
@@ -71,6 +69,7 @@ Q_DECLARE_METATYPE(Synq::ConflictResolution::FieldPolicy)
 Q_DECLARE_METATYPE(Synq::ConflictResolution::Policy)
 Q_DECLARE_METATYPE(Synq::ConflictResolution::Outcome)
 Q_DECLARE_METATYPE(Synq::ConflictResolution::ServerState)
+Q_DECLARE_METATYPE(Synq::MutationType)
 
 class tst_ConflictResolution : public QObject
 {
@@ -86,6 +85,10 @@ private Q_SLOTS:
     void larger();
     void resolve_data();
     void resolve();
+    void rebased_data();
+    void rebased();
+    void clientWinsMakesTheLocalChangeAgain_data();
+    void clientWinsMakesTheLocalChangeAgain();
     void customResolver();
     void generatedMerges_data();
     void generatedMerges();
@@ -344,6 +347,114 @@ void tst_ConflictResolution::resolve_data()
     QTest::newRow("FieldMerge, merge equals the server's: adopted")
             << Policy::FieldMerge << false << Record(base) << live << false << adopt
             << Record(server);
+}
+
+void tst_ConflictResolution::rebased_data()
+{
+    QTest::addColumn<Record>("record");
+    QTest::addColumn<ServerState>("server");
+    QTest::addColumn<bool>("sent");
+    QTest::addColumn<MutationType>("type");
+    QTest::addColumn<QJsonObject>("changes");
+    QTest::addColumn<QJsonObject>("original");
+    QTest::addColumn<QJsonObject>("modified");
+
+    const QJsonObject s = record(R"({"id":"k","title":"Soy","done":true,"n":1})");
+    const ServerState live = ServerState::live(s);
+    const Record none;
+    QTest::newRow("update: only the fields that differ")
+            << Record(record(R"({"id":"k","title":"Oat","done":true})")) << live << true
+            << MutationType::Update << record(R"({"title":"Oat"})") << s
+            << record(R"({"id":"k","title":"Oat","done":true,"n":1})");
+    QTest::newRow("update: a new field") << Record(record(R"({"id":"k","note":"x"})")) << live
+                                         << true << MutationType::Update
+                                         << record(R"({"note":"x"})") << s
+                                         << record(R"({"id":"k","title":"Soy","done":true,)"
+                                                   R"("n":1,"note":"x"})");
+    QTest::newRow("the server's values already: nothing to send")
+            << Record(s) << live << false << MutationType::Update << QJsonObject()
+            << QJsonObject() << QJsonObject();
+    QTest::newRow("removal on a live record") << none << live << true << MutationType::Remove
+                                              << QJsonObject() << s << QJsonObject();
+    QTest::newRow("record on a deleted one: created again")
+            << Record(record(R"({"id":"k","title":"Oat"})")) << ServerState::deleted() << true
+            << MutationType::Insert << record(R"({"id":"k","title":"Oat"})") << QJsonObject()
+            << record(R"({"id":"k","title":"Oat"})");
+    QTest::newRow("removal on a deleted one: nothing to send")
+            << none << ServerState::deleted() << false << MutationType::Remove << QJsonObject()
+            << QJsonObject() << QJsonObject();
+    QTest::newRow("no server state: nothing to send")
+            << Record(s) << ServerState() << false << MutationType::Update << QJsonObject()
+            << QJsonObject() << QJsonObject();
+}
+
+void tst_ConflictResolution::rebased()
+{
+    QFETCH(Record, record);
+    QFETCH(ServerState, server);
+    QFETCH(bool, sent);
+    QFETCH(MutationType, type);
+    QFETCH(QJsonObject, changes);
+    QFETCH(QJsonObject, original);
+    QFETCH(QJsonObject, modified);
+
+    MutationRecord m;
+    m.id = QStringLiteral("m1");
+    m.transactionId = QStringLiteral("t1");
+    m.sequence = 2;
+    m.collection = QStringLiteral("todos");
+    m.key = QStringLiteral("k");
+    m.type = MutationType::Update;
+    m.baseVersion = 3;
+    m.original = ::record(R"({"id":"k","title":"Milk"})");
+    m.changes = ::record(R"({"title":"Oat"})");
+    m.metadata = QJsonValue(QStringLiteral("meta"));
+    const std::optional<MutationRecord> r = ConflictResolution::rebased(m, record, server, 9);
+    QCOMPARE(r.has_value(), sent);
+    if (!r)
+        return;
+    QCOMPARE(r->type, type);
+    QCOMPARE(r->changes, changes);
+    QCOMPARE(r->original, original);
+    QCOMPARE(r->modified, modified);
+    QCOMPARE(r->baseVersion, 9);
+    // The same mutation: its id (the server stored nothing for it), place and metadata.
+    QCOMPARE(r->id, m.id);
+    QCOMPARE(r->transactionId, m.transactionId);
+    QCOMPARE(r->sequence, m.sequence);
+    QCOMPARE(r->key, m.key);
+    QCOMPARE(r->metadata, m.metadata);
+}
+
+void tst_ConflictResolution::clientWinsMakesTheLocalChangeAgain_data()
+{
+    QTest::addColumn<Policy>("policy");
+    QTest::newRow("ClientWins") << Policy::ClientWins;
+    QTest::newRow("LastWriteWins, local later") << Policy::LastWriteWins;
+}
+
+void tst_ConflictResolution::clientWinsMakesTheLocalChangeAgain()
+{
+    // The local side changed the title, the server the title and done: the local change wins
+    // where both changed; the server's other change stays (it is not overwritten by the
+    // stale value the local record still had).
+    QFETCH(Policy, policy);
+    Conflict conflict;
+    conflict.policy = policy;
+    conflict.localIsLater = true;
+    conflict.base = record(R"({"id":"k","title":"Milk","done":false})");
+    conflict.local = record(R"({"id":"k","title":"Oat milk","done":false})");
+    conflict.server = ServerState::live(record(R"({"id":"k","title":"Soy milk","done":true})"));
+    const Resolution r = ConflictResolution::resolve(conflict);
+    QCOMPARE(r.outcome, Outcome::RebaseAndRetry);
+    QCOMPARE(r.record, Record(record(R"({"id":"k","title":"Oat milk","done":true})")));
+
+    // Against a deletion, or for a change that created the record: the local record whole.
+    conflict.server = ServerState::deleted();
+    QCOMPARE(ConflictResolution::resolve(conflict).record, conflict.local);
+    conflict.base.reset();
+    conflict.server = ServerState::live(record(R"({"id":"k","title":"Soy milk","done":true})"));
+    QCOMPARE(ConflictResolution::resolve(conflict).record, conflict.local);
 }
 
 void tst_ConflictResolution::resolve()

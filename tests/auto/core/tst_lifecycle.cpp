@@ -77,6 +77,11 @@ SyncError queueFullError()
     return SyncError(SyncError::QueueFull, QStringLiteral("The outbox is full."));
 }
 
+SyncError conflictError()
+{
+    return SyncError(SyncError::Conflict, QStringLiteral("k1 is at version 9, not 3"));
+}
+
 SyncError dependencyError()
 {
     SyncError e(SyncError::Validation,
@@ -252,6 +257,7 @@ QString recordDiff(const TransactionRecord &a, const TransactionRecord &b)
     num(QStringLiteral("currentAttempt"), a.currentAttempt, b.currentAttempt);
     str(QStringLiteral("queuedBehind"), a.queuedBehind, b.queuedBehind);
     str(QStringLiteral("mergedInto"), a.mergedInto, b.mergedInto);
+    str(QStringLiteral("conflictOutcome"), nameOf(a.conflictOutcome), nameOf(b.conflictOutcome));
     error(QStringLiteral("error"), a.error, b.error);
 
     num(QStringLiteral("mutations.size"), a.mutations.size(), b.mutations.size());
@@ -310,6 +316,8 @@ enum class Event {
     Fail,
     Retry,
     SettleUnsent,
+    AdoptServer,
+    Rebase,
 };
 
 const char *nameOf(Event e)
@@ -329,6 +337,8 @@ const char *nameOf(Event e)
     case Event::Fail: return "fail";
     case Event::Retry: return "retry";
     case Event::SettleUnsent: return "settleUnsent";
+    case Event::AdoptServer: return "adoptServer";
+    case Event::Rebase: return "rebase";
     }
     return "?";
 }
@@ -367,6 +377,11 @@ bool apply(Event e, TransactionRecord &t, const QDateTime &now)
         return Lifecycle::retry(t, now);
     case Event::SettleUnsent:
         return Lifecycle::settleUnsent(t, now);
+    case Event::AdoptServer:
+        return Lifecycle::adoptServer(t, conflictError(), now);
+    case Event::Rebase:
+        return Lifecycle::rebase(t, conflictError(), RetrySettings(), now)
+                != FailureOutcome::Illegal;
     }
     return false;
 }
@@ -396,6 +411,8 @@ const EventRow EventTable[] = {
     { Event::Fail,             "F F - - - -" },
     { Event::Retry,            "- - - - - P" },
     { Event::SettleUnsent,     "C C - - - -" },
+    { Event::AdoptServer,      "- - C - - -" },
+    { Event::Rebase,           "- - P - - -" },
 };
 
 // canTransition, all 36 pairs: row = from, column = to (Q P S A C F); 1 = allowed.
@@ -470,6 +487,9 @@ private Q_SLOTS:
     void retry();
     void settleUnsent_data();
     void settleUnsent();
+    void adoptServer();
+    void rebase_data();
+    void rebase();
     void dueAt_data();
     void dueAt();
 
@@ -493,6 +513,7 @@ void tst_Lifecycle::recordDiffSeesEveryField()
         [](TransactionRecord &t) { t.currentAttempt = 7; },
         [](TransactionRecord &t) { t.queuedBehind = QStringLiteral("x"); },
         [](TransactionRecord &t) { t.mergedInto = QStringLiteral("x"); },
+        [](TransactionRecord &t) { t.conflictOutcome = ConflictOutcome::Skipped; },
         [](TransactionRecord &t) { t.error = SyncError(); },
         [](TransactionRecord &t) { t.error.setRetryAfterMs(5); },
         [](TransactionRecord &t) { t.mutations.removeLast(); },
@@ -649,6 +670,7 @@ void tst_Lifecycle::eventInEveryState()
     rest.currentAttempt = before.currentAttempt;
     rest.queuedBehind = before.queuedBehind;
     rest.error = before.error;
+    rest.conflictOutcome = before.conflictOutcome; // the conflict events record their outcome
     for (qsizetype i = 0; i < rest.mutations.size() && i < before.mutations.size(); ++i) {
         rest.mutations[i].state = before.mutations.at(i).state;
         rest.mutations[i].updatedAt = before.mutations.at(i).updatedAt;
@@ -1039,6 +1061,51 @@ void tst_Lifecycle::settleUnsent()
     expected.error = SyncError(); // a completed transaction shows no error
     QVERIFY(Lifecycle::settleUnsent(t, Now));
     COMPARE_RECORDS(t, expected);
+}
+
+void tst_Lifecycle::adoptServer()
+{
+    TransactionRecord t = fixture(S::Persisting);
+    TransactionRecord expected = moved(t, S::Completed);
+    expected.error = SyncError(); // the policy dropped the change: no failure to show
+    expected.attempts.last().completedAt = Now;
+    expected.attempts.last().error = conflictError(); // the attempt says what it met
+    expected.conflictOutcome = ConflictOutcome::AdoptServer;
+    QVERIFY(Lifecycle::adoptServer(t, conflictError(), Now));
+    COMPARE_RECORDS(t, expected);
+}
+
+void tst_Lifecycle::rebase_data()
+{
+    QTest::addColumn<int>("attempt");
+    QTest::addColumn<int>("maxRetries");
+    QTest::addColumn<FailureOutcome>("outcome");
+    QTest::newRow("first attempt: sent again at once") << 1 << 4 << FailureOutcome::RetryScheduled;
+    QTest::newRow("the last retry: sent again") << 2 << 2 << FailureOutcome::RetryScheduled;
+    QTest::newRow("kept conflicting: retries used up") << 3 << 2 << FailureOutcome::Failed;
+}
+
+void tst_Lifecycle::rebase()
+{
+    QFETCH(int, attempt);
+    QFETCH(int, maxRetries);
+    QFETCH(FailureOutcome, outcome);
+
+    TransactionRecord t = fixture(S::Persisting);
+    t.currentAttempt = attempt;
+    RetrySettings settings;
+    settings.maxRetries = maxRetries;
+    const bool again = outcome == FailureOutcome::RetryScheduled;
+    TransactionRecord expected = moved(t, again ? S::Pending : S::Failed);
+    expected.error = conflictError();
+    expected.attempts.last().completedAt = Now;
+    expected.attempts.last().error = conflictError();
+    if (again)
+        expected.attempts.last().retryScheduledFor = Now; // no back-off: the answer is known
+    expected.conflictOutcome = ConflictOutcome::RebaseAndRetry;
+    QCOMPARE(Lifecycle::rebase(t, conflictError(), settings, Now), outcome);
+    COMPARE_RECORDS(t, expected);
+    QCOMPARE(Lifecycle::dueAt(t), again ? Now : QDateTime());
 }
 
 void tst_Lifecycle::dueAt_data()

@@ -605,8 +605,13 @@ void tst_SyncRun::conflictAdoptsTheServerRecord()
     r.error = SyncError(SyncError::Conflict, QStringLiteral("changed"));
     m_transport->answerPush({ { r } });
     finishPulls(QStringLiteral("c2"));
-    QCOMPARE(u->state(), Transaction::Failed);
-    QCOMPARE(u->error().code(), SyncError::Conflict);
+    // Server wins (the default): the change is dropped, the transaction is over, and the
+    // attempt that met the conflict says so.
+    QCOMPARE(u->state(), Transaction::Completed);
+    QCOMPARE(u->conflictOutcome(), Transaction::AdoptServer);
+    QCOMPARE(u->error().code(), SyncError::None);
+    QCOMPARE(u->record().attempts.constLast().error.code(), SyncError::Conflict);
+    QVERIFY(m_engine->deadLetters().isEmpty());
     QCOMPARE(row(0).value(QStringLiteral("title")).toString(), QStringLiteral("Milk 2l"));
     QCOMPARE(row(0).value(QStringLiteral("version")).toLongLong(), 6);
 }

@@ -36,7 +36,8 @@ Q_DECLARE_METATYPE(Operation)
 namespace {
 
 const QStringList todoFields { QStringLiteral("title"), QStringLiteral("done") };
-const QStringList synqTables { QStringLiteral("attempts"),     QStringLiteral("cursors"),
+const QStringList synqTables { QStringLiteral("attempts"),     QStringLiteral("conflicts"),
+                               QStringLiteral("cursors"),
                                QStringLiteral("id_map"),       QStringLiteral("items"),
                                QStringLiteral("meta"),
                                QStringLiteral("mutations"),    QStringLiteral("sqlite_sequence"),

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "pushrunner_p.h"
+
+#include "syncengine_p.h"
+
+#include <synq/identifier.h>
+#include <synq/lifecycle.h>
+#include <synq/logging_p.h>
+
+namespace Synq {
+
+/*
+    A conflict on push (C1–C5): the server did not apply the transaction, because the item of
+    one of its mutations is no longer at the version the change was made on; it answered with
+    its state of the item. ConflictResolution::resolve() decides from the collection's policy:
+    - AdoptServer: the transaction ends Completed, its change dropped; the row shows the
+      server's record (or goes, if the server deleted it).
+    - RebaseAndRetry: the mutation is rewritten on the server's version
+      (ConflictResolution::rebased()) and sent again in this run; the row shows the resolved
+      record meanwhile. Each round counts as an attempt: one that keeps conflicting fails once
+      the retry policy's retries are used up.
+    - Skipped (nothing to resolve against): the transaction fails as a dead letter, its change
+      kept for the app to retry or discard.
+    The outcome is recorded on the transaction and in the run's report; the collection emits
+    conflictDetected(key) once the rows show it.
+*/
+void PushRunner::settleConflict(TransactionRecord &record, const Protocol::PushResult &failure,
+                                const QDateTime &now, Settlement::Outcome &outcome,
+                                QHash<QString, TransactionRecord> &rebased, bool *rewritten)
+{
+    qsizetype k = 0;
+    while (k + 1 < record.mutations.size() && record.mutations.at(k).id != failure.id)
+        ++k;
+    const MutationRecord m = record.mutations.at(k);
+    const CollectionConfig config = e->config(m.collection);
+
+    ConflictResolution::Conflict conflict;
+    conflict.policy = config.conflictPolicy;
+    conflict.conflictFree = config.conflictFree;
+    conflict.fieldPolicies = config.fieldPolicies;
+    conflict.resolver = config.resolver;
+    if (m.type != MutationType::Remove)
+        conflict.local = m.modified;
+    if (m.type != MutationType::Insert)
+        conflict.base = m.original; // the record the change was made on
+    if (failure.deleted)
+        conflict.server = ConflictResolution::ServerState::deleted();
+    else if (failure.record)
+        conflict.server = ConflictResolution::ServerState::live(*failure.record);
+    const ConflictResolution::Resolution resolution = ConflictResolution::resolve(conflict);
+
+    if (conflict.server.state != ConflictResolution::ServerState::Unknown) {
+        outcome.serverStates.append({ m.collection, m.key,
+                                      failure.deleted ? std::nullopt : failure.record,
+                                      failure.version });
+    }
+    ConflictOutcome result = resolution.outcome;
+    std::optional<MutationRecord> next;
+    if (result == ConflictOutcome::RebaseAndRetry) {
+        next = ConflictResolution::rebased(m, resolution.record, conflict.server, failure.version);
+        if (!next)
+            result = ConflictOutcome::AdoptServer; // the resolution is the server's state
+    }
+
+    SyncError error = failure.error;
+    error.setRetryable(false);
+    switch (result) {
+    case ConflictOutcome::AdoptServer:
+        Lifecycle::adoptServer(record, error, now);
+        break;
+    case ConflictOutcome::RebaseAndRetry:
+        next->updatedAt = now;
+        record.mutations[k] = *next;
+        *rewritten = true;
+        // Later changes to the item were made on top of this one: they move with it.
+        moveOnto(itemId(m.collection, m.key), record.id, m.baseVersion, failure.version, rebased);
+        if (Lifecycle::rebase(record, error, e->retryPolicy->settings(), now)
+            == Lifecycle::FailureOutcome::Failed)
+            ++e->run.report().failed;
+        else
+            m_triedThisRun.remove(record.id); // again in this run
+        break;
+    case ConflictOutcome::None:
+    case ConflictOutcome::ManualRequired:
+    case ConflictOutcome::Skipped:
+        Lifecycle::attemptFailed(record, error, e->retryPolicy->settings(), now, 0.0);
+        record.conflictOutcome = result;
+        ++e->run.report().failed;
+        break;
+    }
+    qCDebug(lcPush) << "conflict on" << m.collection << m.key << "->"
+                    << nameOf(record.conflictOutcome);
+    e->run.report().conflictOutcomes.append(
+            QVariantMap{ { QStringLiteral("collection"), m.collection },
+                         { QStringLiteral("key"), m.key },
+                         { QStringLiteral("transactionId"), record.id },
+                         { QStringLiteral("outcome"), nameOf(record.conflictOutcome) } });
+}
+
+void PushRunner::moveOnto(const QString &item, const QString &except, qint64 fromVersion,
+                          qint64 toVersion, QHash<QString, TransactionRecord> &rebased) const
+{
+    const Outbox::Pending *pending = e->outbox.pendingOn(item);
+    if (!pending)
+        return;
+    for (const MutationRecord &p : pending->mutations) {
+        if (p.transactionId == except || p.baseVersion != fromVersion)
+            continue;
+        auto other = rebased.find(p.transactionId);
+        if (other == rebased.end())
+            other = rebased.insert(p.transactionId, *e->outbox.record(p.transactionId));
+        for (MutationRecord &o : other->mutations) {
+            if (o.id == p.id)
+                o.baseVersion = toVersion;
+        }
+    }
+}
+
+} // namespace Synq
