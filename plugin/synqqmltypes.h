@@ -14,6 +14,7 @@
 #include <synq/transaction.h>
 
 #include "synqqmlhooks.h"
+#include <synq/conflictmodel.h>
 #include <synq/transactionmodel.h>
 
 #include <QtQml/QQmlParserStatus>
@@ -64,6 +65,13 @@ struct SynqTransactionModelForeign
     Q_GADGET
     QML_FOREIGN(Synq::TransactionModel)
     QML_NAMED_ELEMENT(TransactionModel)
+};
+
+struct SynqConflictModelForeign
+{
+    Q_GADGET
+    QML_FOREIGN(Synq::ConflictModel)
+    QML_NAMED_ELEMENT(ConflictModel)
 };
 
 struct SynqRetryPolicyForeign

@@ -159,6 +159,44 @@ FailureOutcome rebase(TransactionRecord &t, const SyncError &conflict,
     return FailureOutcome::Failed;
 }
 
+bool hold(TransactionRecord &t, const SyncError &conflict, const QDateTime &now)
+{
+    if (t.state != S::Persisting)
+        return false;
+    if (AttemptRecord *a = openAttempt(t)) {
+        a->completedAt = now;
+        a->error = conflict;
+    }
+    t.error = conflict;
+    t.conflictOutcome = ConflictOutcome::ManualRequired;
+    move(t, S::Pending, MutationState::Created, now);
+    return true;
+}
+
+bool resolve(TransactionRecord &t, ConflictOutcome outcome, const QDateTime &now)
+{
+    if (!awaitsResolution(t))
+        return false;
+    switch (outcome) {
+    case ConflictOutcome::AdoptServer:
+        t.error = SyncError();
+        t.conflictOutcome = outcome;
+        move(t, S::Completed, MutationState::Synced, now);
+        return true;
+    case ConflictOutcome::RebaseAndRetry:
+        t.error = SyncError();
+        t.conflictOutcome = outcome;
+        t.currentAttempt = 0; // the app decided: a fresh round of retries, due now
+        move(t, S::Pending, MutationState::Created, now);
+        return true;
+    case ConflictOutcome::None:
+    case ConflictOutcome::ManualRequired:
+    case ConflictOutcome::Skipped:
+        break;
+    }
+    return false;
+}
+
 bool unreachable(TransactionRecord &t, const QDateTime &now)
 {
     if (t.state != S::Persisting)

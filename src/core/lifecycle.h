@@ -57,6 +57,13 @@ SYNQ_EXPORT bool adoptServer(TransactionRecord &t, const SyncError &conflict, co
 // ends with the conflict and counts: with no retries left (it kept conflicting) -> Failed.
 SYNQ_EXPORT FailureOutcome rebase(TransactionRecord &t, const SyncError &conflict,
                                   const RetrySettings &settings, const QDateTime &now);
+// Persisting -> Pending, held: the conflict waits for the app (ConflictOutcome::
+// ManualRequired, the Manual policy). Nothing is sent until resolve() (awaitsResolution()).
+SYNQ_EXPORT bool hold(TransactionRecord &t, const SyncError &conflict, const QDateTime &now);
+// A held transaction, resolved by the app: AdoptServer -> Completed (its change dropped), or
+// RebaseAndRetry -> Pending, due now with a fresh round of retries (the caller rewrote its
+// mutations). Refused for a transaction that is not held, or for another outcome.
+SYNQ_EXPORT bool resolve(TransactionRecord &t, ConflictOutcome outcome, const QDateTime &now);
 // Persisting -> Pending: the backend was never reached (offline). The attempt is withdrawn:
 // being offline is not a failure and uses up no retries.
 SYNQ_EXPORT bool unreachable(TransactionRecord &t, const QDateTime &now);

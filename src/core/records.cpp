@@ -86,6 +86,30 @@ QVariantMap AttemptRecord::toVariantMap() const
     };
 }
 
+bool awaitsResolution(const TransactionRecord &t)
+{
+    return t.state == TransactionState::Pending
+            && t.conflictOutcome == ConflictOutcome::ManualRequired;
+}
+
+QVariantMap ConflictRecord::toVariantMap() const
+{
+    auto map = [](const std::optional<QJsonObject> &record) {
+        return record ? QVariant(record->toVariantMap()) : QVariant::fromValue(nullptr);
+    };
+    return {
+        { QStringLiteral("conflictId"), id },
+        { QStringLiteral("transactionId"), transactionId },
+        { QStringLiteral("collection"), collection },
+        { QStringLiteral("key"), key },
+        { QStringLiteral("local"), map(local) },
+        { QStringLiteral("server"), map(server) },
+        { QStringLiteral("base"), map(base) },
+        { QStringLiteral("serverVersion"), serverVersion },
+        { QStringLiteral("detectedAt"), detectedAt },
+    };
+}
+
 QStringList TransactionRecord::collections() const
 {
     QStringList out;

@@ -12,6 +12,8 @@
 #include <QtCore/QString>
 #include <QtCore/QVariantMap>
 
+#include <optional>
+
 /*
     Plain value types for what the outbox stores: transactions, their mutations and their
     attempts. They carry no behaviour beyond conversions, so storage, engine and models can all
@@ -103,6 +105,28 @@ struct SYNQ_EXPORT TransactionRecord
 
     QStringList collections() const;
     QStringList keys() const;
+};
+
+// Whether t waits for the app to resolve its conflict (the Manual policy): Pending, and not
+// sent until it is resolved.
+SYNQ_EXPORT bool awaitsResolution(const TransactionRecord &t);
+
+// A conflict that waits for the app (the Manual policy, C6): what the app decides between.
+struct SYNQ_EXPORT ConflictRecord
+{
+    QString id; // the conflicting mutation's id
+    QString transactionId;
+    QString collection;
+    QString key;
+    std::optional<QJsonObject> local; // the local change's record; nullopt: it removes it
+    std::optional<QJsonObject> server; // the server's record; nullopt: the server deleted it
+    qint64 serverVersion = 0;
+    std::optional<QJsonObject> base; // the record the change was made on; nullopt: none
+    QDateTime detectedAt;
+
+    // conflictId, transactionId, collection, key, local, server, base (QVariantMap, or null),
+    // serverVersion, detectedAt: the roles of ConflictModel.
+    QVariantMap toVariantMap() const;
 };
 
 // The canonical id of a scope map: its compact, key-sorted JSON, or "" for no scope.

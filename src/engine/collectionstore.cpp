@@ -143,9 +143,7 @@ void CollectionStore::applyStates(const QList<RowState> &states)
             row.setData(*state.visible, state.json);
             row.version = state.version;
             row.optimistic = state.optimistic;
-            row.pending = state.pending;
-            row.syncing = state.syncing;
-            row.lastError = state.lastError;
+            takeSyncState(row, state);
             inserted.append(std::move(row));
         } else if (!state.visible) {
             removed.append(i);
@@ -155,9 +153,7 @@ void CollectionStore::applyStates(const QList<RowState> &states)
             row.setData(*state.visible, state.json);
             row.version = state.version;
             row.optimistic = state.optimistic;
-            row.pending = state.pending;
-            row.syncing = state.syncing;
-            row.lastError = state.lastError;
+            takeSyncState(row, state);
             const QStringList fields = before.json == row.json
                     ? QStringList()
                     : Overlay::changedFields(before.data(), *state.visible);
@@ -180,9 +176,7 @@ void CollectionStore::applySyncStates(const QList<RowSyncState> &states)
             continue; // not loaded: it comes with its state when it is
         StoreRow &row = m_rows[i];
         const StoreRow before = row;
-        row.pending = state.pending;
-        row.syncing = state.syncing;
-        row.lastError = state.lastError;
+        takeSyncState(row, state);
         if (const quint32 meta = metaDiff(before, row)) {
             ++m_generation;
             Q_EMIT rowChanged(i, QStringList(), meta);

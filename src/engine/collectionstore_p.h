@@ -37,6 +37,7 @@ struct StoreRow
     int pending = 0; // active transactions touching this row
     bool optimistic = false;
     bool syncing = false; // one of them is on its way to the backend
+    bool conflict = false; // one of them waits for the app to resolve a conflict (Manual)
     SyncError lastError; // of the latest dead letter with a change to this row
 
     QJsonObject data() const
@@ -52,9 +53,12 @@ struct StoreRow
             json.squeeze(); // (on text shared with its writer, squeeze() would copy it)
     }
 
-    // A dead letter on the row shows until it is retried or discarded, over anything pending.
+    // A conflict waiting for the app shows first, then a dead letter on the row (until it is
+    // retried or discarded), over anything pending.
     ItemSyncState syncState() const
     {
+        if (conflict)
+            return ItemSyncState::Conflict;
         if (lastError.isError())
             return ItemSyncState::Failed;
         if (syncing)
@@ -113,6 +117,7 @@ struct RowState
     int pending = 0;
     bool optimistic = false;
     bool syncing = false;
+    bool conflict = false;
     SyncError lastError;
 };
 
@@ -122,8 +127,19 @@ struct RowSyncState
     QString key;
     int pending = 0;
     bool syncing = false;
+    bool conflict = false;
     SyncError lastError;
 };
+
+// A row takes the sync state of a RowState or RowSyncState.
+template<typename State>
+void takeSyncState(StoreRow &row, const State &state)
+{
+    row.pending = state.pending;
+    row.syncing = state.syncing;
+    row.conflict = state.conflict;
+    row.lastError = state.lastError;
+}
 
 /*
     The in-memory visible state of one collection in one engine and scope, shared by every

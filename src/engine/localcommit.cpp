@@ -308,6 +308,7 @@ Transaction *LocalCommit::commit(const QList<LocalOp> &ops, StrategyKind strateg
         state.pending = pending->transactionCount();
         state.optimistic = true;
         state.syncing = e->outbox.isSyncing(item);
+        state.conflict = e->outbox.inConflict(item);
         if (anyFailed)
             state.lastError = e->outbox.failureOn(item);
         states.append(std::move(state));

@@ -77,6 +77,10 @@ void SyncEnginePrivate::loadScope()
         report(error);
     for (const TransactionRecord &record : std::as_const(records))
         outbox.add(TransactionPrivate::create(record, q), record);
+    conflicts.clear();
+    if (const SyncError e = db->loadConflicts(scopeId, &conflicts); e.isError())
+        report(e);
+    Q_EMIT q->conflictsReset();
     for (CollectionStore *s : std::as_const(stores))
         loadStore(s);
     updateStatusCounts();
@@ -146,6 +150,7 @@ bool SyncEnginePrivate::loadRows(CollectionStore *s, qint64 after, qint64 upTo, 
         if (const Outbox::Pending *p = outbox.pendingOn(id)) {
             row.pending = p->transactionCount();
             row.syncing = outbox.isSyncing(id);
+            row.conflict = outbox.inConflict(id);
             const std::optional<QJsonObject> synced =
                     item.optimistic ? item.synced : std::optional<QJsonObject>(row.data());
             if (const std::optional<QJsonObject> visible = merged(s->name(), synced, p->mutations))
@@ -230,6 +235,7 @@ RowState SyncEnginePrivate::rowState(const QString &collection, const QString &k
     r.pending = p ? p->transactionCount() : 0;
     r.optimistic = p != nullptr;
     r.syncing = p && outbox.isSyncing(id);
+    r.conflict = p && outbox.inConflict(id);
     if (outbox.failedCount() > 0)
         r.lastError = outbox.failureOn(id);
     return r;
@@ -251,6 +257,7 @@ void SyncEnginePrivate::updateStatusCounts()
 {
     statusData()->setPendingCount(outbox.activeCount());
     statusData()->setFailedCount(outbox.failedCount());
+    statusData()->setConflictCount(int(conflicts.size()));
 }
 
 void SyncEnginePrivate::emitEvent(const QString &type, const TransactionRecord &record)

@@ -224,6 +224,11 @@ bool Outbox::isSyncing(const QString &item) const
     });
 }
 
+bool Outbox::inConflict(const QString &item) const
+{
+    return anyHolder(item, [](const TransactionRecord &r) { return awaitsResolution(r); });
+}
+
 SyncError Outbox::failureOn(const QString &item) const
 {
     const auto it = m_failedOn.constFind(item);

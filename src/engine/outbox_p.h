@@ -88,6 +88,8 @@ public:
     // Whether a transaction on its way to the backend (persisting, or persisted and awaiting
     // sync) holds the item.
     bool isSyncing(const QString &item) const;
+    // One of its transactions waits for the app to resolve a conflict (awaitsResolution()).
+    bool inConflict(const QString &item) const;
     // The error of the most recent dead letter with a change to the item; none when there is
     // no dead letter on it.
     SyncError failureOn(const QString &item) const;

@@ -59,7 +59,8 @@ void PushRunner::compact()
     QList<TransactionRecord> outbox;
     for (const QString &id : e->outbox.unfinished()) {
         const TransactionRecord *r = e->outbox.record(id);
-        if (r->mergedInto.isEmpty())
+        // A transaction waiting for the app keeps its change as the app will see it.
+        if (r->mergedInto.isEmpty() && !awaitsResolution(*r))
             outbox.append(*r);
     }
     const Compaction::Plan plan = Compaction::plan(outbox);
@@ -128,6 +129,8 @@ void PushRunner::sendNext()
         outbox.append(Ordering::Entry::of(*r, e->outbox.itemsOf(id)));
         if (!transport && !e->config(r->mutations.value(0).collection).persist)
             skip.insert(id); // nowhere to send it yet
+        if (awaitsResolution(*r))
+            skip.insert(id); // held until the app resolves its conflict
     }
     // syncNow() sends what waits for a scheduled retry too; automatic runs keep the schedule.
     const QDateTime dueBy = e->run.sendsScheduledRetries() ? now.addYears(100) : now;
@@ -385,8 +388,8 @@ void PushRunner::onResults(const QStringList &txIds, const Protocol::PushRespons
     QList<QPair<QString, QString>> conflicted; // (collection, key) of each conflict
     qsizetype i = 0;
     for (const QString &id : txIds) {
-        TransactionRecord record = *e->outbox.record(id);
-        bool rewritten = false;
+        Settlement::TransactionWrite write { *e->outbox.record(id), {} };
+        TransactionRecord &record = write.record;
         const qsizetype first = i;
         const Protocol::PushResult *failure = nullptr;
         for (qsizetype k = 0; k < record.mutations.size(); ++k, ++i) {
@@ -414,7 +417,7 @@ void PushRunner::onResults(const QStringList &txIds, const Protocol::PushRespons
             e->run.report().pushed += int(record.mutations.size());
         } else if (failure->status == Protocol::PushResult::Conflict) {
             ++e->run.report().conflicts;
-            settleConflict(record, *failure, now, outcome, rebased, &rewritten);
+            settleConflict(write, *failure, now, outcome, rebased);
             for (const MutationRecord &m : std::as_const(record.mutations)) {
                 if (m.id == failure->id)
                     conflicted.append({ m.collection, m.key });
@@ -428,7 +431,7 @@ void PushRunner::onResults(const QStringList &txIds, const Protocol::PushRespons
                 == Lifecycle::FailureOutcome::Failed)
                 ++e->run.report().failed;
         }
-        outcome.transactions.append({ record, {}, false, rewritten });
+        outcome.transactions.append(std::move(write));
     }
     // The rebased transactions join the outcome (with their new base versions only).
     for (auto it = rebased.cbegin(); it != rebased.cend(); ++it) {

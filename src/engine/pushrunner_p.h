@@ -56,12 +56,13 @@ private:
     void onRequestFailed(const QStringList &txIds, const Protocol::PushRequest &request,
                          quint64 pushSerial, const SyncError &error);
     void onResults(const QStringList &txIds, const Protocol::PushResponse &response);
-    // The backend answered a conflict to failure.id, a mutation of record: the collection's
-    // policy decides what becomes of the transaction (pushconflicts.cpp). rebased collects
-    // other transactions whose base versions move; *rewritten: record's mutations changed.
-    void settleConflict(TransactionRecord &record, const Protocol::PushResult &failure,
+    // The backend answered a conflict to failure.id, a mutation of write.record: the
+    // collection's policy decides what becomes of the transaction (conflicts.cpp): write's
+    // record, its rewritten mutations or the conflict it now waits on. rebased collects other
+    // transactions whose base versions move.
+    void settleConflict(Settlement::TransactionWrite &write, const Protocol::PushResult &failure,
                         const QDateTime &now, Settlement::Outcome &outcome,
-                        QHash<QString, TransactionRecord> &rebased, bool *rewritten);
+                        QHash<QString, TransactionRecord> &rebased);
     // The pending mutations on item (but those of transaction `except`) made on fromVersion
     // now build on toVersion: a change under them reached the server at that version.
     void moveOnto(const QString &item, const QString &except, qint64 fromVersion,

@@ -164,6 +164,7 @@ bool Settlement::apply(Outcome outcome)
     for (CollectionStore *s : std::as_const(e->stores))
         s->setPendingTransactions(e->outbox.activeIn(s->name()));
     refreshSyncStates(syncStateOnly);
+    updateConflicts(writes);
     for (const TransactionWrite &w : std::as_const(writes)) {
         // The current record: a slot reacting to an earlier handle may have moved it on.
         const TransactionRecord *current = e->outbox.record(w.record.id);
@@ -252,6 +253,24 @@ void Settlement::addConsequences(QList<TransactionWrite> &writes) const
     }
 }
 
+void Settlement::updateConflicts(const QList<TransactionWrite> &writes)
+{
+    for (const TransactionWrite &w : writes) {
+        if (w.conflictResolved) {
+            for (qsizetype i = e->conflicts.size() - 1; i >= 0; --i) {
+                if (e->conflicts.at(i).transactionId != w.record.id)
+                    continue;
+                const QString id = e->conflicts.takeAt(i).id;
+                Q_EMIT e->q->conflictRemoved(id);
+            }
+        }
+        if (w.conflict) {
+            e->conflicts.append(*w.conflict);
+            Q_EMIT e->q->conflictAdded(w.conflict->toVariantMap());
+        }
+    }
+}
+
 void Settlement::publish(Transaction *t, const TransactionRecord &record)
 {
     const TransactionState before = t->record().state;
@@ -292,7 +311,7 @@ void Settlement::refreshSyncStates(const QList<MutationRecord> &mutations)
         seen.insert(id);
         const Outbox::Pending *p = e->outbox.pendingOn(id);
         perStore[s].append({ m.key, p ? p->transactionCount() : 0, e->outbox.isSyncing(id),
-                             e->outbox.failureOn(id) });
+                             p && e->outbox.inConflict(id), e->outbox.failureOn(id) });
     }
     for (auto it = perStore.cbegin(); it != perStore.cend(); ++it)
         it.key()->applySyncStates(it.value());

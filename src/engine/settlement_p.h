@@ -81,6 +81,8 @@ public:
 
 private:
     void addConsequences(QList<TransactionWrite> &writes) const;
+    // The engine's list of conflicts waiting for the app, after writes (and their signals).
+    void updateConflicts(const QList<TransactionWrite> &writes);
 
     SyncEnginePrivate *e;
 };

@@ -516,4 +516,44 @@ bool SyncEngine::discard(const QString &transactionId)
     return true;
 }
 
+QVariantList SyncEngine::conflicts() const
+{
+    QVariantList out;
+    for (const ConflictRecord &c : std::as_const(d->conflicts))
+        out.append(c.toVariantMap());
+    return out;
+}
+
+bool SyncEngine::resolveConflictWithLocal(const QString &conflictId)
+{
+    return d->resolveConflictWithLocal(conflictId);
+}
+
+bool SyncEngine::resolveConflictWithServer(const QString &conflictId)
+{
+    return d->resolveConflict(conflictId, ConflictOutcome::AdoptServer, std::nullopt);
+}
+
+bool SyncEngine::resolveConflictWith(const QString &conflictId, const QVariant &merged)
+{
+    QJsonValue value;
+    QString badPath;
+    if (!Json::fromVariant(Json::unwrapped(merged), &value, &badPath) || !value.isObject()) {
+        d->report(SyncError(SyncError::Validation,
+                            tr("The merged record for conflict %1 is not a JSON object%2.")
+                                    .arg(conflictId,
+                                         badPath.isEmpty() ? QString()
+                                                           : tr(" (at %1)").arg(badPath))));
+        return false;
+    }
+    QJsonObject record = value.toObject();
+    const auto c = std::find_if(d->conflicts.cbegin(), d->conflicts.cend(),
+                                [&](const ConflictRecord &x) { return x.id == conflictId; });
+    if (c != d->conflicts.cend()) {
+        // The row keeps its key, whatever the merged record says.
+        record.insert(d->config(c->collection).keyField, c->key);
+    }
+    return d->resolveConflict(conflictId, ConflictOutcome::RebaseAndRetry, record);
+}
+
 } // namespace Synq

@@ -134,6 +134,17 @@ public:
     Q_INVOKABLE bool retry(const QString &transactionId);
     Q_INVOKABLE bool discard(const QString &transactionId);
 
+    // Conflicts waiting for the app (conflictPolicy Manual, or a Custom resolver that could
+    // not decide), oldest first: each {conflictId, transactionId, collection, key, local,
+    // server, base, serverVersion, detectedAt} (see ConflictModel). They survive a restart.
+    Q_INVOKABLE QVariantList conflicts() const;
+    // Resolves one: the local change is sent again on the server's version, the server's
+    // state stands (the change is dropped), or `merged` is sent on the server's version. False
+    // (and errorOccurred) for an unknown id or a merged record that is not a JSON object.
+    Q_INVOKABLE bool resolveConflictWithLocal(const QString &conflictId);
+    Q_INVOKABLE bool resolveConflictWithServer(const QString &conflictId);
+    Q_INVOKABLE bool resolveConflictWith(const QString &conflictId, const QVariant &merged);
+
     static QString defaultDatabasePath();
 
 Q_SIGNALS:
@@ -158,6 +169,11 @@ Q_SIGNALS:
     // One entry per lifecycle event: {type, transactionId, state, stateName, at, attempt,
     // error, queuedBehind, retryScheduledFor} — for logs, metrics and debugging tools.
     void transactionEvent(const QVariantMap &event);
+    // A conflict now waits for the app (its entry as conflicts() lists it), is resolved, or
+    // the list was read anew (the scope changed).
+    void conflictAdded(const QVariantMap &conflict);
+    void conflictRemoved(const QString &conflictId);
+    void conflictsReset();
     void errorOccurred(const Synq::SyncError &error);
 
 protected:

@@ -111,6 +111,13 @@ public:
     QString clientId;
     std::unique_ptr<SyncDatabase> db;
     QHash<QString, CollectionStore *> stores;
+    QList<ConflictRecord> conflicts; // the scope's conflicts waiting for the app
+    // A conflict the app resolved (conflicts.cpp): AdoptServer, or RebaseAndRetry with record
+    // (nullopt: a removal).
+    bool resolveConflict(const QString &conflictId, ConflictOutcome outcome,
+                         const std::optional<QJsonObject> &record);
+    // With the local change made again on the server's state, as ClientWins would.
+    bool resolveConflictWithLocal(const QString &conflictId);
     QHash<QString, CollectionConfig> configs;
     // Completed transactions looked up by id (SyncEngine::transaction()): not in the outbox.
     QHash<QString, Transaction *> looked;

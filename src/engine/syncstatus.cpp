@@ -60,6 +60,11 @@ void SyncStatusPrivate::setFailedCount(int count)
     assign(q, failedCount, count, &SyncStatus::failedCountChanged);
 }
 
+void SyncStatusPrivate::setConflictCount(int count)
+{
+    assign(q, conflictCount, count, &SyncStatus::conflictCountChanged);
+}
+
 void SyncStatusPrivate::setLastError(const SyncError &error)
 {
     assign(q, lastError, error, &SyncStatus::lastErrorChanged);

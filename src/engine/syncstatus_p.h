@@ -21,6 +21,7 @@ public:
 
     void setPendingCount(int count);
     void setFailedCount(int count);
+    void setConflictCount(int count);
     void setLastError(const SyncError &error);
     void setLastSyncedAt(const QDateTime &at);
     void setSyncing(bool syncing);

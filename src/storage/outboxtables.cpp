@@ -308,6 +308,17 @@ SyncError OutboxTables::writeStates(const QList<SyncDatabase::TransactionWrite> 
                     return error;
             }
         }
+        if (w.conflictResolved) {
+            QSqlQuery &resolved =
+                    m_connections.statement("DELETE FROM conflicts WHERE tx_id = ?");
+            bind(resolved, 0, r.id);
+            if (!resolved.exec())
+                return failed(resolved);
+        }
+        if (w.conflict) {
+            if (const SyncError error = writeConflict(r.scope, *w.conflict); error.isError())
+                return error;
+        }
         for (const MutationRecord &m : r.mutations) {
             if (only)
                 break; // settled with its transaction's row
@@ -384,6 +395,55 @@ SyncError OutboxTables::rewrite(const MutationRecord &r) const
         if (!q->exec())
             return failed(*q);
     }
+    return SyncError();
+}
+
+SyncError OutboxTables::writeConflict(const QString &scope, const ConflictRecord &c) const
+{
+    QSqlQuery &q = m_connections.statement(
+            "INSERT OR REPLACE INTO conflicts (id, tx_id, scope, collection, key, local, server,"
+            " server_version, base, detected_at) VALUES (?, ?, ?, ?, ?, CAST(? AS TEXT),"
+            " CAST(? AS TEXT), ?, CAST(? AS TEXT), ?)");
+    bind(q, 0, c.id);
+    bind(q, 1, c.transactionId);
+    bind(q, 2, text(scope));
+    bind(q, 3, c.collection);
+    bind(q, 4, c.key);
+    bind(q, 5, jsonOrNull(c.local.value_or(QJsonObject()), c.local.has_value()));
+    bind(q, 6, jsonOrNull(c.server.value_or(QJsonObject()), c.server.has_value()));
+    bind(q, 7, c.serverVersion);
+    bind(q, 8, jsonOrNull(c.base.value_or(QJsonObject()), c.base.has_value()));
+    bind(q, 9, toMs(c.detectedAt));
+    return q.exec() ? SyncError() : failed(q);
+}
+
+SyncError OutboxTables::loadConflicts(const QString &scope, QList<ConflictRecord> *out) const
+{
+    out->clear();
+    QSqlQuery &q = m_connections.statement(
+            "SELECT c.id, c.tx_id, c.collection, c.key, c.local, c.server, c.server_version,"
+            " c.base, c.detected_at FROM conflicts c JOIN transactions t ON t.id = c.tx_id"
+            " WHERE c.scope = ? ORDER BY t.seq, c.id");
+    bind(q, 0, text(scope));
+    if (!q.exec())
+        return failed(q);
+    auto record = [&](int column) {
+        return q.isNull(column) ? std::nullopt : std::optional<QJsonObject>(decode(q.value(column)));
+    };
+    while (q.next()) {
+        ConflictRecord c;
+        c.id = q.value(0).toString();
+        c.transactionId = q.value(1).toString();
+        c.collection = q.value(2).toString();
+        c.key = q.value(3).toString();
+        c.local = record(4);
+        c.server = record(5);
+        c.serverVersion = q.value(6).toLongLong();
+        c.base = record(7);
+        c.detectedAt = fromMs(q.value(8));
+        out->append(std::move(c));
+    }
+    q.finish();
     return SyncError();
 }
 

@@ -44,13 +44,15 @@ public:
     // A compaction plan's merges: survivors' rewritten mutations, and where absorbed ones go.
     SyncError writeCompaction(const Compaction::Plan &plan) const;
 
-    // Removes transactions (their mutations and attempts go with them).
+    SyncError loadConflicts(const QString &scope, QList<ConflictRecord> *out) const;
+    // Removes transactions (their mutations, attempts and conflicts go with them).
     SyncError remove(const QStringList &ids) const;
     SyncError clearScope(const QString &scope) const;
 
 private:
     // A mutation's type, changes and base version written anew, wherever it is held.
     SyncError rewrite(const MutationRecord &mutation) const;
+    SyncError writeConflict(const QString &scope, const ConflictRecord &conflict) const;
     qint64 activeFrom(SyncError *error) const;
     SyncError keepActiveFromBelowNextSeq() const;
 

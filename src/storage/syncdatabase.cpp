@@ -213,6 +213,11 @@ SyncError SyncDatabase::loadTransaction(const QString &id, TransactionRecord *ou
     return error;
 }
 
+SyncError SyncDatabase::loadConflicts(const QString &scope, QList<ConflictRecord> *out) const
+{
+    return d->outbox.loadConflicts(scope, out);
+}
+
 SyncError SyncDatabase::loadSynced(const QString &collection, const QString &scope,
                                    const QStringList &keys, QHash<QString, SyncedState> *out) const
 {

@@ -64,6 +64,9 @@ public:
         QString droppedAttempt; // an attempt withdrawn (the backend was never reached)
         bool moveToEnd = false; // last in commit order now (a retried dead letter)
         bool rewritten = false; // the mutations' changes were rewritten (a conflict rebased)
+        // The conflict it now waits on (the Manual policy), stored in conflicts.
+        std::optional<ConflictRecord> conflict;
+        bool conflictResolved = false; // its stored conflict is over: removed
     };
 
     // An item's synced state from the server (a push result or a pulled change).
@@ -156,6 +159,8 @@ public:
         qint64 version = 0;
         std::optional<QJsonObject> data;
     };
+    // The scope's conflicts waiting for the app, oldest first.
+    SyncError loadConflicts(const QString &scope, QList<ConflictRecord> *out) const;
     SyncError loadSynced(const QString &collection, const QString &scope, const QStringList &keys,
                          QHash<QString, SyncedState> *out) const;
 

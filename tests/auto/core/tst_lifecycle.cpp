@@ -15,6 +15,7 @@ using namespace Synq;
 Q_DECLARE_METATYPE(Synq::TransactionState)
 Q_DECLARE_METATYPE(Synq::Lifecycle::FailureOutcome)
 Q_DECLARE_METATYPE(Synq::TransactionRecord)
+Q_DECLARE_METATYPE(Synq::ConflictOutcome)
 
 /*
     The transaction state machine (T1) event by event. Every event is tried in every state on a
@@ -318,6 +319,8 @@ enum class Event {
     SettleUnsent,
     AdoptServer,
     Rebase,
+    Hold,
+    Resolve,
 };
 
 const char *nameOf(Event e)
@@ -339,6 +342,8 @@ const char *nameOf(Event e)
     case Event::SettleUnsent: return "settleUnsent";
     case Event::AdoptServer: return "adoptServer";
     case Event::Rebase: return "rebase";
+    case Event::Hold: return "hold";
+    case Event::Resolve: return "resolve";
     }
     return "?";
 }
@@ -382,6 +387,10 @@ bool apply(Event e, TransactionRecord &t, const QDateTime &now)
     case Event::Rebase:
         return Lifecycle::rebase(t, conflictError(), RetrySettings(), now)
                 != FailureOutcome::Illegal;
+    case Event::Hold:
+        return Lifecycle::hold(t, conflictError(), now);
+    case Event::Resolve:
+        return Lifecycle::resolve(t, ConflictOutcome::AdoptServer, now);
     }
     return false;
 }
@@ -413,6 +422,8 @@ const EventRow EventTable[] = {
     { Event::SettleUnsent,     "C C - - - -" },
     { Event::AdoptServer,      "- - C - - -" },
     { Event::Rebase,           "- - P - - -" },
+    { Event::Hold,             "- - P - - -" },
+    { Event::Resolve,          "- - - - - -" }, // only a held transaction: resolve() below
 };
 
 // canTransition, all 36 pairs: row = from, column = to (Q P S A C F); 1 = allowed.
@@ -490,6 +501,9 @@ private Q_SLOTS:
     void adoptServer();
     void rebase_data();
     void rebase();
+    void holdWaitsForTheApp();
+    void resolve_data();
+    void resolve();
     void dueAt_data();
     void dueAt();
 
@@ -1106,6 +1120,55 @@ void tst_Lifecycle::rebase()
     QCOMPARE(Lifecycle::rebase(t, conflictError(), settings, Now), outcome);
     COMPARE_RECORDS(t, expected);
     QCOMPARE(Lifecycle::dueAt(t), again ? Now : QDateTime());
+}
+
+void tst_Lifecycle::holdWaitsForTheApp()
+{
+    TransactionRecord t = fixture(S::Persisting);
+    TransactionRecord expected = moved(t, S::Pending);
+    expected.error = conflictError();
+    expected.attempts.last().completedAt = Now;
+    expected.attempts.last().error = conflictError();
+    expected.conflictOutcome = ConflictOutcome::ManualRequired;
+    QVERIFY(!awaitsResolution(t));
+    QVERIFY(Lifecycle::hold(t, conflictError(), Now));
+    COMPARE_RECORDS(t, expected);
+    QVERIFY(awaitsResolution(t));
+}
+
+void tst_Lifecycle::resolve_data()
+{
+    QTest::addColumn<ConflictOutcome>("outcome");
+    QTest::addColumn<bool>("accepted");
+    QTest::newRow("with the server's state") << ConflictOutcome::AdoptServer << true;
+    QTest::newRow("with a change sent again") << ConflictOutcome::RebaseAndRetry << true;
+    QTest::newRow("not a resolution: manual") << ConflictOutcome::ManualRequired << false;
+    QTest::newRow("not a resolution: skipped") << ConflictOutcome::Skipped << false;
+    QTest::newRow("not a resolution: none") << ConflictOutcome::None << false;
+}
+
+void tst_Lifecycle::resolve()
+{
+    QFETCH(ConflictOutcome, outcome);
+    QFETCH(bool, accepted);
+    TransactionRecord t = fixture(S::Persisting);
+    QVERIFY(Lifecycle::hold(t, conflictError(), Before));
+    const TransactionRecord held = t;
+    QCOMPARE(Lifecycle::resolve(t, outcome, Now), accepted);
+    if (!accepted) {
+        COMPARE_RECORDS(t, held);
+        return;
+    }
+    const bool done = outcome == ConflictOutcome::AdoptServer;
+    TransactionRecord expected = moved(held, done ? S::Completed : S::Pending);
+    expected.error = SyncError();
+    expected.conflictOutcome = outcome;
+    if (!done)
+        expected.currentAttempt = 0; // a fresh round of retries
+    COMPARE_RECORDS(t, expected);
+    QCOMPARE(Lifecycle::dueAt(t), QDateTime()); // due now
+    QVERIFY(!awaitsResolution(t));
+    QVERIFY(!Lifecycle::resolve(t, outcome, Now)); // once
 }
 
 void tst_Lifecycle::dueAt_data()

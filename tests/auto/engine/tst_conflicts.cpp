@@ -5,6 +5,8 @@
 // in the model, the outcome on the transaction and in the run's report, and conflictDetected.
 #include "transactionsfixture.h"
 
+#include <synq/conflictmodel.h>
+
 #include <QtCore/QJsonArray>
 
 using namespace TransactionTests;
@@ -47,6 +49,10 @@ private Q_SLOTS:
     void conflictFreeCollectionIsNeverMerged();
     void rebasedChangeSurvivesARestart();
     void runReportListsEveryOutcome();
+    void manualConflictWaitsForTheApp_data();
+    void manualConflictWaitsForTheApp();
+    void customResolverThatCannotDecideLeavesItToTheApp();
+    void resolvingAnUnknownConflictIsRefused();
 
 private:
     // The server's record of todo `key` changes (silently) while the client is offline with
@@ -373,6 +379,148 @@ void tst_Conflicts::runReportListsEveryOutcome()
     };
     QCOMPARE(outcomes, expected);
     QCOMPARE(report.value(s("failed")).toInt(), 0);
+}
+
+void tst_Conflicts::manualConflictWaitsForTheApp_data()
+{
+    QTest::addColumn<QString>("resolution");
+    QTest::addColumn<bool>("restart");
+    for (const char *r : { "local", "server", "merged" }) {
+        QTest::newRow(r) << s(r) << false;
+        QTest::newRow(QByteArray(r) + " after a restart") << s(r) << true;
+    }
+}
+
+void tst_Conflicts::manualConflictWaitsForTheApp()
+{
+    QFETCH(QString, resolution);
+    QFETCH(bool, restart);
+    m_todos->setConflictPolicy(SyncCollection::Manual);
+    DO(seed(fullTodo("a", "Milk", false, "base")));
+    m_backend->setOffline(true);
+    Transaction *t = m_todos->update(s("a"), changes("note", s("mine")));
+    QVERIFY(t);
+    const QString id = t->id();
+    const QString mutation = mutationId(t);
+    QTRY_VERIFY_WITH_TIMEOUT(!m_engine->status()->isSyncing(), Timeout);
+    const qint64 serverVersion = m_backend->injectConflict(s("todos"), s("a"),
+                                                           fullTodo("a", "Soy", true, "theirs"));
+    m_backend->setOffline(false);
+    auto conflicts = std::make_unique<ConflictModel>(m_engine.get());
+    auto tester = std::make_unique<QAbstractItemModelTester>(
+            conflicts.get(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QSignalSpy detected(m_todos.get(), &SyncCollection::conflictDetected);
+    runOnce();
+    QTRY_COMPARE_WITH_TIMEOUT(conflicts->count(), 1, Timeout);
+    QCOMPARE(detected.size(), 1);
+
+    // Held: the row keeps the local change and shows the conflict; nothing is sent.
+    auto checkHeld = [&] {
+        Transaction *held = m_engine->transaction(id);
+        QVERIFY(held);
+        QCOMPARE(held->state(), Transaction::Pending);
+        QCOMPARE(held->conflictOutcome(), Transaction::ManualRequired);
+        QCOMPARE(item("a").value(s("note")).toString(), s("mine"));
+        QCOMPARE(item("a").value(s("syncState")).toInt(), int(SyncCollection::Conflict));
+        QCOMPARE(m_engine->status()->conflictCount(), 1);
+        const QVariantMap c = conflicts->get(0);
+        QCOMPARE(c.value(s("conflictId")).toString(), mutation);
+        QCOMPARE(c.value(s("transactionId")).toString(), id);
+        QCOMPARE(c.value(s("collection")).toString(), s("todos"));
+        QCOMPARE(c.value(s("key")).toString(), s("a"));
+        QCOMPARE(c.value(s("local")).toMap(), fullTodo("a", "Milk", false, "mine"));
+        QCOMPARE(c.value(s("server")).toMap(), fullTodo("a", "Soy", true, "theirs"));
+        QCOMPARE(c.value(s("base")).toMap(), fullTodo("a", "Milk", false, "base"));
+        QCOMPARE(c.value(s("serverVersion")).toLongLong(), serverVersion);
+        QVERIFY(c.value(s("detectedAt")).toDateTime().isValid());
+        QCOMPARE(conflicts->data(conflicts->index(0), ConflictModel::KeyRole).toString(), s("a"));
+    };
+    DO(checkHeld());
+    runOnce();
+    QCOMPARE(timesPushed(mutation), 1);
+    DO(checkHeld());
+    if (restart) {
+        tester.reset();
+        conflicts.reset();
+        DO(reopen());
+        conflicts = std::make_unique<ConflictModel>(m_engine.get());
+        tester = std::make_unique<QAbstractItemModelTester>(
+                conflicts.get(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QCOMPARE(conflicts->count(), 1);
+        DO(checkHeld());
+        runOnce();
+        QCOMPARE(timesPushed(mutation), 1);
+    }
+
+    Transaction *held = m_engine->transaction(id);
+    QSignalSpy removed(conflicts.get(), &QAbstractItemModel::rowsRemoved);
+    QVariantMap expected;
+    if (resolution == s("local")) {
+        QVERIFY(conflicts->resolveWithLocal(mutation));
+        expected = fullTodo("a", "Soy", true, "mine"); // the local change on the server's
+    } else if (resolution == s("server")) {
+        QVERIFY(conflicts->resolveWithServer(mutation));
+        expected = fullTodo("a", "Soy", true, "theirs");
+    } else {
+        QVERIFY(conflicts->resolveWith(mutation, fullTodo("x", "Both", true, "theirs+mine")));
+        expected = fullTodo("a", "Both", true, "theirs+mine"); // the key stays the row's
+    }
+    QCOMPARE(removed.size(), 1);
+    QCOMPARE(conflicts->count(), 0);
+    QCOMPARE(m_engine->conflicts(), QVariantList());
+    QCOMPARE(m_engine->status()->conflictCount(), 0);
+    QTRY_COMPARE_WITH_TIMEOUT(held->state(), Transaction::Completed, Timeout);
+    QCOMPARE(held->conflictOutcome(), resolution == s("server") ? Transaction::AdoptServer
+                                                                 : Transaction::RebaseAndRetry);
+    QCOMPARE(timesPushed(mutation), resolution == s("server") ? 1 : 2);
+    QCOMPARE(serverTodo("a"), expected);
+    QTRY_COMPARE_WITH_TIMEOUT(item("a").value(s("syncState")).toInt(),
+                              int(SyncCollection::Synced), Timeout);
+    for (auto it = expected.cbegin(); it != expected.cend(); ++it)
+        QCOMPARE(item("a").value(it.key()), it.value());
+
+    // Gone for good: not listed after a restart either.
+    tester.reset();
+    conflicts.reset();
+    DO(reopen());
+    QCOMPARE(m_engine->conflicts(), QVariantList());
+}
+
+void tst_Conflicts::customResolverThatCannotDecideLeavesItToTheApp()
+{
+    m_todos->setConflictPolicy(SyncCollection::Custom);
+    m_todos->setConflictResolver([](const QJsonObject &, const QJsonObject &,
+                                    const QJsonObject &) { return std::optional<QJsonObject>(); });
+    DO(seed(fullTodo("a", "Milk", false, "")));
+    m_backend->setOffline(true);
+    QPointer<Transaction> t = m_todos->remove(s("a"));
+    QTRY_VERIFY_WITH_TIMEOUT(!m_engine->status()->isSyncing(), Timeout);
+    m_backend->injectConflict(s("todos"), s("a"), fullTodo("a", "Soy", false, ""));
+    m_backend->setOffline(false);
+    runOnce();
+    QTRY_COMPARE_WITH_TIMEOUT(m_engine->conflicts().size(), 1, Timeout);
+    QVERIFY(t);
+    QCOMPARE(t->conflictOutcome(), Transaction::ManualRequired);
+    const QVariantMap c = m_engine->conflicts().constFirst().toMap();
+    QVERIFY(c.value(s("local")).isNull()); // a removal
+    // The row stays removed while the conflict waits (the local change shows).
+    QCOMPARE(m_todos->indexOfKey(s("a")), -1);
+    QVERIFY(m_engine->resolveConflictWithLocal(c.value(s("conflictId")).toString()));
+    QTRY_COMPARE_WITH_TIMEOUT(t->state(), Transaction::Completed, Timeout);
+    QVERIFY(!m_backend->contains(s("todos"), s("a")));
+}
+
+void tst_Conflicts::resolvingAnUnknownConflictIsRefused()
+{
+    QSignalSpy errors(m_engine.get(), &SyncEngine::errorOccurred);
+    QVERIFY(!m_engine->resolveConflictWithServer(s("nope")));
+    QCOMPARE(errors.size(), 1);
+    QCOMPARE(errors.constFirst().constFirst().value<SyncError>().code(), SyncError::Validation);
+    ConflictModel model(m_engine.get());
+    QVERIFY(!model.resolveWith(s("nope"), QVariant(42)));
+    QCOMPARE(errors.size(), 2);
+    QVERIFY(errors.constLast().constFirst().value<SyncError>().message().contains(
+            s("not a JSON object")));
 }
 
 QTEST_MAIN(tst_Conflicts)

@@ -7,6 +7,8 @@
 #include <synq/lifecycle.h>
 #include <synq/logging_p.h>
 
+#include <algorithm>
+
 namespace Synq {
 
 /*
@@ -19,15 +21,21 @@ namespace Synq {
       (ConflictResolution::rebased()) and sent again in this run; the row shows the resolved
       record meanwhile. Each round counts as an attempt: one that keeps conflicting fails once
       the retry policy's retries are used up.
+    - ManualRequired (Manual, or a Custom resolver that cannot decide): the transaction is
+      held — Pending, never sent — and the conflict is stored (conflicts table) until the app
+      resolves it (SyncEnginePrivate::resolveConflict(), below); the row keeps the local change
+      and shows syncState Conflict.
     - Skipped (nothing to resolve against): the transaction fails as a dead letter, its change
       kept for the app to retry or discard.
     The outcome is recorded on the transaction and in the run's report; the collection emits
     conflictDetected(key) once the rows show it.
 */
-void PushRunner::settleConflict(TransactionRecord &record, const Protocol::PushResult &failure,
-                                const QDateTime &now, Settlement::Outcome &outcome,
-                                QHash<QString, TransactionRecord> &rebased, bool *rewritten)
+void PushRunner::settleConflict(Settlement::TransactionWrite &write,
+                                const Protocol::PushResult &failure, const QDateTime &now,
+                                Settlement::Outcome &outcome,
+                                QHash<QString, TransactionRecord> &rebased)
 {
+    TransactionRecord &record = write.record;
     qsizetype k = 0;
     while (k + 1 < record.mutations.size() && record.mutations.at(k).id != failure.id)
         ++k;
@@ -71,7 +79,7 @@ void PushRunner::settleConflict(TransactionRecord &record, const Protocol::PushR
     case ConflictOutcome::RebaseAndRetry:
         next->updatedAt = now;
         record.mutations[k] = *next;
-        *rewritten = true;
+        write.rewritten = true;
         // Later changes to the item were made on top of this one: they move with it.
         moveOnto(itemId(m.collection, m.key), record.id, m.baseVersion, failure.version, rebased);
         if (Lifecycle::rebase(record, error, e->retryPolicy->settings(), now)
@@ -80,8 +88,23 @@ void PushRunner::settleConflict(TransactionRecord &record, const Protocol::PushR
         else
             m_triedThisRun.remove(record.id); // again in this run
         break;
+    case ConflictOutcome::ManualRequired: {
+        Lifecycle::hold(record, error, now);
+        ConflictRecord c;
+        c.id = m.id;
+        c.transactionId = record.id;
+        c.collection = m.collection;
+        c.key = m.key;
+        c.local = conflict.local;
+        if (!failure.deleted)
+            c.server = failure.record;
+        c.serverVersion = failure.version;
+        c.base = conflict.base;
+        c.detectedAt = now;
+        write.conflict = c;
+        break;
+    }
     case ConflictOutcome::None:
-    case ConflictOutcome::ManualRequired:
     case ConflictOutcome::Skipped:
         Lifecycle::attemptFailed(record, error, e->retryPolicy->settings(), now, 0.0);
         record.conflictOutcome = result;
@@ -95,6 +118,75 @@ void PushRunner::settleConflict(TransactionRecord &record, const Protocol::PushR
                          { QStringLiteral("key"), m.key },
                          { QStringLiteral("transactionId"), record.id },
                          { QStringLiteral("outcome"), nameOf(record.conflictOutcome) } });
+}
+
+namespace {
+
+ConflictResolution::ServerState serverStateOf(const ConflictRecord &c)
+{
+    return c.server ? ConflictResolution::ServerState::live(*c.server)
+                    : ConflictResolution::ServerState::deleted();
+}
+
+} // namespace
+
+bool SyncEnginePrivate::resolveConflictWithLocal(const QString &conflictId)
+{
+    const auto c = std::find_if(conflicts.cbegin(), conflicts.cend(),
+                                [&](const ConflictRecord &x) { return x.id == conflictId; });
+    if (c == conflicts.cend())
+        return resolveConflict(conflictId, ConflictOutcome::AdoptServer, std::nullopt); // reports
+    ConflictResolution::Conflict conflict;
+    conflict.policy = ConflictResolution::Policy::ClientWins;
+    conflict.local = c->local;
+    conflict.server = serverStateOf(*c);
+    conflict.base = c->base;
+    const ConflictResolution::Resolution r = ConflictResolution::resolve(conflict);
+    return resolveConflict(conflictId, r.outcome, r.record);
+}
+
+bool SyncEnginePrivate::resolveConflict(const QString &conflictId, ConflictOutcome outcome,
+                                        const std::optional<QJsonObject> &record)
+{
+    const auto c = std::find_if(conflicts.cbegin(), conflicts.cend(),
+                                [&](const ConflictRecord &x) { return x.id == conflictId; });
+    const TransactionRecord *held =
+            c == conflicts.cend() ? nullptr : outbox.record(c->transactionId);
+    if (!held || !awaitsResolution(*held) || !db) {
+        report(SyncError(SyncError::Validation,
+                         SyncEngine::tr("There is no conflict %1 waiting to be resolved.")
+                                 .arg(conflictId)));
+        return false;
+    }
+    const ConflictRecord conflict = *c;
+    Settlement::TransactionWrite write { *held, {} };
+    write.conflictResolved = true;
+    const auto m = std::find_if(write.record.mutations.begin(), write.record.mutations.end(),
+                                [&](const MutationRecord &x) { return x.id == conflict.id; });
+    const ConflictResolution::ServerState server = serverStateOf(conflict);
+    std::optional<MutationRecord> next;
+    if (outcome == ConflictOutcome::RebaseAndRetry && m != write.record.mutations.end())
+        next = ConflictResolution::rebased(*m, record, server, conflict.serverVersion);
+    const QDateTime now = QDateTime::currentDateTimeUtc();
+    if (next) {
+        next->updatedAt = now;
+        *m = *next;
+        write.rewritten = true;
+    } else {
+        outcome = ConflictOutcome::AdoptServer; // nothing differs from the server's state
+    }
+    Lifecycle::resolve(write.record, outcome, now);
+
+    Settlement::Outcome settled;
+    settled.transactions = { write };
+    // The server's state as the conflict found it, unless the replica holds a newer one.
+    settled.serverStates = { { conflict.collection, conflict.key, conflict.server,
+                               conflict.serverVersion } };
+    if (!settlement.apply(std::move(settled)))
+        return false;
+    if (next)
+        scheduler.readyToSync();
+    return true;
 }
 
 void PushRunner::moveOnto(const QString &item, const QString &except, qint64 fromVersion,
