@@ -133,6 +133,80 @@ std::optional<QJsonObject> SynqSyncCollectionHooks::callMerge(
     return Synq::Overlay::visibleState(synced, pending);
 }
 
+/*!
+    \qmlproperty function SyncCollection::resolveConflict
+    A function \c{(local, server, base) => object} that resolves the collection's conflicts
+    on push when \c conflictPolicy is \c SyncCollection.Custom (C2). \c local is the record
+    with the local change (\c null when the change removes it), \c server the server's
+    record (\c null when the server deleted it), \c base the record the local change was made
+    on (\c null for an insert). Return the record to send on the server's version (the
+    server's own record lets it stand), \c null to remove the item, or \c undefined when it
+    cannot decide: the conflict then waits for the app in ConflictModel. It must be pure: the
+    same records, the same answer.
+
+    \qml
+    SyncCollection {
+        conflictPolicy: SyncCollection.Custom
+        resolveConflict: (local, server, base) =>
+            Object.assign({}, server, { body: server.body + "\n" + local.body })
+    }
+    \endqml
+*/
+void SynqSyncCollectionHooks::setResolveConflict(const QJSValue &resolve)
+{
+    if (resolve.strictlyEquals(m_resolveConflict))
+        return;
+    auto *collection = qobject_cast<Synq::SyncCollection *>(parent());
+    if (!collection)
+        return;
+    if (!resolve.isCallable() && !resolve.isUndefined() && !resolve.isNull()) {
+        qmlWarning(this) << "resolveConflict must be a function (local, server, base) => object";
+        return;
+    }
+    m_resolveConflict = resolve;
+    if (resolve.isCallable()) {
+        QPointer<SynqSyncCollectionHooks> self(this);
+        collection->setConflictResolver(
+                [self](const QJsonObject &local, const QJsonObject &server,
+                       const QJsonObject &base) -> std::optional<QJsonObject> {
+                    if (!self)
+                        return std::nullopt; // the app decides
+                    return self->callResolveConflict(local, server, base);
+                });
+    } else {
+        collection->setConflictResolver({});
+    }
+    Q_EMIT resolveConflictChanged();
+}
+
+std::optional<QJsonObject> SynqSyncCollectionHooks::callResolveConflict(
+        const QJsonObject &local, const QJsonObject &server, const QJsonObject &base)
+{
+    QJSEngine *engine = qjsEngine(parent());
+    if (!engine)
+        return std::nullopt;
+    auto value = [engine](const QJsonObject &record) {
+        return record.isEmpty() ? QJSValue(QJSValue::NullValue)
+                                : engine->toScriptValue(record.toVariantMap());
+    };
+    const QJSValue result = m_resolveConflict.call({ value(local), value(server), value(base) });
+    if (result.isNull())
+        return QJsonObject(); // an empty record: the item is removed
+    if (result.isUndefined())
+        return std::nullopt;
+    if (!result.isError()) {
+        QJsonValue json;
+        QString bad;
+        if (result.isObject() && Synq::Json::fromVariant(result.toVariant(), &json, &bad)
+            && json.isObject() && !json.toObject().isEmpty())
+            return json.toObject();
+    }
+    qmlWarning(this) << "resolveConflict did not return an object, null or undefined"
+                     << (result.isError() ? result.toString() : QString())
+                     << "- the conflict waits for the app (ConflictModel)";
+    return std::nullopt;
+}
+
 void SynqSyncCollectionHooks::call(Synq::Transaction *transaction,
                                    const Synq::SyncEngine::PersistCallback &done)
 {

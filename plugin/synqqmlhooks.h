@@ -19,6 +19,8 @@ class SynqSyncCollectionHooks : public QObject
     QML_ANONYMOUS
     Q_PROPERTY(QJSValue persist READ persist WRITE setPersist NOTIFY persistChanged FINAL)
     Q_PROPERTY(QJSValue merge READ merge WRITE setMerge NOTIFY mergeChanged FINAL)
+    Q_PROPERTY(QJSValue resolveConflict READ resolveConflict WRITE setResolveConflict NOTIFY
+                       resolveConflictChanged FINAL)
 
 public:
     explicit SynqSyncCollectionHooks(QObject *parent);
@@ -27,10 +29,13 @@ public:
     void setPersist(const QJSValue &persist);
     QJSValue merge() const { return m_merge; }
     void setMerge(const QJSValue &merge);
+    QJSValue resolveConflict() const { return m_resolveConflict; }
+    void setResolveConflict(const QJSValue &resolve);
 
 Q_SIGNALS:
     void persistChanged();
     void mergeChanged();
+    void resolveConflictChanged();
 
 private:
     void call(Synq::Transaction *transaction, const Synq::SyncEngine::PersistCallback &done);
@@ -39,7 +44,12 @@ private:
                                          const QList<Synq::MutationRecord> &pending);
 
     QJSValue m_persist;
+    std::optional<QJsonObject> callResolveConflict(const QJsonObject &local,
+                                                   const QJsonObject &server,
+                                                   const QJsonObject &base);
+
     QJSValue m_merge;
+    QJSValue m_resolveConflict;
 };
 
 // The resolve/reject pair handed to a persist function's promise; answers once.

@@ -81,26 +81,26 @@ void ConflictModelPrivate::attach(SyncEngine *next)
     if (engine) {
         connections << QObject::connect(engine, &SyncEngine::conflictsReset, q,
                                         [this] { reload(); });
-        connections << QObject::connect(
-                engine, &SyncEngine::conflictAdded, q, [this](const QVariantMap &c) {
-                    if (!accepts(c))
-                        return;
-                    const int row = int(rows.size());
-                    q->beginInsertRows(QModelIndex(), row, row);
-                    rows.append(c);
-                    q->endInsertRows();
-                    Q_EMIT q->countChanged();
-                });
-        connections << QObject::connect(
-                engine, &SyncEngine::conflictRemoved, q, [this](const QString &id) {
-                    const int row = q->indexOf(id);
-                    if (row < 0)
-                        return;
-                    q->beginRemoveRows(QModelIndex(), row, row);
-                    rows.removeAt(row);
-                    q->endRemoveRows();
-                    Q_EMIT q->countChanged();
-                });
+        connections << QObject::connect(engine, &SyncEngine::conflictAdded, q,
+                                        [this](const QVariantMap &c) {
+                                            if (!accepts(c))
+                                                return;
+                                            const int row = int(rows.size());
+                                            q->beginInsertRows(QModelIndex(), row, row);
+                                            rows.append(c);
+                                            q->endInsertRows();
+                                            Q_EMIT q->countChanged();
+                                        });
+        connections << QObject::connect(engine, &SyncEngine::conflictRemoved, q,
+                                        [this](const QString &id) {
+                                            const int row = q->indexOf(id);
+                                            if (row < 0)
+                                                return;
+                                            q->beginRemoveRows(QModelIndex(), row, row);
+                                            rows.removeAt(row);
+                                            q->endRemoveRows();
+                                            Q_EMIT q->countChanged();
+                                        });
         connections << QObject::connect(engine, &QObject::destroyed, q, [this] {
             engine = nullptr;
             reload();
@@ -112,8 +112,7 @@ void ConflictModelPrivate::attach(SyncEngine *next)
 
 ConflictModel::ConflictModel(QObject *parent)
     : QAbstractListModel(parent), d(std::make_unique<ConflictModelPrivate>(this))
-{
-}
+{ }
 
 ConflictModel::ConflictModel(SyncEngine *engine, QObject *parent) : ConflictModel(parent)
 {
@@ -182,10 +181,14 @@ QVariant ConflictModel::data(const QModelIndex &index, int role) const
 QHash<int, QByteArray> ConflictModel::roleNames() const
 {
     return {
-        { ConflictIdRole, "conflictId" }, { TransactionIdRole, "transactionId" },
-        { CollectionRole, "collection" }, { KeyRole, "key" },
-        { LocalRole, "local" },           { ServerRole, "server" },
-        { BaseRole, "base" },             { ServerVersionRole, "serverVersion" },
+        { ConflictIdRole, "conflictId" },
+        { TransactionIdRole, "transactionId" },
+        { CollectionRole, "collection" },
+        { KeyRole, "key" },
+        { LocalRole, "local" },
+        { ServerRole, "server" },
+        { BaseRole, "base" },
+        { ServerVersionRole, "serverVersion" },
         { DetectedAtRole, "detectedAt" },
     };
 }

@@ -18,8 +18,8 @@ class SYNQ_EXPORT ConflictModel : public QAbstractListModel
 {
     Q_OBJECT
     Q_PROPERTY(Synq::SyncEngine *engine READ engine WRITE setEngine NOTIFY engineChanged FINAL)
-    Q_PROPERTY(QString collection READ collection WRITE setCollection NOTIFY collectionChanged
-                       FINAL)
+    Q_PROPERTY(
+            QString collection READ collection WRITE setCollection NOTIFY collectionChanged FINAL)
     Q_PROPERTY(int count READ count NOTIFY countChanged FINAL)
 
 public:
