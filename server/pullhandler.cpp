@@ -154,15 +154,18 @@ HttpResponse pullChanges(ServerStore *store, const QString &owner, const QUrlQue
 
     QJsonArray array;
     for (const StoredChange &change : std::as_const(changes)) {
-        array.append(QJsonObject {
-                { QStringLiteral("collection"), collection },
-                { QStringLiteral("key"), change.key },
-                { QStringLiteral("version"), change.version },
-                { QStringLiteral("op"),
-                  change.deleted ? QStringLiteral("delete") : QStringLiteral("upsert") },
-                { QStringLiteral("data"),
-                  change.deleted ? QJsonValue(QJsonValue::Null) : QJsonValue(change.data) },
-        });
+        QJsonObject entry {
+            { QStringLiteral("collection"), collection },
+            { QStringLiteral("key"), change.key },
+            { QStringLiteral("version"), change.version },
+            { QStringLiteral("op"),
+              change.deleted ? QStringLiteral("delete") : QStringLiteral("upsert") },
+            { QStringLiteral("data"),
+              change.deleted ? QJsonValue(QJsonValue::Null) : QJsonValue(change.data) },
+        };
+        if (!change.hlc.isEmpty()) // the stamp of the write that made this version
+            entry.insert(QStringLiteral("hlc"), change.hlc);
+        array.append(entry);
     }
     return HttpResponse::json(200,
                               QJsonObject { { QStringLiteral("changes"), array },

@@ -25,12 +25,21 @@ QJsonObject errorObject(const QString &code, const QString &message, bool retrya
                          { QStringLiteral("retryable"), retryable } };
 }
 
-QJsonObject appliedResult(const QString &id, const QString &key, qint64 version)
+// "hlc" is left out when there is no stamp: what older clients got stays byte for byte the same.
+void insertHlc(QJsonObject *result, const QString &hlc)
 {
-    return QJsonObject { { QStringLiteral("id"), id },
+    if (!hlc.isEmpty())
+        result->insert(QStringLiteral("hlc"), hlc);
+}
+
+QJsonObject appliedResult(const QString &id, const QString &key, qint64 version, const QString &hlc)
+{
+    QJsonObject result { { QStringLiteral("id"), id },
                          { QStringLiteral("status"), QStringLiteral("applied") },
                          { QStringLiteral("key"), key },
                          { QStringLiteral("version"), version } };
+    insertHlc(&result, hlc);
+    return result;
 }
 
 QJsonObject rejectedResult(const QString &id, const QString &key, const QString &code,
@@ -158,7 +167,7 @@ bool PushHandler::runTransaction(const QString &owner, const QList<PushMutation>
             failed = i;
             break;
         }
-        applied.append(appliedResult(m.id, result.key, result.version));
+        applied.append(appliedResult(m.id, result.key, result.version, m.hlc));
     }
 
     if (failed >= 0) {
@@ -232,7 +241,7 @@ bool PushHandler::applyOne(const QString &owner, const PushMutation &m,
 
     const qint64 version = m_store->nextVersion();
     const std::optional<QJsonObject> data = PushRules::written(m.op, current, m.data);
-    if (!m_store->writeRecord(owner, m.collection, key, version, data ? &*data : nullptr))
+    if (!m_store->writeRecord(owner, m.collection, key, version, data ? &*data : nullptr, m.hlc))
         return false;
     m_batch.noteApplied(m.collection, m.key, key, version);
     *applied = { key, version };
@@ -254,14 +263,15 @@ bool PushHandler::insertUnderNewKey(const QString &owner, const PushMutation &m,
     } while (existing.exists); // only if the collection once had client keys like these
     QJsonObject data = m.data;
     data.insert(QStringLiteral("id"), key);
-    if (!m_store->writeRecord(owner, m.collection, key, version, &data))
+    if (!m_store->writeRecord(owner, m.collection, key, version, &data, m.hlc))
         return false;
     m_batch.noteApplied(m.collection, m.key, key, version);
     *applied = { key, version };
     return true;
 }
 
-// The conflict result of m on key, from the record as it is now; empty on a database failure.
+// The conflict result of m on key, from the record as it is now (with the stamp of the write
+// that made it, for LastWriteWins); empty on a database failure.
 QJsonObject PushHandler::conflictResult(const QString &owner, const PushMutation &m,
                                         const QString &key)
 {
@@ -269,7 +279,7 @@ QJsonObject PushHandler::conflictResult(const QString &owner, const PushMutation
     if (!m_store->loadRecord(owner, m.collection, key, &current))
         return QJsonObject();
     const PushRules::Conflict c = PushRules::conflict(m.op, key, stateOf(current), m.baseVersion);
-    return QJsonObject {
+    QJsonObject result {
         { QStringLiteral("id"), m.id },
         { QStringLiteral("status"), QStringLiteral("conflict") },
         { QStringLiteral("key"), key },
@@ -279,6 +289,8 @@ QJsonObject PushHandler::conflictResult(const QString &owner, const PushMutation
         { QStringLiteral("deleted"), c.deleted },
         { QStringLiteral("error"), errorObject(QStringLiteral("conflict"), c.message, false) },
     };
+    insertHlc(&result, current.hlc);
+    return result;
 }
 
 // A result remembered from before counts for the batch as if applied now.

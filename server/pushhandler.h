@@ -30,6 +30,11 @@ class ServerStore;
     Only applied results are remembered: a conflicted or aborted mutation was not applied and
     is judged afresh when sent again (after the client rebased it, say).
 
+    Each write keeps the mutation's hybrid logical clock stamp ("hlc", none for older clients)
+    with the record or tombstone. An applied result carries it; a conflict carries the stamp
+    of the write that made the state it reports, so a client's LastWriteWins policy can
+    compare the two writes. The server never compares stamps itself.
+
     If the database fails, that transaction and every later one in the batch get "retry"
     (transactions are applied in order, so none may overtake one that has to be retried); if
     the commit fails, every result not remembered from before does.

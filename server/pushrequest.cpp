@@ -149,6 +149,16 @@ bool decodePushRequest(const QByteArray &body, PushRequest *request, DecodeFailu
             if (const std::optional<QString> problem = PushRules::checkChanges(m.data))
                 return d.fail(path + QStringLiteral(".changes"), *problem);
         }
+
+        // Optional: a mutation of an older client carries no stamp.
+        const QJsonValue hlc = o.value(QLatin1String("hlc"));
+        if (!hlc.isUndefined() && !hlc.isNull()) {
+            if (!hlc.isString())
+                return d.fail(path + QStringLiteral(".hlc"), QStringLiteral("not a string"));
+            if (const std::optional<QString> problem = Protocol::checkHlc(hlc.toString()))
+                return d.fail(path + QStringLiteral(".hlc"), *problem);
+            m.hlc = hlc.toString();
+        }
         result.mutations.append(std::move(m));
     }
     *request = std::move(result);

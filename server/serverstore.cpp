@@ -16,7 +16,25 @@ namespace Server {
 
 namespace {
 
-constexpr qint64 SchemaVersion = 1;
+constexpr qint64 SchemaVersion = 2;
+
+/*
+    The upgrades of a database made by an older synq-server: a database at schema N runs every
+    step with a higher version, in order, inside the transaction (and, on PostgreSQL, under the
+    advisory lock) that read its version, so several servers starting on it upgrade it once.
+    A released step is never changed; a change of the tables is a new step here and, for new
+    databases, in the CREATE TABLE statements of createSchema().
+*/
+struct SchemaStep
+{
+    qint64 version; // the schema the step leads to
+    const char *sql;
+};
+constexpr SchemaStep SchemaSteps[] = {
+    // 2: the hybrid logical clock stamp of the write that made each record or tombstone
+    // (NULL for writes without one, and for every row written before).
+    { 2, "ALTER TABLE records ADD COLUMN hlc TEXT" },
+};
 // Any constant: the advisory lock serializes schema creation of several server processes.
 constexpr qint64 SchemaLockKey = 0x53796e71; // "Synq"
 
@@ -42,6 +60,11 @@ QString encode(const QJsonObject &object)
 QJsonObject decode(const QString &text)
 {
     return QJsonDocument::fromJson(text.toUtf8()).object();
+}
+
+QVariant textOrNull(const QString &text)
+{
+    return text.isEmpty() ? nullText() : QVariant(text);
 }
 
 } // namespace
@@ -241,6 +264,7 @@ bool ServerStore::createSchema()
                                  " data TEXT,"
                                  " deleted INTEGER NOT NULL DEFAULT 0,"
                                  " updated_at BIGINT NOT NULL,"
+                                 " hlc TEXT,"
                                  " PRIMARY KEY (owner, collection, key))")
                << QStringLiteral("CREATE INDEX IF NOT EXISTS records_feed"
                                  " ON records (owner, collection, version)")
@@ -290,11 +314,33 @@ bool ServerStore::createSchema()
                                   .arg(SchemaVersion);
             return false;
         }
+        if (found < SchemaVersion && !upgradeSchema(found)) {
+            exec(QStringLiteral("ROLLBACK"));
+            return false;
+        }
     }
     if (!exec(QStringLiteral("COMMIT"))) {
         exec(QStringLiteral("ROLLBACK"));
         return false;
     }
+    return true;
+}
+
+// Runs the SchemaSteps above schema from, inside createSchema()'s transaction.
+bool ServerStore::upgradeSchema(qint64 from)
+{
+    for (const SchemaStep &step : SchemaSteps) {
+        if (step.version <= from)
+            continue;
+        if (!exec(QString::fromLatin1(step.sql)))
+            return false;
+    }
+    QSqlQuery query(QSqlDatabase::database(m_connectionName, false));
+    query.prepare(QStringLiteral("UPDATE meta SET value = ? WHERE name = 'schema_version'"));
+    query.addBindValue(SchemaVersion);
+    if (!query.exec())
+        return fail(QStringLiteral("recording the schema version"), query);
+    qCInfo(lcServer, "upgraded the database from schema %lld to %lld", from, SchemaVersion);
     return true;
 }
 
@@ -440,7 +486,7 @@ bool ServerStore::loadRecord(const QString &owner, const QString &collection, co
 {
     if (!m_inTransaction && !ensureConnection())
         return false;
-    QSqlQuery &query = statement(QStringLiteral("SELECT version, deleted, data FROM records"
+    QSqlQuery &query = statement(QStringLiteral("SELECT version, deleted, data, hlc FROM records"
                                                 " WHERE owner = ? AND collection = ? AND key = ?"));
     query.bindValue(0, owner);
     query.bindValue(1, collection);
@@ -454,20 +500,22 @@ bool ServerStore::loadRecord(const QString &owner, const QString &collection, co
         record->deleted = query.value(1).toInt() != 0;
         if (!record->deleted)
             record->data = decode(query.value(2).toString());
+        record->hlc = query.value(3).toString(); // NULL: empty
     }
     query.finish();
     return true;
 }
 
 bool ServerStore::writeRecord(const QString &owner, const QString &collection, const QString &key,
-                              qint64 version, const QJsonObject *data)
+                              qint64 version, const QJsonObject *data, const QString &hlc)
 {
     Q_ASSERT(m_inTransaction);
     QSqlQuery &query = statement(QStringLiteral(
-            "INSERT INTO records (owner, collection, key, version, data, deleted, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO records (owner, collection, key, version, data, deleted, updated_at, hlc)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (owner, collection, key) DO UPDATE SET version = excluded.version,"
-            " data = excluded.data, deleted = excluded.deleted, updated_at = excluded.updated_at"));
+            " data = excluded.data, deleted = excluded.deleted, updated_at = excluded.updated_at,"
+            " hlc = excluded.hlc"));
     query.bindValue(0, owner);
     query.bindValue(1, collection);
     query.bindValue(2, key);
@@ -475,6 +523,7 @@ bool ServerStore::writeRecord(const QString &owner, const QString &collection, c
     query.bindValue(4, data ? QVariant(encode(*data)) : nullText());
     query.bindValue(5, data ? 0 : 1);
     query.bindValue(6, m_txTime);
+    query.bindValue(7, textOrNull(hlc));
     if (!query.exec())
         return fail(QStringLiteral("writing a record"), query);
     noteWritten();
@@ -511,7 +560,7 @@ bool ServerStore::readChanges(const QString &owner, const QString &collection, q
         return false;
     QSqlQuery query(QSqlDatabase::database(m_connectionName, false));
     query.setForwardOnly(true);
-    query.prepare(QStringLiteral("SELECT key, version, deleted, data FROM records"
+    query.prepare(QStringLiteral("SELECT key, version, deleted, data, hlc FROM records"
                                  " WHERE owner = ? AND collection = ? AND version > ?"
                                  " AND version <= ?%1 ORDER BY version LIMIT ?")
                           .arg(liveOnly ? QStringLiteral(" AND deleted = 0") : QString()));
@@ -530,6 +579,7 @@ bool ServerStore::readChanges(const QString &owner, const QString &collection, q
         change.deleted = query.value(2).toInt() != 0;
         if (!change.deleted)
             change.data = decode(query.value(3).toString());
+        change.hlc = query.value(4).toString();
         changes->append(std::move(change));
     }
     return true;

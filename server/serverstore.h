@@ -24,6 +24,7 @@ struct StoredRecord
     bool deleted = false;
     qint64 version = 0;
     QJsonObject data;
+    QString hlc; // the stamp of the write that made this state; empty: the write had none
 
     bool isLive() const { return exists && !deleted; }
 };
@@ -34,15 +35,18 @@ struct StoredChange
     qint64 version = 0;
     bool deleted = false;
     QJsonObject data;
+    QString hlc;
 };
 
 /*
     All of synq-server's SQL, on SQLite (one WAL file) or PostgreSQL (QPSQL).
 
-    Tables: records (owner, collection, key, version, data, deleted, updated_at) keyed by
+    Tables: records (owner, collection, key, version, data, deleted, updated_at, hlc) keyed by
     (owner, collection, key) and indexed by (owner, collection, version) for the change feed;
     seen_mutations (owner, mutation_id, result) for idempotency; counter, the one row holding
-    the last version handed out; meta (pruned_version, schema_version).
+    the last version handed out; meta (pruned_version, schema_version). open() creates what is
+    missing and upgrades a database of an older schema (see createSchema()); it refuses one of
+    a newer schema.
 
     Versions: a write transaction first takes the counter row — BEGIN IMMEDIATE on SQLite,
     UPDATE ... RETURNING on PostgreSQL, whose row lock is held until commit — so writers,
@@ -80,9 +84,9 @@ public:
                         const QJsonObject &result);
     bool loadRecord(const QString &owner, const QString &collection, const QString &key,
                     StoredRecord *record);
-    // data == nullptr writes a tombstone.
+    // data == nullptr writes a tombstone. hlc is the write's stamp (empty: none, stored NULL).
     bool writeRecord(const QString &owner, const QString &collection, const QString &key,
-                     qint64 version, const QJsonObject *data);
+                     qint64 version, const QJsonObject *data, const QString &hlc);
 
     // Reads, outside write transactions.
     bool currentVersion(qint64 *version);
@@ -105,6 +109,7 @@ private:
     bool fail(const QString &what, const QSqlQuery &query);
     bool ensureConnection();
     bool createSchema();
+    bool upgradeSchema(qint64 from);
     void noteWritten();
     bool readRowEstimate(qint64 *rows);
     void refreshStatistics();

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include <synq/protocol.h>
 
+#include <synq/hybridclock.h>
 #include <synq/identifier.h>
 
 #include <QtCore/QCoreApplication>
@@ -64,7 +65,38 @@ bool parseError(const QJsonValue &value, SyncError::Code fallback, SyncError *ou
     return true;
 }
 
+// The optional "hlc" of a result or change: absent or null is none; else a stamp (checkHlc).
+bool readHlc(const QJsonObject &o, QString *out)
+{
+    const QJsonValue value = o.value(QLatin1String("hlc"));
+    if (value.isUndefined() || value.isNull()) {
+        out->clear();
+        return true;
+    }
+    if (!value.isString() || checkHlc(value.toString()))
+        return false;
+    *out = value.toString();
+    return true;
+}
+
 } // namespace
+
+/*
+    The stamps are the clients' (docs/protocol.md, hlc): a backend checks their form and keeps
+    them, it never compares them. The limits keep what is stored plain text: PostgreSQL's TEXT
+    takes no NUL, and a node is an id like any other.
+*/
+std::optional<QString> checkHlc(const QString &hlc)
+{
+    if (hlc.size() > MaxHlcLength)
+        return QStringLiteral("must be at most %1 characters").arg(MaxHlcLength);
+    if (!hlc.isValidUtf16() || hlc.contains(QChar(0)))
+        return QStringLiteral("contains NUL or invalid UTF-16");
+    if (!HybridClock::parse(hlc))
+        return QStringLiteral("not a hybrid logical clock stamp (WWWWWWWWWWWWWWW:CCCCCC:node, "
+                              "as HybridClock::format() writes it)");
+    return std::nullopt;
+}
 
 QString batchId(const QList<PushMutation> &mutations)
 {
@@ -94,6 +126,8 @@ QByteArray encodePushRequest(const PushRequest &request)
             o.insert(QStringLiteral("data"), m.data);
         else if (m.op == MutationType::Update)
             o.insert(QStringLiteral("changes"), m.data);
+        if (!m.hlc.isEmpty())
+            o.insert(QStringLiteral("hlc"), m.hlc);
         mutations.append(o);
     }
     QJsonObject body {
@@ -183,6 +217,8 @@ bool decodePushResponse(const QByteArray &body, const PushRequest &request, Push
             return bad("record is not an object");
         if (r.status == PushResult::Conflict && !r.record && !r.deleted)
             return bad("a conflict needs the current record or deleted: true");
+        if (!readHlc(o, &r.hlc))
+            return bad("hlc is not a hybrid logical clock stamp");
 
         const QJsonValue err = o.value(QLatin1String("error"));
         if (r.status == PushResult::Rejected || r.status == PushResult::Retry
@@ -276,6 +312,8 @@ bool decodePullResponse(const QByteArray &body, const PullRequest &request, Pull
         } else {
             return bad("unknown op");
         }
+        if (!readHlc(o, &c.hlc))
+            return bad("hlc is not a hybrid logical clock stamp");
         response.changes.append(std::move(c));
     }
     *out = std::move(response);

@@ -28,6 +28,9 @@ constexpr int MaxMutationsPerPush = 500;
 constexpr int MaxChangesPerPull = 1000;
 constexpr int MaxKeyLength = 512;
 constexpr int MaxIdLength = 128;
+// A hybrid logical clock stamp in "hlc": the 23 characters of wall time and counter, then a
+// node of at most MaxIdLength.
+constexpr int MaxHlcLength = 23 + MaxIdLength;
 
 struct PushMutation
 {
@@ -38,6 +41,7 @@ struct PushMutation
     QString key;
     std::optional<qint64> baseVersion = 0; // nullopt: no conflict check
     QJsonObject data; // insert: the whole record; update: the changes
+    QString hlc; // HybridClock::format() of the write, for LastWriteWins; empty: none
 };
 
 struct PushRequest
@@ -56,6 +60,9 @@ struct PushResult
     qint64 version = 0;
     std::optional<QJsonObject> record; // conflict: the server's current record
     bool deleted = false; // conflict: the record was removed on the server
+    // applied: the stamp stored with the write (the mutation's); conflict: the stamp of the
+    // write that made the server's current state of the key. Empty: none.
+    QString hlc;
     SyncError error;
 };
 
@@ -78,6 +85,7 @@ struct Change
     qint64 version = 0;
     bool deleted = false;
     QJsonObject data;
+    QString hlc; // the stamp of the write that made this version (upsert or delete); empty: none
 };
 
 struct PullResponse
@@ -86,6 +94,12 @@ struct PullResponse
     QString cursor;
     bool hasMore = false;
 };
+
+// What is wrong with hlc as the stamp of a mutation, result or change, or nullopt when it
+// is one: HybridClock::format() text (HybridClock::parse() accepts it) of at most
+// MaxHlcLength UTF-16 units, without NUL or broken UTF-16. An empty value is no stamp and is
+// refused here: a value without a stamp leaves the field out.
+SYNQ_EXPORT std::optional<QString> checkHlc(const QString &hlc);
 
 // Lowercase hex SHA-256 of the mutation ids joined by '\n'.
 SYNQ_EXPORT QString batchId(const QList<PushMutation> &mutations);

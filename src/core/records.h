@@ -102,6 +102,9 @@ struct SYNQ_EXPORT TransactionRecord
     QString mergedInto; // compacted: its change travels in this transaction
     SyncError error;
     ConflictOutcome conflictOutcome = ConflictOutcome::None; // the last conflict's outcome
+    // When the local write was made, as a hybrid logical clock stamp (HybridClock::format()):
+    // what LastWriteWins orders it by. Empty for a transaction written before schema 7.
+    QString hlc;
 
     QStringList collections() const;
     QStringList keys() const;

@@ -55,6 +55,13 @@ void PushRunner::settleConflict(Settlement::TransactionWrite &write,
         conflict.server = ConflictResolution::ServerState::deleted();
     else if (failure.record)
         conflict.server = ConflictResolution::ServerState::live(*failure.record);
+    // LastWriteWins: the later of the two writes by their hybrid logical clock stamps. A
+    // server state without a stamp (written by a client that sends none) counts as the later.
+    e->seeStamp(failure.hlc);
+    const std::optional<HybridClock::Timestamp> localStamp = HybridClock::parse(record.hlc);
+    const std::optional<HybridClock::Timestamp> serverStamp = HybridClock::parse(failure.hlc);
+    conflict.localIsLater =
+            localStamp && serverStamp && HybridClock::compare(*localStamp, *serverStamp) > 0;
     const ConflictResolution::Resolution resolution = ConflictResolution::resolve(conflict);
 
     if (conflict.server.state != ConflictResolution::ServerState::Unknown) {

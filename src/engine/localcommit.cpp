@@ -177,6 +177,7 @@ Transaction *LocalCommit::commit(const QList<LocalOp> &ops, StrategyKind strateg
     tx.state = TransactionState::Pending;
     tx.createdAt = into ? into->createdAt() : now;
     tx.updatedAt = now;
+    tx.hlc = e->nextStamp();
 
     // The state each touched item reaches inside this transaction, in first-touch order.
     struct TouchedItem

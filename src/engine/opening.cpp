@@ -75,8 +75,10 @@ void SyncEnginePrivate::loadScope()
     const SyncError error = db->loadTransactions(scopeId, false, &records);
     if (error.isError())
         report(error);
-    for (const TransactionRecord &record : std::as_const(records))
+    for (const TransactionRecord &record : std::as_const(records)) {
         outbox.add(TransactionPrivate::create(record, q), record);
+        seeStamp(record.hlc); // the clock never goes back across a restart
+    }
     conflicts.clear();
     if (const SyncError e = db->loadConflicts(scopeId, &conflicts); e.isError())
         report(e);
@@ -239,6 +241,38 @@ RowState SyncEnginePrivate::rowState(const QString &collection, const QString &k
     if (outbox.failedCount() > 0)
         r.lastError = outbox.failureOn(id);
     return r;
+}
+
+QString SyncEnginePrivate::nextStamp()
+{
+    if (clientId.isEmpty() && db) {
+        // The node of this replica's stamps (made once per database, kept in meta).
+        if (const SyncError error = db->clientId(&clientId); error.isError())
+            report(error);
+    }
+    clock = HybridClock::tick(clock, QDateTime::currentMSecsSinceEpoch(), clientId);
+    return HybridClock::format(clock);
+}
+
+void SyncEnginePrivate::seeStamp(const QString &stamp)
+{
+    if (stamp.isEmpty())
+        return;
+    const std::optional<HybridClock::Timestamp> remote = HybridClock::parse(stamp);
+    if (!remote)
+        return;
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    if (remote->node == clientId) {
+        // One of ours (loaded at start): the clock goes on from it.
+        if (HybridClock::compare(*remote, clock) > 0)
+            clock = *remote;
+        return;
+    }
+    if (const auto next = HybridClock::receive(clock, *remote, now, clientId))
+        clock = *next;
+    else
+        qCWarning(lcEngine) << "a stamp more than a minute ahead of this clock is not followed:"
+                            << stamp;
 }
 
 void SyncEnginePrivate::report(const SyncError &error)

@@ -33,6 +33,7 @@ Protocol::PushMutation toPushMutation(const TransactionRecord &t, const Mutation
     pm.key = m.key;
     pm.baseVersion = m.baseVersion;
     pm.data = m.type == MutationType::Insert ? m.modified : m.changes;
+    pm.hlc = t.hlc;
     return pm;
 }
 

@@ -19,6 +19,7 @@
 #include "syncrun_p.h"
 
 #include <synq/conflictresolution.h>
+#include <synq/hybridclock.h>
 #include <synq/syncdatabase.h>
 #include <synq/syncengine.h>
 #include <synq/synctransport.h>
@@ -112,6 +113,12 @@ public:
     std::unique_ptr<SyncDatabase> db;
     QHash<QString, CollectionStore *> stores;
     QList<ConflictRecord> conflicts; // the scope's conflicts waiting for the app
+    // This replica's hybrid logical clock (node: the client id): the stamp of each local
+    // write, later than every stamp this replica has made or seen (LastWriteWins).
+    HybridClock::Timestamp clock;
+    QString nextStamp();
+    // A stamp of another replica's write (a conflict's, a pulled change's) moves the clock on.
+    void seeStamp(const QString &stamp);
     // A conflict the app resolved (conflicts.cpp): AdoptServer, or RebaseAndRetry with record
     // (nullopt: a removal).
     bool resolveConflict(const QString &conflictId, ConflictOutcome outcome,

@@ -83,7 +83,7 @@ const char *loadSql(Selection selection, Part part)
                     " t.error_detail, t.error_retryable, t.error_http, t.error_tx, t.merged_into,"
                     " t.m_id, t.m_collection, t.m_key, t.m_type, t.m_base_version, t.m_original,"
                     " t.m_modified, t.m_changes, t.m_metadata, t.m_state, t.m_created_at,"
-                    " t.m_updated_at, t.conflict_outcome FROM transactions t"
+                    " t.m_updated_at, t.conflict_outcome, t.hlc FROM transactions t"
                     + filters[s] + " ORDER BY t.seq";
             out[s][int(Part::Mutations)] =
                     "SELECT m.tx_id, m.seq, m.id, m.collection, m.key, m.type, m.base_version,"
@@ -114,15 +114,15 @@ SyncError OutboxTables::insert(const TransactionRecord &tx,
                     " updated_at, current_attempt, queued_behind, error_code, error_message,"
                     " error_detail, error_retryable, error_http, error_tx, m_id, m_collection,"
                     " m_key, m_type, m_base_version, m_original, m_modified, m_changes,"
-                    " m_metadata, m_state, m_created_at, m_updated_at)"
+                    " m_metadata, m_state, m_created_at, m_updated_at, hlc)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
                     " CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT),"
-                    " ?, ?, ?)")
+                    " ?, ?, ?, ?)")
             : m_connections.statement(
                     "INSERT INTO transactions (id, scope, strategy, state, created_at,"
                     " updated_at, current_attempt, queued_behind, error_code, error_message,"
-                    " error_detail, error_retryable, error_http, error_tx)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                    " error_detail, error_retryable, error_http, error_tx, hlc)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     bind(txq, 0, tx.id);
     bind(txq, 1, text(tx.scope));
     bind(txq, 2, int(tx.strategy));
@@ -137,6 +137,7 @@ SyncError OutboxTables::insert(const TransactionRecord &tx,
     };
     if (inRow)
         bindMutation(txq, 14, tx.mutations.constFirst(), modifiedTextOf(0));
+    bind(txq, inRow ? 26 : 14, tx.hlc.isEmpty() ? QVariant() : QVariant(tx.hlc));
     if (!txq.exec())
         return failed(txq);
     if (inRow)
@@ -220,6 +221,7 @@ SyncError OutboxTables::load(const QString &scope, bool includeCompleted, const 
         tx.error = readError(tq, 8);
         tx.mergedInto = tq.value(14).toString();
         tx.conflictOutcome = ConflictOutcome(tq.value(27).toInt());
+        tx.hlc = tq.value(28).toString();
         if (!tq.isNull(15))
             tx.mutations.append(readMutation(tq, 15, tx.id, 0));
         index.insert(tx.id, out->size());

@@ -265,12 +265,14 @@ const char *const migrationV6[] = {
     nullptr,
 };
 
-// Schema 7: conflicts (C3, C6). What the last conflict on push of a transaction came to, and
+// Schema 7: conflicts (C3, C6). The hybrid logical clock stamp of each local write (for
+// LastWriteWins), what the last conflict on push of a transaction came to, and
 // the conflicts waiting for the app (the Manual policy) with what it decides between: the
 // local change (NULL: a removal), the server's state (NULL: deleted) and the base record the
 // change was made on (NULL: none, an insert).
 const char *const migrationV7[] = {
     "ALTER TABLE transactions ADD COLUMN conflict_outcome INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE transactions ADD COLUMN hlc TEXT",
     "CREATE TABLE conflicts ("
     " id TEXT PRIMARY KEY,"
     " tx_id TEXT NOT NULL REFERENCES transactions (id) ON DELETE CASCADE,"

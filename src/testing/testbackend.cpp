@@ -60,8 +60,10 @@ std::optional<QString> TestBackendPrivate::keyOf(const QString &collection,
     answers push and pull requests the way synq-server does (docs/protocol.md): one global,
     strictly increasing version sequence; mutations of one transaction applied all or nothing;
     idempotency by mutation id; conflicts by baseVersion; a change feed with tombstones and
-    cursors. Pushes are decided by the same rules as synq-server's, Synq::PushRules, and a
-    push synq-server refuses is refused here with the same status and message. It never
+    cursors; each record and tombstone keeps the hybrid logical clock stamp (\c hlc) of the
+    write that made it, handed back in push results and changes. Pushes are decided by the
+    same rules as synq-server's, Synq::PushRules, and a push synq-server refuses is refused
+    here with the same status and message. It never
     touches a database or the network, and everything lives on the thread that owns the
     backend.
 
@@ -204,7 +206,7 @@ qint64 TestBackend::emitUpdate(const QString &collection, const QVariantMap &rec
         return 0;
     }
     const QJsonObject data = QJsonObject::fromVariantMap(record);
-    const qint64 version = d->store.write(collection, *key, &data);
+    const qint64 version = d->store.write(collection, *key, &data, QString());
     if (!d->offline)
         d->transport->emitChangesAvailable();
     return version;
@@ -225,7 +227,7 @@ qint64 TestBackend::emitDelete(const QString &collection, const QString &key)
                   qPrintable(collection), qPrintable(key));
         return 0;
     }
-    const qint64 version = d->store.write(collection, key, nullptr);
+    const qint64 version = d->store.write(collection, key, nullptr, QString());
     if (!d->offline)
         d->transport->emitChangesAvailable();
     return version;
@@ -236,11 +238,33 @@ qint64 TestBackend::emitDelete(const QString &collection, const QString &key)
     stored as given, at the next version — silently: no changesAvailable() hint. The client
     does not know, so its next push of a change to that key, made on the version it had,
     ends in a conflict carrying \a serverRecord, and the collection's conflict policy decides.
+    The record has no hybrid logical clock stamp: the conflict and the change feed carry no
+    \c hlc for it.
 
     Returns the new version, or 0 (with a warning) for an invalid collection or key.
 */
 qint64 TestBackend::injectConflict(const QString &collection, const QString &key,
                                    const QVariantMap &serverRecord)
+{
+    return injectConflict(collection, key, serverRecord, QString());
+}
+
+/*!
+    \overload
+
+    As injectConflict() without a stamp, but the server's record is stored as written at the
+    hybrid logical clock stamp \a hlc (text as HybridClock::format() writes it, e.g.
+    \c{"001764766000000:000003:other-device"}): the conflict the client's next push of a
+    change to \a key ends in carries \a hlc as its \c hlc, and so does the record's entry in
+    the change feed. Use it to test a LastWriteWins policy: a stamp later than the client's
+    makes the server's write the last one, an earlier one the client's. An empty \a hlc
+    stores no stamp.
+
+    Returns the new version, or 0 (with a warning, nothing written) for an invalid
+    collection, key or stamp.
+*/
+qint64 TestBackend::injectConflict(const QString &collection, const QString &key,
+                                   const QVariantMap &serverRecord, const QString &hlc)
 {
     if (!isValidIdentifier(collection) || !isValidKey(key)) {
         qCWarning(lcTesting,
@@ -248,8 +272,15 @@ qint64 TestBackend::injectConflict(const QString &collection, const QString &key
                   qPrintable(collection), qPrintable(key));
         return 0;
     }
+    if (!hlc.isEmpty()) {
+        if (const std::optional<QString> problem = Protocol::checkHlc(hlc)) {
+            qCWarning(lcTesting, "injectConflict: the stamp \"%s\": %s; ignored", qPrintable(hlc),
+                      qPrintable(*problem));
+            return 0;
+        }
+    }
     const QJsonObject data = QJsonObject::fromVariantMap(serverRecord);
-    return d->store.write(collection, key, &data);
+    return d->store.write(collection, key, &data, hlc);
 }
 
 int TestBackend::networkDelay() const
@@ -339,7 +370,8 @@ QList<Protocol::PushMutation> TestBackend::pushedMutations() const
 /*!
     Returns pushedMutations() as a list of maps, for QML and logs: \c id, \c tx,
     \c collection, \c op (\c{"insert"}, \c{"update"}, \c{"remove"}), \c key, \c baseVersion
-    (null when unchecked) and \c data (the record of an insert, the changes of an update).
+    (null when unchecked), \c data (the record of an insert, the changes of an update) and
+    \c hlc (the mutation's hybrid logical clock stamp, an empty string when it had none).
 */
 QVariantList TestBackend::pushedMutationList() const
 {
@@ -355,6 +387,7 @@ QVariantList TestBackend::pushedMutationList() const
                 { QStringLiteral("baseVersion"),
                   m.baseVersion ? QVariant(*m.baseVersion) : QVariant() },
                 { QStringLiteral("data"), m.data.toVariantMap() },
+                { QStringLiteral("hlc"), m.hlc },
         });
     }
     return list;

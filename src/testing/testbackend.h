@@ -52,6 +52,8 @@ public:
     Q_INVOKABLE qint64 emitDelete(const QString &collection, const QString &key);
     Q_INVOKABLE qint64 injectConflict(const QString &collection, const QString &key,
                                       const QVariantMap &serverRecord);
+    Q_INVOKABLE qint64 injectConflict(const QString &collection, const QString &key,
+                                      const QVariantMap &serverRecord, const QString &hlc);
 
     // The network and failures.
     int networkDelay() const;

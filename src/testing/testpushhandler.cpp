@@ -141,7 +141,9 @@ bool TestPushHandler::applyOne(const PushMutation &m, QList<TestStore::Undo> *un
 
     const std::optional<QJsonObject> data = PushRules::written(m.op, current, m.data);
     result->status = PushResult::Applied;
-    result->version = m_store->write(m.collection, result->key, data ? &*data : nullptr, undo);
+    result->version =
+            m_store->write(m.collection, result->key, data ? &*data : nullptr, m.hlc, undo);
+    result->hlc = m.hlc;
     m_batch.noteApplied(m.collection, m.key, result->key, result->version);
     return true;
 }
@@ -158,14 +160,16 @@ void TestPushHandler::insertUnderNewKey(const PushMutation &m, QList<TestStore::
     data.insert(m_assignedKeys.value(m.collection), key);
     result->status = PushResult::Applied;
     result->key = key;
-    result->version = m_store->write(m.collection, key, &data, undo);
+    result->version = m_store->write(m.collection, key, &data, m.hlc, undo);
+    result->hlc = m.hlc;
     m_batch.noteApplied(m.collection, m.key, key, result->version);
 }
 
+// The conflict of m on key as the store is now, with the stamp of the write that made it.
 PushResult TestPushHandler::conflictResult(const PushMutation &m, const QString &key) const
 {
-    const PushRules::Conflict c =
-            PushRules::conflict(m.op, key, m_store->stateOf(m.collection, key), m.baseVersion);
+    const TestStore::Entry current = m_store->stateOf(m.collection, key);
+    const PushRules::Conflict c = PushRules::conflict(m.op, key, current, m.baseVersion);
     PushResult r;
     r.id = m.id;
     r.status = PushResult::Conflict;
@@ -173,6 +177,7 @@ PushResult TestPushHandler::conflictResult(const PushMutation &m, const QString 
     r.version = c.version;
     r.record = c.record;
     r.deleted = c.deleted;
+    r.hlc = current.hlc;
     r.error = SyncError(SyncError::Conflict, c.message,
                         QStringLiteral("server error code: conflict"));
     r.error.setRetryable(false);

@@ -25,7 +25,9 @@ namespace Testing {
 /*
     Applies a TestBackend's pushes to its TestStore the way synq-server's PushHandler applies
     them to its database: under PushRules, transaction by transaction, all or nothing, each
-    mutation id at most once. The request is valid (PushRules::checkPush() passed).
+    mutation id at most once. Each write keeps the mutation's hlc stamp with the record or
+    tombstone; applied results carry it, conflicts the stamp of the server's current state.
+    The request is valid (PushRules::checkPush() and the stamps' check passed).
 */
 class TestPushHandler
 {

@@ -16,11 +16,11 @@ const TestStore::Entry *TestStore::find(const QString &collection, const QString
 TestStore::Entry TestStore::stateOf(const QString &collection, const QString &key) const
 {
     const Entry *entry = find(collection, key);
-    return entry ? *entry : Entry::missing();
+    return entry ? *entry : Entry();
 }
 
 qint64 TestStore::write(const QString &collection, const QString &key, const QJsonObject *data,
-                        QList<Undo> *undo)
+                        const QString &hlc, QList<Undo> *undo)
 {
     Collection &c = m_collections[collection];
     const auto it = c.entries.constFind(key);
@@ -29,8 +29,10 @@ qint64 TestStore::write(const QString &collection, const QString &key, const QJs
                        it == c.entries.cend() ? std::nullopt : std::optional<Entry>(*it) });
     if (it != c.entries.cend())
         c.byVersion.remove(it->version);
-    const Entry entry = data ? Entry::live(++m_currentVersion, *data)
-                             : Entry::removed(++m_currentVersion);
+    using PushRules::RecordState;
+    const Entry entry { data ? RecordState::live(++m_currentVersion, *data)
+                             : RecordState::removed(++m_currentVersion),
+                        hlc };
     c.entries.insert(key, entry);
     c.byVersion.insert(entry.version, key);
     return entry.version;
@@ -93,6 +95,7 @@ QList<Protocol::Change> TestStore::changes(const QString &collection, qint64 sin
         change.deleted = !entry.isLive();
         if (entry.isLive())
             change.data = entry.data;
+        change.hlc = entry.hlc;
         list.append(change);
     }
     return list;

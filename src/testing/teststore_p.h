@@ -24,14 +24,19 @@ namespace Synq {
 namespace Testing {
 
 /*
-    What a TestBackend holds: the latest state of every key (a record or a tombstone) and the
-    change feed, with one version counter for all collections. Writes can be taken back, the
-    versions they took included, so a failed transaction leaves no trace, not even a gap.
+    What a TestBackend holds: the latest state of every key (a record or a tombstone, with the
+    hybrid logical clock stamp of the write that made it) and the change feed, with one version
+    counter for all collections. Writes can be taken back, the versions they took included, so
+    a failed transaction leaves no trace, not even a gap.
 */
 class TestStore
 {
 public:
-    using Entry = PushRules::RecordState; // Live or Removed, never Missing
+    // Live or Removed (Missing only from stateOf() for a key never written).
+    struct Entry : PushRules::RecordState
+    {
+        QString hlc; // empty: the write had no stamp
+    };
 
     // One write, remembered so that it can be taken back.
     struct Undo
@@ -45,9 +50,10 @@ public:
     // The entry, or Missing for a key never written.
     Entry stateOf(const QString &collection, const QString &key) const;
 
-    // Writes the next version of key: the record data, or a tombstone when data is null.
+    // Writes the next version of key: the record data, or a tombstone when data is null, with
+    // the write's stamp hlc (empty: none).
     qint64 write(const QString &collection, const QString &key, const QJsonObject *data,
-                 QList<Undo> *undo = nullptr);
+                 const QString &hlc, QList<Undo> *undo = nullptr);
     // Takes back the writes in undo (newest first) and the versions handed out after
     // versionBefore.
     void takeBack(const QList<Undo> &undo, qint64 versionBefore);

@@ -38,6 +38,33 @@ SyncError validationError(const QString &message)
     return httpError(400, QStringLiteral("validation"), message);
 }
 
+/*
+    The first defect synq-server finds in request (server/pushrequest.cpp): those of
+    PushRules::checkPush() and a malformed stamp (Protocol::checkHlc()), which synq-server
+    reads last of each mutation. When there are both, the one it meets first wins: a defect
+    of the envelope, or of a mutation up to the one with the bad stamp — exactly when
+    checkPush() finds one in the request cut after that mutation.
+*/
+std::optional<PushRules::Problem> firstProblem(const PushRequest &request)
+{
+    const std::optional<PushRules::Problem> problem = PushRules::checkPush(request);
+    for (qsizetype i = 0; i < request.mutations.size(); ++i) {
+        const QString &hlc = request.mutations.at(i).hlc;
+        const std::optional<QString> text = hlc.isEmpty() ? std::nullopt : Protocol::checkHlc(hlc);
+        if (!text)
+            continue;
+        const PushRules::Problem stamp { PushRules::mutationField(i, "hlc"), *text };
+        if (!problem)
+            return stamp;
+        if (PushRules::checkMutationCount(request.mutations.size()))
+            return problem;
+        PushRequest head = request;
+        head.mutations = request.mutations.mid(0, i + 1);
+        return PushRules::checkPush(head) ? problem : stamp;
+    }
+    return problem;
+}
+
 // Cursors are the version the client has seen everything up to, in decimal.
 bool parseCursor(const QString &text, qint64 *version)
 {
@@ -110,7 +137,7 @@ void TestTransport::push(const PushRequest &request, PushCallback done)
     } else if (!takeRequestFailure(TestBackend::PushRequests, &error)) {
         m_backend->pushedMutations.append(request.mutations);
         // The checks synq-server makes before it applies anything, with its answer.
-        if (const std::optional<PushRules::Problem> problem = PushRules::checkPush(request))
+        if (const std::optional<PushRules::Problem> problem = firstProblem(request))
             error = httpError(problem->httpStatus,
                               problem->httpStatus == 413 ? QStringLiteral("too-large")
                                                          : QStringLiteral("validation"),

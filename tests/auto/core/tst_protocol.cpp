@@ -4,6 +4,7 @@
 // the batch id and the push encoder. Every malformed response must be refused as a Protocol
 // error without touching the caller's output.
 
+#include <synq/hybridclock.h>
 #include <synq/protocol.h>
 
 #include <QtCore/QCryptographicHash>
@@ -212,6 +213,12 @@ QByteArray protocolErrorBody(const QString &code, const QString &message, bool r
                             { QStringLiteral("retryable"), retryable } } } });
 }
 
+// A stamp as a client makes them: HybridClock::format() of a tick on node.
+QString stamp(qint64 wallMs, const char *node)
+{
+    return HybridClock::format(HybridClock::tick({}, wallMs, QString::fromLatin1(node)));
+}
+
 QString imfFixdate(const QDateTime &at)
 {
     return QLocale::c().toString(at.toUTC(), QStringLiteral("ddd, dd MMM yyyy HH:mm:ss 'GMT'"));
@@ -233,6 +240,8 @@ private Q_SLOTS:
     void pushWellFormed_data();
     void pushWellFormed();
     void pushResultsFollowRequestOrder();
+    void pushResultStamps_data();
+    void pushResultStamps();
     void pushMalformed_data();
     void pushMalformed();
     void hugeInputsFailQuickly_data();
@@ -245,6 +254,8 @@ private Q_SLOTS:
     void pullWellFormed();
     void pullMalformed_data();
     void pullMalformed();
+    void changeStamps_data();
+    void changeStamps();
 
     // errors and Retry-After
     void errorFromResponse_data();
@@ -262,6 +273,12 @@ private Q_SLOTS:
     void encodePushRequest_data();
     void encodePushRequest();
     void encodePushRequestEnvelope();
+    void encodePushRequestStamps_data();
+    void encodePushRequestStamps();
+
+    // stamps
+    void checkHlc_data();
+    void checkHlc();
 };
 
 // --- push -------------------------------------------------------------------------------
@@ -444,6 +461,58 @@ void tst_Protocol::pushResultsFollowRequestOrder()
     QCOMPARE(response.results.at(3).version, qint64(42));
 }
 
+void tst_Protocol::pushResultStamps_data()
+{
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<int>("status");
+    QTest::addColumn<QString>("hlc");
+
+    const QString a = stamp(1764766000000, "device-a");
+    const QString b = stamp(1764766000001, "device-b");
+    auto withHlc = [](const QJsonValue &value) {
+        return [value](QJsonObject &r) { r[QStringLiteral("hlc")] = value; };
+    };
+    QTest::newRow("an applied result gives the stamp that was stored")
+            << oneResult(withHlc(a)) << int(PushResult::Applied) << a;
+    QTest::newRow("a conflict gives the stamp of the server's current state")
+            << oneRefusal(QStringLiteral("conflict"), withHlc(b)) << int(PushResult::Conflict) << b;
+    QTest::newRow("a conflict on a tombstone gives the remove's stamp")
+            << oneRefusal(QStringLiteral("conflict"),
+                          [b](QJsonObject &r) {
+                              r[QStringLiteral("record")] = QJsonValue::Null;
+                              r[QStringLiteral("deleted")] = true;
+                              r[QStringLiteral("hlc")] = b;
+                          })
+            << int(PushResult::Conflict) << b;
+    QTest::newRow("a stamp whose node is empty is a stamp")
+            << oneResult(withHlc(QStringLiteral("001764766000000:000003:")))
+            << int(PushResult::Applied) << QStringLiteral("001764766000000:000003:");
+    QTest::newRow("a result without hlc has no stamp")
+            << oneResult([](QJsonObject &) { }) << int(PushResult::Applied) << QString();
+    QTest::newRow("a conflict without hlc has no stamp (the write had none)")
+            << oneRefusal(QStringLiteral("conflict"), [](QJsonObject &) { })
+            << int(PushResult::Conflict) << QString();
+    QTest::newRow("hlc null is no stamp")
+            << oneResult(withHlc(QJsonValue::Null)) << int(PushResult::Applied) << QString();
+}
+
+void tst_Protocol::pushResultStamps()
+{
+    QFETCH(QByteArray, body);
+    QFETCH(int, status);
+    QFETCH(QString, hlc);
+
+    Protocol::PushResponse response = sentinelPush();
+    SyncError error;
+    QVERIFY2(Protocol::decodePushResponse(body, pushRequest(1), &response, &error),
+             qPrintable(error.toString()));
+    QCOMPARE(response.results.size(), 1);
+    QCOMPARE(int(response.results.first().status), status);
+    QCOMPARE(response.results.first().hlc, hlc);
+    if (!hlc.isEmpty())
+        QVERIFY(HybridClock::parse(response.results.first().hlc));
+}
+
 void tst_Protocol::pushMalformed_data()
 {
     QTest::addColumn<QByteArray>("body");
@@ -584,6 +653,27 @@ void tst_Protocol::pushMalformed_data()
             { QStringLiteral("code"), QStringLiteral("validation") },
             { QStringLiteral("message"), QStringLiteral("x") } })));
     row("an applied result carrying an error string", oneResult(set("error", QStringLiteral("x"))));
+
+    // hlc
+    row("an hlc that is a number", oneResult(set("hlc", 1764766000000.0)));
+    row("an hlc that is an object", oneResult(set("hlc", QJsonObject())));
+    row("an hlc that is true", oneResult(set("hlc", true)));
+    row("an empty hlc", oneResult(set("hlc", QString())));
+    row("an hlc that is a date", oneResult(set("hlc", QStringLiteral("2025-12-03T12:46:40Z"))));
+    row("an hlc without a node", oneResult(set("hlc", QStringLiteral("001764766000000:000003"))));
+    row("an hlc with a short wall time",
+        oneResult(set("hlc", QStringLiteral("1764766000000:000003:node"))));
+    row("an hlc with a signed counter",
+        oneResult(set("hlc", QStringLiteral("001764766000000:+00003:node"))));
+    row("an hlc with a colon in its node",
+        oneResult(set("hlc", QStringLiteral("001764766000000:000003:no:de"))));
+    row("an hlc with a NUL in its node",
+        oneResult(set("hlc", QStringLiteral("001764766000000:000003:no") + QChar(0))));
+    row("an hlc whose node is too long",
+        oneResult(set("hlc", QStringLiteral("001764766000000:000003:")
+                                     + QString(Protocol::MaxIdLength + 1, QLatin1Char('n')))));
+    row("a conflict with a malformed hlc",
+        oneRefusal(QStringLiteral("conflict"), set("hlc", QStringLiteral("yesterday"))));
 
     // one bad result spoils the whole response
     QJsonObject second = applied(QStringLiteral("m2"), QStringLiteral("k2"), 42);
@@ -924,6 +1014,54 @@ void tst_Protocol::pullMalformed()
     QCOMPARE(response.changes.first().key, Sentinel);
 }
 
+void tst_Protocol::changeStamps_data()
+{
+    QTest::addColumn<QJsonValue>("hlc");
+    QTest::addColumn<bool>("decodes");
+
+    QTest::newRow("a stamp") << QJsonValue(stamp(1764766000000, "device-a")) << true;
+    QTest::newRow("no hlc") << QJsonValue(QJsonValue::Undefined) << true;
+    QTest::newRow("hlc null") << QJsonValue(QJsonValue::Null) << true;
+    QTest::newRow("an hlc that is a number") << QJsonValue(17) << false;
+    QTest::newRow("an hlc that is an array") << QJsonValue(QJsonArray()) << false;
+    QTest::newRow("an empty hlc") << QJsonValue(QString()) << false;
+    QTest::newRow("an hlc that is not a stamp") << QJsonValue(QStringLiteral("v1:42")) << false;
+    QTest::newRow("an hlc with a 16-digit wall time")
+            << QJsonValue(QStringLiteral("0001764766000000:000003:node")) << false;
+}
+
+// The stamp of the write that made each version, an upsert's and a delete's alike; a change
+// with a malformed stamp spoils the page.
+void tst_Protocol::changeStamps()
+{
+    QFETCH(QJsonValue, hlc);
+    QFETCH(bool, decodes);
+
+    QJsonObject up = upsert(QStringLiteral("k1"), 19);
+    QJsonObject down = removal(QStringLiteral("k2"), 42);
+    const QString other = stamp(1764766000005, "device-b");
+    down.insert(QStringLiteral("hlc"), other);
+    if (!hlc.isUndefined())
+        up.insert(QStringLiteral("hlc"), hlc);
+    const QByteArray body = page(QJsonArray { up, down });
+
+    Protocol::PullResponse response = sentinelPull();
+    SyncError error;
+    QCOMPARE(Protocol::decodePullResponse(body, pullRequest(), &response, &error), decodes);
+    if (!decodes) {
+        QCOMPARE(error.code(), SyncError::Protocol);
+        QVERIFY2(error.detail().contains(QLatin1String("changes[0]: hlc")),
+                 qPrintable(error.detail()));
+        QCOMPARE(response.cursor, Sentinel);
+        QCOMPARE(response.changes.size(), 1);
+        return;
+    }
+    QCOMPARE(response.changes.size(), 2);
+    QCOMPARE(response.changes.at(0).hlc, hlc.isString() ? hlc.toString() : QString());
+    QCOMPARE(response.changes.at(1).hlc, other);
+    QVERIFY(response.changes.at(1).deleted);
+}
+
 // --- errors -----------------------------------------------------------------------------
 
 void tst_Protocol::errorFromResponse_data()
@@ -1258,6 +1396,102 @@ void tst_Protocol::encodePushRequestEnvelope()
     root = QJsonDocument::fromJson(Protocol::encodePushRequest(request)).object();
     QVERIFY(!root.contains(QLatin1String("client")));
     QCOMPARE(root.value(QLatin1String("batch")).toString(), request.batch);
+}
+
+void tst_Protocol::encodePushRequestStamps_data()
+{
+    QTest::addColumn<Synq::MutationType>("op");
+    QTest::addColumn<QString>("hlc");
+
+    const QString a = stamp(1764766000000, "0192f1c3-device");
+    QTest::newRow("a stamped insert carries hlc") << MutationType::Insert << a;
+    QTest::newRow("a stamped update carries hlc") << MutationType::Update << a;
+    QTest::newRow("a stamped remove carries hlc") << MutationType::Remove << a;
+    QTest::newRow("a mutation without a stamp leaves hlc out") << MutationType::Update << QString();
+}
+
+// A stamp goes out as the client made it, and a result that hands it back decodes to the same
+// stamp: the round trip a LastWriteWins comparison depends on.
+void tst_Protocol::encodePushRequestStamps()
+{
+    QFETCH(Synq::MutationType, op);
+    QFETCH(QString, hlc);
+
+    Protocol::PushRequest request = pushRequest(1);
+    request.mutations[0].op = op;
+    request.mutations[0].hlc = hlc;
+    const QJsonObject sent = QJsonDocument::fromJson(Protocol::encodePushRequest(request))
+                                     .object()
+                                     .value(QLatin1String("mutations"))
+                                     .toArray()
+                                     .first()
+                                     .toObject();
+    QCOMPARE(sent.contains(QLatin1String("hlc")), !hlc.isEmpty());
+    if (hlc.isEmpty())
+        return;
+    QCOMPARE(sent.value(QLatin1String("hlc")), QJsonValue(hlc));
+
+    QJsonObject result = applied(QStringLiteral("m1"), QStringLiteral("k1"), 41);
+    result.insert(QStringLiteral("hlc"), sent.value(QLatin1String("hlc")));
+    Protocol::PushResponse response;
+    SyncError error;
+    QVERIFY2(Protocol::decodePushResponse(json(QJsonObject { { QStringLiteral("results"),
+                                                               QJsonArray { result } } }),
+                                          request, &response, &error),
+             qPrintable(error.toString()));
+    QCOMPARE(response.results.first().hlc, hlc);
+    const std::optional<HybridClock::Timestamp> back =
+            HybridClock::parse(response.results.first().hlc);
+    QVERIFY(back);
+    QCOMPARE(back->wallMs, qint64(1764766000000));
+    QCOMPARE(back->node, QStringLiteral("0192f1c3-device"));
+}
+
+void tst_Protocol::checkHlc_data()
+{
+    QTest::addColumn<QString>("hlc");
+    QTest::addColumn<QString>("problem"); // a part of the problem; empty: a stamp
+
+    const QString wallAndCounter = QStringLiteral("001764766000000:000003:");
+    QTest::newRow("a stamp from format()") << stamp(1764766000000, "node") << QString();
+    QTest::newRow("the smallest stamp") << QStringLiteral("000000000000000:000000:") << QString();
+    QTest::newRow("the largest wall time and counter")
+            << QStringLiteral("999999999999999:999999:n") << QString();
+    QTest::newRow("a node of 128 characters")
+            << wallAndCounter + QString(Protocol::MaxIdLength, QLatin1Char('n')) << QString();
+    QTest::newRow("a node in Cyrillic") << wallAndCounter + QStringLiteral("узел") << QString();
+    QTest::newRow("an empty value") << QString() << QStringLiteral("not a hybrid logical clock");
+    QTest::newRow("a node of 129 characters")
+            << wallAndCounter + QString(Protocol::MaxIdLength + 1, QLatin1Char('n'))
+            << QStringLiteral("at most 151 characters");
+    QTest::newRow("a NUL in the node")
+            << wallAndCounter + QStringLiteral("a") + QChar(0) << QStringLiteral("NUL");
+    QTest::newRow("a lone surrogate in the node")
+            << wallAndCounter + QChar(0xd800) << QStringLiteral("invalid UTF-16");
+    QTest::newRow("a wall time of 14 digits")
+            << QStringLiteral("01764766000000:000003:node") << QStringLiteral("not a hybrid");
+    QTest::newRow("a counter of 7 digits")
+            << QStringLiteral("001764766000000:0000003:node") << QStringLiteral("not a hybrid");
+    QTest::newRow("letters in the wall time")
+            << QStringLiteral("00176476600000x:000003:node") << QStringLiteral("not a hybrid");
+    QTest::newRow("a colon in the node")
+            << QStringLiteral("001764766000000:000003:a:b") << QStringLiteral("not a hybrid");
+    QTest::newRow("padding around the stamp")
+            << QStringLiteral(" 001764766000000:000003:node") << QStringLiteral("not a hybrid");
+}
+
+void tst_Protocol::checkHlc()
+{
+    QFETCH(QString, hlc);
+    QFETCH(QString, problem);
+
+    const std::optional<QString> found = Protocol::checkHlc(hlc);
+    if (problem.isEmpty()) {
+        QVERIFY2(!found, qPrintable(found.value_or(QString())));
+        return;
+    }
+    QVERIFY(found);
+    QVERIFY2(found->contains(problem), qPrintable(*found));
 }
 
 QTEST_GUILESS_MAIN(tst_Protocol)

@@ -6,6 +6,7 @@
 #include "transactionsfixture.h"
 
 #include <synq/conflictmodel.h>
+#include <synq/hybridclock.h>
 
 #include <QtCore/QJsonArray>
 
@@ -49,6 +50,8 @@ private Q_SLOTS:
     void conflictFreeCollectionIsNeverMerged();
     void rebasedChangeSurvivesARestart();
     void runReportListsEveryOutcome();
+    void lastWriteWinsOrdersByHybridClocks_data();
+    void lastWriteWinsOrdersByHybridClocks();
     void manualConflictWaitsForTheApp_data();
     void manualConflictWaitsForTheApp();
     void customResolverThatCannotDecideLeavesItToTheApp();
@@ -379,6 +382,62 @@ void tst_Conflicts::runReportListsEveryOutcome()
     };
     QCOMPARE(outcomes, expected);
     QCOMPARE(report.value(s("failed")).toInt(), 0);
+}
+
+void tst_Conflicts::lastWriteWinsOrdersByHybridClocks_data()
+{
+    // The server's stamp, relative to now (ms), or no stamp at all.
+    QTest::addColumn<bool>("serverStamped");
+    QTest::addColumn<qint64>("serverOffsetMs");
+    QTest::addColumn<bool>("localWins");
+    QTest::newRow("the local write is later") << true << qint64(-3600 * 1000) << true;
+    QTest::newRow("the server's write is later") << true << qint64(30 * 1000) << false;
+    QTest::newRow("a server write without a stamp counts as later") << false << qint64(0) << false;
+}
+
+void tst_Conflicts::lastWriteWinsOrdersByHybridClocks()
+{
+    QFETCH(bool, serverStamped);
+    QFETCH(qint64, serverOffsetMs);
+    QFETCH(bool, localWins);
+    m_todos->setConflictPolicy(SyncCollection::LastWriteWins);
+    DO(seed(fullTodo("a", "Milk", false, "")));
+    const QString stamp = serverStamped
+            ? HybridClock::format({ QDateTime::currentMSecsSinceEpoch() + serverOffsetMs, 0,
+                                    s("other-device") })
+            : QString();
+    QPointer<Transaction> t = conflictOn(
+            "a", [&] { return m_todos->update(s("a"), changes("title", s("Oat milk"))); },
+            [&] {
+                m_backend->injectConflict(s("todos"), s("a"), fullTodo("a", "Soy", true, ""),
+                                          stamp);
+            });
+    QVERIFY(t);
+    // The change went out stamped by this replica's clock.
+    const PushMutation first = m_backend->pushedMutations().constFirst();
+    const std::optional<HybridClock::Timestamp> local = HybridClock::parse(first.hlc);
+    QVERIFY2(local, qPrintable(first.hlc));
+    QCOMPARE(t->record().hlc, first.hlc);
+    QCOMPARE(t->state(), Transaction::Completed);
+    QCOMPARE(t->conflictOutcome(),
+             localWins ? Transaction::RebaseAndRetry : Transaction::AdoptServer);
+    const QVariantMap server = serverTodo("a");
+    QCOMPARE(server.value(s("title")).toString(), localWins ? s("Oat milk") : s("Soy"));
+    QCOMPARE(server.value(s("done")).toBool(), true); // the server's other change stays
+    QTRY_COMPARE_WITH_TIMEOUT(item("a").value(s("title")).toString(), server.value(s("title")),
+                              Timeout);
+    if (localWins) {
+        // Sent again with the same stamp: the write is as old as the user's edit.
+        QCOMPARE(m_backend->pushedMutations().constLast().hlc, first.hlc);
+    }
+    // The next local write is later than both, whatever the device's clock says.
+    Transaction *next = m_todos->update(s("a"), changes("note", s("n")));
+    QVERIFY(next);
+    const auto after = HybridClock::parse(next->record().hlc);
+    QVERIFY(after);
+    QVERIFY(HybridClock::compare(*after, *local) > 0);
+    if (serverStamped && serverOffsetMs < 60 * 1000)
+        QVERIFY(HybridClock::compare(*after, *HybridClock::parse(stamp)) > 0);
 }
 
 void tst_Conflicts::manualConflictWaitsForTheApp_data()

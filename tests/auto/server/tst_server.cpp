@@ -8,6 +8,7 @@
 #include "serverprocess.h"
 
 #include <QtCore/QCryptographicHash>
+#include <QtCore/QDateTime>
 #include <QtCore/QDeadlineTimer>
 #include <QtCore/QFile>
 #include <QtCore/QJsonArray>
@@ -340,6 +341,17 @@ QJsonObject with(QJsonObject object, const char *field, const QJsonValue &value)
     return object;
 }
 
+// Hybrid logical clock stamps as clients write them (HybridClock::format()).
+const QString StampA = u"001764766000000:000000:device-a"_s;
+const QString StampB = u"001764766000000:000001:device-b"_s;
+const QString StampC = u"001764766000123:000000:device-a"_s;
+
+QJsonObject stamped(QJsonObject mutation, const QString &hlc)
+{
+    mutation.insert("hlc"_L1, hlc);
+    return mutation;
+}
+
 qint64 versionOf(const QJsonObject &result)
 {
     return result.value("version"_L1).toInteger();
@@ -421,6 +433,10 @@ private Q_SLOTS:
     void rolledBackTransactionLeavesNoKeysOrVersionsToLaterOnes();
     void keysAndDataRoundTrip_data();
     void keysAndDataRoundTrip();
+    void stampsAreKeptWithRecordsAndTombstones();
+    void writesWithoutAStampKeepNone();
+    void stampsOfServerAssignedKeys();
+    void schemaOneDatabaseIsUpgraded();
     void lockedDatabaseAnswersTryAgainLaterAndAppliesNothing();
     void recordLookupUsesThePrimaryKeyAsTheTableGrows();
     void sigtermStopsCleanlyAndKeepsTheData();
@@ -1354,6 +1370,24 @@ void tst_Server::malformedRequests_data()
               "mutations[1].changes: empty");
     badSecond("an update whose changes are a string", with(update, "changes", "a=1"_L1),
               "mutations[1].changes: not an object");
+    badSecond("an hlc that is a number", with(good, "hlc", 1764766000000.0),
+              "mutations[1].hlc: not a string");
+    badSecond("an hlc that is an object", with(good, "hlc", QJsonObject()),
+              "mutations[1].hlc: not a string");
+    badSecond("an empty hlc", with(good, "hlc", ""_L1),
+              "mutations[1].hlc: not a hybrid logical clock stamp");
+    badSecond("an hlc that is a date", with(good, "hlc", "2025-12-03T12:46:40Z"_L1),
+              "mutations[1].hlc: not a hybrid logical clock stamp");
+    badSecond("an hlc without a node", with(good, "hlc", "001764766000000:000003"_L1),
+              "mutations[1].hlc: not a hybrid logical clock stamp");
+    badSecond("an hlc with a NUL in its node",
+              with(good, "hlc", u"001764766000000:000003:a\u0000b"_s),
+              "mutations[1].hlc: contains NUL");
+    badSecond("an hlc whose node is too long",
+              with(good, "hlc", u"001764766000000:000003:"_s + QString(129, u'n')),
+              "mutations[1].hlc: must be at most 151 characters");
+    badSecond("an hlc on an update that is not a stamp", with(update, "hlc", "late"_L1),
+              "mutations[1].hlc: not a hybrid logical clock stamp");
     {
         QJsonArray many;
         for (int i = 0; i < 501; ++i)
@@ -1709,6 +1743,204 @@ void tst_Server::keysAndDataRoundTrip()
     const Reply feed = c.pull(u"todos"_s, u"v1:1"_s);
     QCOMPARE(feed.changes().size(), 1);
     QCOMPARE(feed.changes().at(0).toObject().value("key"_L1).toString(), key);
+}
+
+/*
+    The stamp of each applied write is kept with the record or tombstone it made: an applied
+    result gives it back, a conflict carries the stamp of the write that made the server's
+    state, the change feed the stamp of each version, and a replay its stored result with it.
+*/
+void tst_Server::stampsAreKeptWithRecordsAndTombstones()
+{
+    QVERIFY2(startServer(), qPrintable(m_server->errorString()));
+    Client c = client();
+    const QJsonObject insert =
+            stamped(insertOp(u"m1"_s, u"k"_s, { { "title"_L1, "Milk"_L1 } }), StampA);
+    Reply r = c.push({ insert });
+    QCOMPARE(r.status, 200);
+    QCOMPARE(r.result(0),
+             (QJsonObject { { "id"_L1, "m1"_L1 },
+                            { "status"_L1, "applied"_L1 },
+                            { "key"_L1, "k"_L1 },
+                            { "version"_L1, 1 },
+                            { "hlc"_L1, StampA } }));
+
+    // Another device's update made on version 0: the conflict carries the insert's stamp.
+    r = c.push({ stamped(updateOp(u"m2"_s, u"k"_s, { { "title"_L1, "Oat"_L1 } }, 0), StampB) });
+    QCOMPARE(r.result(0).value("status"_L1), "conflict"_L1);
+    QCOMPARE(r.result(0).value("hlc"_L1), QJsonValue(StampA));
+    QCOMPARE(r.result(0).value("record"_L1).toObject(),
+             (QJsonObject { { "title"_L1, "Milk"_L1 } }));
+
+    // Rebased, it is applied and its stamp replaces the insert's.
+    r = c.push({ stamped(updateOp(u"m2"_s, u"k"_s, { { "title"_L1, "Oat"_L1 } }, 1), StampB) });
+    QCOMPARE(r.result(0).value("status"_L1), "applied"_L1);
+    QCOMPARE(r.result(0).value("hlc"_L1), QJsonValue(StampB));
+    QCOMPARE(c.records(u"todos"_s).value(u"k"_s).value("hlc"_L1), QJsonValue(StampB));
+    r = c.push({ stamped(insertOp(u"m3"_s, u"k"_s, { { "title"_L1, "Tea"_L1 } }), StampC) });
+    QCOMPARE(r.result(0).value("status"_L1), "conflict"_L1);
+    QCOMPARE(r.result(0).value("hlc"_L1), QJsonValue(StampB));
+
+    // A remove's stamp stays with the tombstone: in a conflict on it and in the feed.
+    r = c.push({ stamped(removeOp(u"m4"_s, u"k"_s, 2), StampC) });
+    QCOMPARE(r.result(0).value("status"_L1), "applied"_L1);
+    QCOMPARE(r.result(0).value("hlc"_L1), QJsonValue(StampC));
+    r = c.push({ stamped(updateOp(u"m5"_s, u"k"_s, { { "title"_L1, "Jam"_L1 } }, 2), StampA) });
+    QCOMPARE(r.result(0).value("status"_L1), "conflict"_L1);
+    QCOMPARE(r.result(0).value("deleted"_L1), true);
+    QCOMPARE(versionOf(r.result(0)), 3);
+    QCOMPARE(r.result(0).value("hlc"_L1), QJsonValue(StampC));
+    const Reply feed = c.pull(u"todos"_s, u"v1:1"_s);
+    QCOMPARE(feed.status, 200);
+    QCOMPARE(feed.changes().size(), 1);
+    QCOMPARE(feed.changes().at(0).toObject(),
+             (QJsonObject { { "collection"_L1, "todos"_L1 },
+                            { "key"_L1, "k"_L1 },
+                            { "version"_L1, 3 },
+                            { "op"_L1, "delete"_L1 },
+                            { "data"_L1, QJsonValue(QJsonValue::Null) },
+                            { "hlc"_L1, StampC } }));
+
+    // A replay returns the stored result, stamp included, also after a restart; nothing is
+    // written again, not even the stamp the replay carries now.
+    QVERIFY2(m_server->restart(), qPrintable(m_server->errorString()));
+    Client again = client();
+    r = again.push({ stamped(insert, StampC) });
+    QCOMPARE(r.result(0).value("version"_L1), 1);
+    QCOMPARE(r.result(0).value("hlc"_L1), QJsonValue(StampA));
+    QCOMPARE(again.pull(u"todos"_s, u"v1:0"_s).changes().size(), 1);
+}
+
+// A mutation without a stamp (an older client, or hlc null) stores none: the state it makes
+// reports no stamp, not the one of the write before it.
+void tst_Server::writesWithoutAStampKeepNone()
+{
+    QVERIFY2(startServer(), qPrintable(m_server->errorString()));
+    Client c = client();
+    Reply r = c.push({ stamped(insertOp(u"m1"_s, u"k"_s, { { "n"_L1, 1 } }), StampA) });
+    QCOMPARE(r.result(0).value("hlc"_L1), QJsonValue(StampA));
+    r = c.push({ updateOp(u"m2"_s, u"k"_s, { { "n"_L1, 2 } }, 1),
+                 with(insertOp(u"m3"_s, u"j"_s, { { "n"_L1, 3 } }), "hlc", QJsonValue::Null) });
+    QCOMPARE(r.status, 200);
+    for (int i = 0; i < 2; ++i) {
+        QCOMPARE(r.result(i).value("status"_L1), "applied"_L1);
+        QVERIFY2(!r.result(i).contains("hlc"_L1), qPrintable(r.describe()));
+    }
+    r = c.push({ stamped(updateOp(u"m4"_s, u"k"_s, { { "n"_L1, 4 } }, 1), StampB) });
+    QCOMPARE(r.result(0).value("status"_L1), "conflict"_L1);
+    QVERIFY2(!r.result(0).contains("hlc"_L1), qPrintable(r.describe()));
+    const auto records = c.records(u"todos"_s);
+    QCOMPARE(records.size(), 2);
+    for (const QJsonObject &change : records)
+        QVERIFY2(!change.contains("hlc"_L1), qPrintable(QString::fromUtf8(json(change))));
+}
+
+void tst_Server::stampsOfServerAssignedKeys()
+{
+    QVERIFY2(startServer({ u"--server-assigned-keys"_s, u"notes"_s }),
+             qPrintable(m_server->errorString()));
+    Client c = client();
+    const Reply r = c.push(
+            { stamped(insertOp(u"m1"_s, u"local"_s, { { "t"_L1, "a"_L1 } }, 0, u"notes"_s),
+                      StampA),
+              stamped(updateOp(u"m2"_s, u"local"_s, { { "t"_L1, "b"_L1 } }, 0, u"notes"_s),
+                      StampB) });
+    QCOMPARE(r.result(0).value("key"_L1), "s1"_L1);
+    QCOMPARE(r.result(0).value("hlc"_L1), QJsonValue(StampA));
+    QCOMPARE(r.result(1).value("key"_L1), "s1"_L1);
+    QCOMPARE(r.result(1).value("hlc"_L1), QJsonValue(StampB));
+    QCOMPARE(c.records(u"notes"_s).value(u"s1"_s).value("hlc"_L1), QJsonValue(StampB));
+}
+
+/*
+    A database made by a synq-server of schema 1 (no stamps) is upgraded when a newer server
+    opens it: its records stay as they were, without a stamp, remembered results still
+    answer replays, and new writes keep their stamps. The upgrade runs once.
+*/
+void tst_Server::schemaOneDatabaseIsUpgraded()
+{
+    m_server = newServer();
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    {
+        QString schema;
+        QSqlDatabase db = openDatabase(m_server->database(), u"schema1"_s, &schema);
+        QVERIFY2(db.isOpen(), qPrintable(db.lastError().text()));
+        const bool sqlite = db.driverName() == "QSQLITE"_L1;
+        const QString in = sqlite ? QString() : u"\"%1\"."_s.arg(schema);
+        QStringList statements;
+        if (!sqlite)
+            statements << u"CREATE SCHEMA \"%1\""_s.arg(schema);
+        // The tables exactly as synq-server of schema 1 made them.
+        statements << u"CREATE TABLE %1records (owner TEXT NOT NULL, collection TEXT NOT NULL,"
+                      " key TEXT NOT NULL, version BIGINT NOT NULL, data TEXT,"
+                      " deleted INTEGER NOT NULL DEFAULT 0, updated_at BIGINT NOT NULL,"
+                      " PRIMARY KEY (owner, collection, key))"_s.arg(in)
+                   << u"CREATE INDEX records_feed ON %1records (owner, collection, version)"_s
+                              .arg(in)
+                   << u"CREATE INDEX records_tombstones ON %1records (deleted, updated_at)"_s
+                              .arg(in)
+                   << u"CREATE TABLE %1seen_mutations (owner TEXT NOT NULL,"
+                      " mutation_id TEXT NOT NULL, result TEXT NOT NULL,"
+                      " created_at BIGINT NOT NULL, PRIMARY KEY (owner, mutation_id))"_s.arg(in)
+                   << u"CREATE TABLE %1counter (id INTEGER PRIMARY KEY, value BIGINT NOT NULL)"_s
+                              .arg(in)
+                   << u"CREATE TABLE %1meta (name TEXT PRIMARY KEY, value BIGINT NOT NULL)"_s
+                              .arg(in)
+                   << u"INSERT INTO %1counter (id, value) VALUES (1, 2)"_s.arg(in)
+                   << u"INSERT INTO %1meta (name, value) VALUES ('pruned_version', 0),"
+                      " ('schema_version', 1)"_s.arg(in)
+                   << u"INSERT INTO %1records VALUES ('', 'todos', 'old', 1,"
+                      " '{\"id\":\"old\",\"title\":\"from schema 1\"}', 0, %2),"
+                      " ('', 'todos', 'gone', 2, NULL, 1, %2)"_s.arg(in).arg(now)
+                   << u"INSERT INTO %1seen_mutations VALUES ('', 'm-old',"
+                      " '{\"id\":\"m-old\",\"key\":\"old\",\"status\":\"applied\",\"version\":1}',"
+                      " %2)"_s.arg(in).arg(now);
+        QSqlQuery query(db);
+        for (const QString &sql : std::as_const(statements))
+            QVERIFY2(query.exec(sql), qPrintable(sql + u": "_s + query.lastError().text()));
+        query = QSqlQuery();
+        db.close();
+    }
+    QSqlDatabase::removeDatabase(u"schema1"_s);
+
+    QVERIFY2(m_server->start(), qPrintable(m_server->errorString()));
+    Client c = client();
+    const auto before = c.records(u"todos"_s);
+    QCOMPARE(before.keys(), QStringList { u"old"_s });
+    QCOMPARE(before.value(u"old"_s).value("version"_L1), 1);
+    QVERIFY(!before.value(u"old"_s).contains("hlc"_L1));
+    Reply r = c.push({ stamped(insertOp(u"m-old"_s, u"old"_s, {}), StampA) });
+    QCOMPARE(r.result(0),
+             (QJsonObject { { "id"_L1, "m-old"_L1 },
+                            { "key"_L1, "old"_L1 },
+                            { "status"_L1, "applied"_L1 },
+                            { "version"_L1, 1 } }));
+    r = c.push({ stamped(updateOp(u"m1"_s, u"gone"_s, { { "n"_L1, 1 } }, 2), StampA) });
+    QCOMPARE(r.result(0).value("status"_L1), "conflict"_L1);
+    QCOMPARE(r.result(0).value("deleted"_L1), true);
+    QVERIFY(!r.result(0).contains("hlc"_L1));
+    r = c.push({ stamped(updateOp(u"m2"_s, u"old"_s, { { "n"_L1, 2 } }, 1), StampB) });
+    QCOMPARE(r.result(0).value("status"_L1), "applied"_L1);
+    QCOMPARE(versionOf(r.result(0)), 3);
+    QCOMPARE(r.result(0).value("hlc"_L1), QJsonValue(StampB));
+
+    // Upgraded once: a restart finds schema 2 and keeps the stamp.
+    QVERIFY2(m_server->restart(), qPrintable(m_server->errorString()));
+    QCOMPARE(client().records(u"todos"_s).value(u"old"_s).value("hlc"_L1), QJsonValue(StampB));
+    {
+        QString schema;
+        QSqlDatabase db = openDatabase(m_server->database(), u"schema2"_s, &schema);
+        QVERIFY2(db.isOpen(), qPrintable(db.lastError().text()));
+        QSqlQuery query(db);
+        QVERIFY2(query.exec(u"SELECT value FROM \"%1\".meta WHERE name = 'schema_version'"_s.arg(
+                         schema)),
+                 qPrintable(query.lastError().text()));
+        QVERIFY(query.next());
+        QCOMPARE(query.value(0).toLongLong(), 2);
+        query = QSqlQuery();
+        db.close();
+    }
+    QSqlDatabase::removeDatabase(u"schema2"_s);
 }
 
 /*

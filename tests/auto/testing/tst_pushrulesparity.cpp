@@ -62,6 +62,18 @@ PushMutation removeOf(const char *id, const char *key, Base base, const char *tx
                     collection);
 }
 
+// m carrying the hybrid logical clock stamp hlc.
+PushMutation stamped(PushMutation m, const char *hlc)
+{
+    m.hlc = s(hlc);
+    return m;
+}
+
+// Stamps as clients write them (HybridClock::format()).
+constexpr const char *StampA = "001764766000000:000000:device-a";
+constexpr const char *StampB = "001764766000000:000001:device-b";
+constexpr const char *StampC = "001764766000123:000000:device-a";
+
 // Setup that leaves `key` written `times` times (insert, then unchecked updates): with
 // nothing else set up before, at version `times`.
 QList<PushMutation> written(const char *key, int times)
@@ -95,11 +107,12 @@ QString describe(const SyncError &e)
 QString describe(const PushResult &r)
 {
     static const char *const statuses[] = { "applied", "conflict", "rejected", "retry" };
-    return QStringLiteral("%1 %2 key=%3 version=%4 deleted=%5 record=%6 error=%7")
+    return QStringLiteral("%1 %2 key=%3 version=%4 deleted=%5 record=%6 hlc=%7 error=%8")
             .arg(r.id, s(statuses[r.status]), r.key)
             .arg(r.version)
             .arg(r.deleted)
-            .arg(r.record ? json(*r.record) : s("none"), describe(r.error));
+            .arg(r.record ? json(*r.record) : s("none"), r.hlc.isEmpty() ? s("none") : r.hlc,
+                 describe(r.error));
 }
 
 // What a backend answered to one push: the results, one line each, or the request's error.
@@ -114,10 +127,10 @@ QStringList holdings(const QList<Protocol::Change> &changes)
 {
     QStringList lines;
     for (const Protocol::Change &c : changes)
-        lines.append(QStringLiteral("%1/%2 version=%3 %4")
+        lines.append(QStringLiteral("%1/%2 version=%3 hlc=%4 %5")
                              .arg(c.collection, c.key)
                              .arg(c.version)
-                             .arg(json(c.data)));
+                             .arg(c.hlc.isEmpty() ? s("none") : c.hlc, json(c.data)));
     lines.sort();
     return lines;
 }
@@ -404,6 +417,39 @@ void tst_PushRulesParity::sameAnswers_data()
                    updateOf("m2", "zz", 0, "Nothing", "t1"),
                    insertOf("m3", "b", 0, "Tea", "t2", "notes") };
 
+    // Hybrid logical clock stamps: kept with each write, handed back in results.
+    const L aStamped { stamped(insertOf("w1", "a", 0, "Milk"), StampA) }; // a at 1, stamp A
+    QTest::newRow("a stamped insert is applied with its stamp")
+            << none << L { stamped(insertOf("m1", "a", 0, "Milk"), StampA) };
+    QTest::newRow("a conflict carries the stamp of the insert that made the record")
+            << aStamped << L { stamped(updateOf("m1", "a", 0, "Oat"), StampB) };
+    QTest::newRow("an applied update's stamp replaces the insert's")
+            << aStamped
+            << L { stamped(updateOf("m1", "a", 1, "Oat"), StampB),
+                   stamped(insertOf("m2", "a", 0, "Tea"), StampC) };
+    QTest::newRow("a conflict on a tombstone carries the remove's stamp")
+            << L { stamped(insertOf("w1", "a", 0, "Milk"), StampA),
+                   stamped(removeOf("w2", "a", 1), StampB) }
+            << L { stamped(updateOf("m1", "a", 2, "Oat"), StampC) };
+    QTest::newRow("a write without a stamp leaves the record without one")
+            << L { stamped(insertOf("w1", "a", 0, "Milk"), StampA), updateOf("w2", "a", 1, "Oat") }
+            << L { stamped(updateOf("m1", "a", 1, "Soy"), StampB) };
+    QTest::newRow("a conflict on a never-written key carries no stamp")
+            << none << L { stamped(updateOf("m1", "a", 0, "Milk"), StampA) };
+    QTest::newRow("a replay returns the stamp stored with it, not the one it carries now")
+            << L { stamped(insertOf("s1", "a", 0, "Milk"), StampA) }
+            << L { stamped(insertOf("s1", "a", 0, "Milk"), StampC) };
+    QTest::newRow("a failed transaction takes its stamps back")
+            << aStamped
+            << L { stamped(updateOf("m1", "a", 1, "Oat", "t1"), StampB),
+                   stamped(updateOf("m2", "zz", 0, "Nothing", "t1"), StampB),
+                   stamped(insertOf("m3", "a", 0, "Tea", "t2"), StampC) };
+    QTest::newRow("an insert under a server-assigned key keeps its stamp")
+            << none
+            << L { stamped(insertOf("m1", "a", 0, "Milk", "", "notes"), StampA),
+                   stamped(updateOf("m2", "a", 0, "Oat", "", "notes"), StampB),
+                   stamped(insertOf("m3", "b", 0, "Tea", "", "notes"), StampC) };
+
     // Keys are per collection.
     QTest::newRow("the same key in two collections are two records")
             << a1
@@ -489,6 +535,25 @@ void tst_PushRulesParity::sameRefusals_data()
     row("a negative base version is refused", L { ok, updateOf("m1", "a", -1, "A") });
     row("the first defect is the one reported", L { ok, updateOf("m1", "", -1, QJsonObject()) });
     row("more mutations than a push may carry are refused as too large", tooMany);
+    row("a stamp that is not a hybrid logical clock stamp is refused",
+        L { ok, stamped(insertOf("m1", "a", 0, "A"), "2025-12-03T12:46:40Z") });
+    row("a stamp without a node is refused",
+        L { ok, stamped(removeOf("m1", "a", 0), "001764766000000:000003") });
+    PushMutation nulStamp = insertOf("m1", "a", 0, "A");
+    nulStamp.hlc = s("001764766000000:000003:a") + QChar(0);
+    row("a stamp with a NUL character is refused", L { ok, nulStamp });
+    PushMutation longStamp = updateOf("m1", "a", 0, "A");
+    longStamp.hlc = s("001764766000000:000003:") + QString(129, QLatin1Char('n'));
+    row("a stamp whose node is too long is refused", L { ok, longStamp });
+    row("a defect of a mutation is reported before its bad stamp",
+        L { ok, stamped(updateOf("m1", "a", -1, "A"), "late") });
+    row("a bad stamp is reported before a defect of a later mutation",
+        L { ok, stamped(insertOf("m1", "a", 0, "A"), "late"), insertOf("m2", "", 0, "B") });
+    row("a defect of an earlier mutation is reported before a bad stamp",
+        L { insertOf("m1", "", 0, "A"), stamped(insertOf("m2", "b", 0, "B"), "late") });
+    L tooManyStamped = tooMany;
+    tooManyStamped[3].hlc = s("late");
+    row("too many mutations are too large whatever their stamps", tooManyStamped);
 }
 
 // A refused push is refused alike, with the same error, and leaves nothing behind.

@@ -53,6 +53,18 @@ PushMutation removeOf(const char *id, const char *tx, const char *key, std::opti
     return mutation(id, tx, MutationType::Remove, key, base);
 }
 
+// m carrying the hybrid logical clock stamp hlc.
+PushMutation stamped(PushMutation m, const QString &hlc)
+{
+    m.hlc = hlc;
+    return m;
+}
+
+// Stamps as clients write them (HybridClock::format()).
+const QString StampA = QStringLiteral("001764766000000:000000:device-a");
+const QString StampB = QStringLiteral("001764766000000:000001:device-b");
+const QString StampC = QStringLiteral("001764766000123:000000:device-a");
+
 QVariantMap todo(const char *key, const char *title)
 {
     return QVariantMap { { QStringLiteral("id"), s(key) }, { QStringLiteral("title"), s(title) } };
@@ -138,6 +150,9 @@ private Q_SLOTS:
     void pullWalksEverythingExactlyOnce();
     void pullErrors_data();
     void pullErrors();
+    void stampsAreKeptAndHandedBack();
+    void malformedStampsAreRefused_data();
+    void malformedStampsAreRefused();
 
     // Controls
     void emitUpdateAndDelete();
@@ -145,6 +160,7 @@ private Q_SLOTS:
     void keyFields();
     void invalidControlInputIsIgnored();
     void injectConflictIsSilent();
+    void injectConflictWithAStamp();
     void pushedMutationList();
     void resetForgetsDataKeepsSettings();
 
@@ -986,6 +1002,88 @@ void tst_TestBackend::pullErrors()
     QCOMPARE(pulled.size(), 0);
 }
 
+// The stamp of each applied write stays with the record or tombstone it made: applied results
+// give it back, conflicts carry the stamp of the server's state, changes the stamp of each
+// version, replays their stored one.
+void tst_TestBackend::stampsAreKeptAndHandedBack()
+{
+    PushAnswer answer;
+    const PushMutation insert = stamped(insertOf("m1", "t1", "a", 0, "Milk"), StampA);
+    PUSH(QList<PushMutation> { insert }, &answer);
+    QCOMPARE(outcomeOf(answer.response.results.constFirst()), s("applied"));
+    QCOMPARE(answer.response.results.constFirst().hlc, StampA);
+
+    PUSH(QList<PushMutation> { stamped(updateOf("m2", "t2", "a", 0, "Oat"), StampB) }, &answer);
+    QCOMPARE(outcomeOf(answer.response.results.constFirst()), s("conflict"));
+    QCOMPARE(answer.response.results.constFirst().hlc, StampA);
+
+    PUSH((QList<PushMutation> { stamped(removeOf("m3", "t3", "a", 1), StampC),
+                                stamped(updateOf("m4", "t4", "a", 2, "Jam"), StampB),
+                                updateOf("m5", "t5", "b", 0, "Tea") }),
+         &answer);
+    QCOMPARE(outcomeOf(answer.response.results.at(0)), s("applied"));
+    QCOMPARE(answer.response.results.at(0).hlc, StampC);
+    QCOMPARE(outcomeOf(answer.response.results.at(1)), s("conflict-deleted"));
+    QCOMPARE(answer.response.results.at(1).version, 2);
+    QCOMPARE(answer.response.results.at(1).hlc, StampC);
+    QCOMPARE(outcomeOf(answer.response.results.at(2)), s("conflict-deleted"));
+    QCOMPARE(answer.response.results.at(2).hlc, QString()); // never written: no stamp
+
+    // A replay: the stored result with its stamp, whatever the mutation carries now.
+    PUSH(QList<PushMutation> { stamped(insert, StampB) }, &answer);
+    QCOMPARE(answer.response.results.constFirst().version, 1);
+    QCOMPARE(answer.response.results.constFirst().hlc, StampA);
+
+    // A write without a stamp leaves none: the feed shows b without, the tombstone with C.
+    PUSH(QList<PushMutation> { insertOf("m6", "t6", "b", 0, "Tea") }, &answer);
+    QCOMPARE(answer.response.results.constFirst().hlc, QString());
+    PullAnswer feed;
+    PULL(s("todos"), s("1"), 10, &feed);
+    QCOMPARE(feed.response.changes.size(), 2);
+    QCOMPARE(feed.response.changes.at(0).key, s("a"));
+    QVERIFY(feed.response.changes.at(0).deleted);
+    QCOMPARE(feed.response.changes.at(0).hlc, StampC);
+    QCOMPARE(feed.response.changes.at(1).key, s("b"));
+    QCOMPARE(feed.response.changes.at(1).hlc, QString());
+
+    const QVariantList pushed = m_backend->pushedMutationList();
+    QCOMPARE(pushed.constFirst().toMap().value(s("hlc")).toString(), StampA);
+    QCOMPARE(pushed.constLast().toMap().value(s("hlc")).toString(), QString());
+}
+
+void tst_TestBackend::malformedStampsAreRefused_data()
+{
+    QTest::addColumn<QString>("hlc");
+    QTest::addColumn<QString>("message");
+
+    QTest::newRow("a date") << s("2025-12-03T12:46:40Z")
+                            << s("mutations[1].hlc: not a hybrid logical clock stamp");
+    QTest::newRow("a stamp without a node")
+            << s("001764766000000:000003") << s("mutations[1].hlc: not a hybrid logical clock");
+    QTest::newRow("a stamp with a NUL in its node")
+            << s("001764766000000:000003:a") + QChar(0) << s("mutations[1].hlc: contains NUL");
+    QTest::newRow("a node of 129 characters")
+            << s("001764766000000:000003:") + QString(129, QLatin1Char('n'))
+            << s("mutations[1].hlc: must be at most 151 characters");
+}
+
+// As synq-server refuses them: the whole push, 400, nothing applied.
+void tst_TestBackend::malformedStampsAreRefused()
+{
+    QFETCH(QString, hlc);
+    QFETCH(QString, message);
+
+    PushAnswer answer;
+    PUSH((QList<PushMutation> { insertOf("m0", "t0", "z", 0, "Fine"),
+                                stamped(insertOf("m1", "t1", "a", 0, "Milk"), hlc) }),
+         &answer);
+    QCOMPARE(answer.error.code(), SyncError::Validation);
+    QCOMPARE(answer.error.httpStatus(), 400);
+    QVERIFY2(answer.error.message().contains(message), qPrintable(answer.error.toString()));
+    QVERIFY(answer.response.results.isEmpty());
+    QCOMPARE(m_backend->currentVersion(), 0);
+}
+
 // ---------------------------------------------------------------------------------------------
 
 void tst_TestBackend::emitUpdateAndDelete()
@@ -1088,6 +1186,41 @@ void tst_TestBackend::injectConflictIsSilent()
     QCOMPARE(outcomeOf(r), s("conflict"));
     QCOMPARE(r.version, 2);
     QCOMPARE(r.record, std::optional<QJsonObject>(QJsonObject::fromVariantMap(server)));
+}
+
+void tst_TestBackend::injectConflictWithAStamp()
+{
+    PushAnswer answer;
+    PUSH(QList<PushMutation> { stamped(insertOf("m1", "t1", "a", 0, "Milk"), StampA) }, &answer);
+    const QVariantMap server { { s("id"), s("a") }, { s("title"), s("Milk (2 l)") } };
+    QCOMPARE(m_backend->injectConflict(s("todos"), s("a"), server, StampC), 2);
+
+    PUSH(QList<PushMutation> { stamped(updateOf("m2", "t2", "a", 1, "Oat"), StampB) }, &answer);
+    const PushResult &r = answer.response.results.constFirst();
+    QCOMPARE(outcomeOf(r), s("conflict"));
+    QCOMPARE(r.version, 2);
+    QCOMPARE(r.record, std::optional<QJsonObject>(QJsonObject::fromVariantMap(server)));
+    QCOMPARE(r.hlc, StampC);
+    PullAnswer feed;
+    PULL(s("todos"), QString(), 10, &feed);
+    QCOMPARE(feed.response.changes.size(), 1);
+    QCOMPARE(feed.response.changes.constFirst().hlc, StampC);
+
+    // Without a stamp (and with an empty one) the server's record has none.
+    QCOMPARE(m_backend->injectConflict(s("todos"), s("a"), server), 3);
+    PUSH(QList<PushMutation> { stamped(updateOf("m3", "t3", "a", 1, "Oat"), StampB) }, &answer);
+    QCOMPARE(outcomeOf(answer.response.results.constFirst()), s("conflict"));
+    QCOMPARE(answer.response.results.constFirst().hlc, QString());
+    QCOMPARE(m_backend->injectConflict(s("todos"), s("a"), server, QString()), 4);
+    PULL(s("todos"), s("3"), 10, &feed);
+    QCOMPARE(feed.response.changes.constFirst().hlc, QString());
+
+    // A malformed stamp writes nothing.
+    QCOMPARE(m_backend->injectConflict(s("todos"), s("a"), server, s("yesterday")), 0);
+    QCOMPARE(m_backend->injectConflict(s("todos"), s("b"), server, s("001764766000000:000003")),
+             0);
+    QCOMPARE(m_backend->currentVersion(), 4);
+    QVERIFY(!m_backend->contains(s("todos"), s("b")));
 }
 
 void tst_TestBackend::pushedMutationList()
