@@ -10,6 +10,31 @@
 
 SynqSyncCollectionHooks::SynqSyncCollectionHooks(QObject *parent) : QObject(parent) { }
 
+/*
+    One way every JavaScript hook is set: a function installs the C++ hook (given the hooks
+    object), anything else but null/undefined is refused with a warning, and null/undefined
+    removes it (install is then called with a null self).
+*/
+template<typename Install>
+void SynqSyncCollectionHooks::replaceHook(QJSValue &slot, const QJSValue &value, const char *usage,
+                                          void (SynqSyncCollectionHooks::*changed)(),
+                                          Install install)
+{
+    if (value.strictlyEquals(slot))
+        return;
+    auto *collection = qobject_cast<Synq::SyncCollection *>(parent());
+    if (!collection)
+        return;
+    if (!value.isCallable() && !value.isUndefined() && !value.isNull()) {
+        qmlWarning(this) << usage;
+        return;
+    }
+    slot = value;
+    install(collection, value.isCallable() ? QPointer<SynqSyncCollectionHooks>(this)
+                                           : QPointer<SynqSyncCollectionHooks>());
+    Q_EMIT(this->*changed)();
+}
+
 /*!
     \qmlproperty function SyncCollection::persist
     A function \c{(transaction) => Promise} that writes the collection's transactions to any
@@ -28,33 +53,26 @@ SynqSyncCollectionHooks::SynqSyncCollectionHooks(QObject *parent) : QObject(pare
 */
 void SynqSyncCollectionHooks::setPersist(const QJSValue &persist)
 {
-    if (persist.strictlyEquals(m_persist))
-        return;
-    auto *collection = qobject_cast<Synq::SyncCollection *>(parent());
-    if (!collection)
-        return;
-    if (!persist.isCallable() && !persist.isUndefined() && !persist.isNull()) {
-        qmlWarning(this) << "persist must be a function (transaction) => Promise";
-        return;
-    }
-    m_persist = persist;
-    if (persist.isCallable()) {
-        QPointer<SynqSyncCollectionHooks> self(this);
-        collection->setPersistHandler(
-                [self](Synq::Transaction *transaction,
-                       const Synq::SyncEngine::PersistCallback &done) {
+    replaceHook(m_persist, persist, "persist must be a function (transaction) => Promise",
+                &SynqSyncCollectionHooks::persistChanged,
+                [](Synq::SyncCollection *collection, QPointer<SynqSyncCollectionHooks> self) {
                     if (!self) {
-                        done(Synq::SyncError(Synq::SyncError::Cancelled,
-                                             QStringLiteral("The persist function is gone."))
-                                     .setRetryable(true));
+                        collection->setPersistHandler({});
                         return;
                     }
-                    self->call(transaction, done);
+                    collection->setPersistHandler(
+                            [self](Synq::Transaction *transaction,
+                                   const Synq::SyncEngine::PersistCallback &done) {
+                                if (!self) {
+                                    done(Synq::SyncError(Synq::SyncError::Cancelled,
+                                                         QStringLiteral("The persist function "
+                                                                        "is gone."))
+                                                 .setRetryable(true));
+                                    return;
+                                }
+                                self->call(transaction, done);
+                            });
                 });
-    } else {
-        collection->setPersistHandler({});
-    }
-    Q_EMIT persistChanged();
 }
 
 /*!
@@ -79,29 +97,22 @@ void SynqSyncCollectionHooks::setPersist(const QJSValue &persist)
 */
 void SynqSyncCollectionHooks::setMerge(const QJSValue &merge)
 {
-    if (merge.strictlyEquals(m_merge))
-        return;
-    auto *collection = qobject_cast<Synq::SyncCollection *>(parent());
-    if (!collection)
-        return;
-    if (!merge.isCallable() && !merge.isUndefined() && !merge.isNull()) {
-        qmlWarning(this) << "merge must be a function (synced, pending) => object";
-        return;
-    }
-    m_merge = merge;
-    if (merge.isCallable()) {
-        QPointer<SynqSyncCollectionHooks> self(this);
-        collection->setMergeFunction(
-                [self](const std::optional<QJsonObject> &synced,
-                       const QList<Synq::MutationRecord> &pending) -> std::optional<QJsonObject> {
-                    if (!self)
-                        return Synq::Overlay::visibleState(synced, pending);
-                    return self->callMerge(synced, pending);
+    replaceHook(m_merge, merge, "merge must be a function (synced, pending) => object",
+                &SynqSyncCollectionHooks::mergeChanged,
+                [](Synq::SyncCollection *collection, QPointer<SynqSyncCollectionHooks> self) {
+                    if (!self) {
+                        collection->setMergeFunction({});
+                        return;
+                    }
+                    collection->setMergeFunction(
+                            [self](const std::optional<QJsonObject> &synced,
+                                   const QList<Synq::MutationRecord> &pending)
+                                    -> std::optional<QJsonObject> {
+                                if (!self)
+                                    return Synq::Overlay::visibleState(synced, pending);
+                                return self->callMerge(synced, pending);
+                            });
                 });
-    } else {
-        collection->setMergeFunction({});
-    }
-    Q_EMIT mergeChanged();
 }
 
 std::optional<QJsonObject> SynqSyncCollectionHooks::callMerge(
@@ -154,29 +165,22 @@ std::optional<QJsonObject> SynqSyncCollectionHooks::callMerge(
 */
 void SynqSyncCollectionHooks::setResolveConflict(const QJSValue &resolve)
 {
-    if (resolve.strictlyEquals(m_resolveConflict))
-        return;
-    auto *collection = qobject_cast<Synq::SyncCollection *>(parent());
-    if (!collection)
-        return;
-    if (!resolve.isCallable() && !resolve.isUndefined() && !resolve.isNull()) {
-        qmlWarning(this) << "resolveConflict must be a function (local, server, base) => object";
-        return;
-    }
-    m_resolveConflict = resolve;
-    if (resolve.isCallable()) {
-        QPointer<SynqSyncCollectionHooks> self(this);
-        collection->setConflictResolver(
-                [self](const QJsonObject &local, const QJsonObject &server,
-                       const QJsonObject &base) -> std::optional<QJsonObject> {
-                    if (!self)
-                        return std::nullopt; // the app decides
-                    return self->callResolveConflict(local, server, base);
+    replaceHook(m_resolveConflict, resolve,
+                "resolveConflict must be a function (local, server, base) => object",
+                &SynqSyncCollectionHooks::resolveConflictChanged,
+                [](Synq::SyncCollection *collection, QPointer<SynqSyncCollectionHooks> self) {
+                    if (!self) {
+                        collection->setConflictResolver({});
+                        return;
+                    }
+                    collection->setConflictResolver(
+                            [self](const QJsonObject &local, const QJsonObject &server,
+                                   const QJsonObject &base) -> std::optional<QJsonObject> {
+                                if (!self)
+                                    return std::nullopt; // the app decides
+                                return self->callResolveConflict(local, server, base);
+                            });
                 });
-    } else {
-        collection->setConflictResolver({});
-    }
-    Q_EMIT resolveConflictChanged();
 }
 
 std::optional<QJsonObject> SynqSyncCollectionHooks::callResolveConflict(

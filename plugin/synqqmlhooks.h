@@ -38,6 +38,9 @@ Q_SIGNALS:
     void resolveConflictChanged();
 
 private:
+    template<typename Install>
+    void replaceHook(QJSValue &slot, const QJSValue &value, const char *usage,
+                     void (SynqSyncCollectionHooks::*changed)(), Install install);
     void call(Synq::Transaction *transaction, const Synq::SyncEngine::PersistCallback &done);
 
     std::optional<QJsonObject> callMerge(const std::optional<QJsonObject> &synced,
