@@ -160,6 +160,14 @@ void PullRunner::onPulled(const QString &collection, const Protocol::PullRequest
             seen.insert(c.key);
     }
     e->run.report().pulled += int(response.changes.size());
+    // The page's latest write stamp moves this replica's clock on (stamps sort as their text).
+    const QString *latest = nullptr;
+    for (const Protocol::Change &c : response.changes) {
+        if (!c.hlc.isEmpty() && (!latest || c.hlc > *latest))
+            latest = &c.hlc;
+    }
+    if (latest)
+        e->seeStamp(*latest);
     apply(collection, response);
     prefetchAfter(collection, maxVersion, response);
 }

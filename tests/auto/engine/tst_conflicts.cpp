@@ -52,6 +52,7 @@ private Q_SLOTS:
     void runReportListsEveryOutcome();
     void lastWriteWinsOrdersByHybridClocks_data();
     void lastWriteWinsOrdersByHybridClocks();
+    void pulledStampsMoveTheClockOn();
     void manualConflictWaitsForTheApp_data();
     void manualConflictWaitsForTheApp();
     void customResolverThatCannotDecideLeavesItToTheApp();
@@ -438,6 +439,23 @@ void tst_Conflicts::lastWriteWinsOrdersByHybridClocks()
     QVERIFY(HybridClock::compare(*after, *local) > 0);
     if (serverStamped && serverOffsetMs < 60 * 1000)
         QVERIFY(HybridClock::compare(*after, *HybridClock::parse(stamp)) > 0);
+}
+
+void tst_Conflicts::pulledStampsMoveTheClockOn()
+{
+    // Another device, its clock 30 s ahead, wrote b; this replica pulls it: its next write is
+    // later than that one, so LastWriteWins lets a change made after seeing it win.
+    const QString theirs = HybridClock::format(
+            { QDateTime::currentMSecsSinceEpoch() + 30 * 1000, 4, s("other-device") });
+    const qint64 v = m_backend->injectConflict(s("todos"), s("b"), fullTodo("b", "B", false, ""),
+                                               theirs);
+    runOnce();
+    QTRY_COMPARE_WITH_TIMEOUT(item("b").value(s("version")).toLongLong(), v, Timeout);
+    Transaction *t = m_todos->update(s("b"), changes("title", s("B2")));
+    QVERIFY(t);
+    QVERIFY(HybridClock::compare(*HybridClock::parse(t->record().hlc),
+                                 *HybridClock::parse(theirs))
+            > 0);
 }
 
 void tst_Conflicts::manualConflictWaitsForTheApp_data()
