@@ -137,11 +137,17 @@ ConflictResolution::ServerState serverStateOf(const ConflictRecord &c)
 
 } // namespace
 
-bool SyncEnginePrivate::resolveConflictWithLocal(const QString &conflictId)
+const ConflictRecord *SyncEnginePrivate::conflict(const QString &conflictId) const
 {
     const auto c = std::find_if(conflicts.cbegin(), conflicts.cend(),
                                 [&](const ConflictRecord &x) { return x.id == conflictId; });
-    if (c == conflicts.cend())
+    return c == conflicts.cend() ? nullptr : &*c;
+}
+
+bool SyncEnginePrivate::resolveConflictWithLocal(const QString &conflictId)
+{
+    const ConflictRecord *c = conflict(conflictId);
+    if (!c)
         return resolveConflict(conflictId, ConflictOutcome::AdoptServer, std::nullopt); // reports
     ConflictResolution::Conflict conflict;
     conflict.policy = ConflictResolution::Policy::ClientWins;
@@ -155,25 +161,23 @@ bool SyncEnginePrivate::resolveConflictWithLocal(const QString &conflictId)
 bool SyncEnginePrivate::resolveConflict(const QString &conflictId, ConflictOutcome outcome,
                                         const std::optional<QJsonObject> &record)
 {
-    const auto c = std::find_if(conflicts.cbegin(), conflicts.cend(),
-                                [&](const ConflictRecord &x) { return x.id == conflictId; });
-    const TransactionRecord *held =
-            c == conflicts.cend() ? nullptr : outbox.record(c->transactionId);
+    const ConflictRecord *c = conflict(conflictId);
+    const TransactionRecord *held = c ? outbox.record(c->transactionId) : nullptr;
     if (!held || !awaitsResolution(*held) || !db) {
         report(SyncError(SyncError::Validation,
                          SyncEngine::tr("There is no conflict %1 waiting to be resolved.")
                                  .arg(conflictId)));
         return false;
     }
-    const ConflictRecord conflict = *c;
+    const ConflictRecord waiting = *c;
     Settlement::TransactionWrite write { *held, {} };
     write.conflictResolved = true;
     const auto m = std::find_if(write.record.mutations.begin(), write.record.mutations.end(),
-                                [&](const MutationRecord &x) { return x.id == conflict.id; });
-    const ConflictResolution::ServerState server = serverStateOf(conflict);
+                                [&](const MutationRecord &x) { return x.id == waiting.id; });
+    const ConflictResolution::ServerState server = serverStateOf(waiting);
     std::optional<MutationRecord> next;
     if (outcome == ConflictOutcome::RebaseAndRetry && m != write.record.mutations.end())
-        next = ConflictResolution::rebased(*m, record, server, conflict.serverVersion);
+        next = ConflictResolution::rebased(*m, record, server, waiting.serverVersion);
     const QDateTime now = QDateTime::currentDateTimeUtc();
     if (next) {
         next->updatedAt = now;
@@ -187,8 +191,8 @@ bool SyncEnginePrivate::resolveConflict(const QString &conflictId, ConflictOutco
     Settlement::Outcome settled;
     settled.transactions = { write };
     // The server's state as the conflict found it, unless the replica holds a newer one.
-    settled.serverStates = { { conflict.collection, conflict.key, conflict.server,
-                               conflict.serverVersion } };
+    settled.serverStates = { { waiting.collection, waiting.key, waiting.server,
+                               waiting.serverVersion } };
     if (!settlement.apply(std::move(settled)))
         return false;
     if (next)

@@ -547,9 +547,7 @@ bool SyncEngine::resolveConflictWith(const QString &conflictId, const QVariant &
         return false;
     }
     QJsonObject record = value.toObject();
-    const auto c = std::find_if(d->conflicts.cbegin(), d->conflicts.cend(),
-                                [&](const ConflictRecord &x) { return x.id == conflictId; });
-    if (c != d->conflicts.cend()) {
+    if (const ConflictRecord *c = d->conflict(conflictId)) {
         // The row keeps its key, whatever the merged record says.
         record.insert(d->config(c->collection).keyField, c->key);
     }

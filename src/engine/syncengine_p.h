@@ -123,6 +123,8 @@ public:
     // (nullopt: a removal).
     bool resolveConflict(const QString &conflictId, ConflictOutcome outcome,
                          const std::optional<QJsonObject> &record);
+    // The waiting conflict conflictId, or nullptr.
+    const ConflictRecord *conflict(const QString &conflictId) const;
     // With the local change made again on the server's state, as ClientWins would.
     bool resolveConflictWithLocal(const QString &conflictId);
     QHash<QString, CollectionConfig> configs;
