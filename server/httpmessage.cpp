@@ -33,5 +33,19 @@ HttpResponse HttpResponse::error(int status, const QString &code, const QString 
                                               { QStringLiteral("retryable"), retryable } } } });
 }
 
+HttpResponse HttpResponse::validation(const QString &message)
+{
+    return error(400, QStringLiteral("validation"), message, false);
+}
+
+HttpResponse HttpResponse::unavailable()
+{
+    HttpResponse response =
+            error(503, QStringLiteral("unavailable"),
+                  QStringLiteral("the server's database is unavailable; try again later"), true);
+    response.headers.append({ QByteArrayLiteral("Retry-After"), QByteArrayLiteral("1") });
+    return response;
+}
+
 } // namespace Server
 } // namespace Synq

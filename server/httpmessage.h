@@ -41,6 +41,10 @@ struct HttpResponse
     // {"error": {"code", "message", "retryable"}} (docs/protocol.md, Errors)
     static HttpResponse error(int status, const QString &code, const QString &message,
                               bool retryable);
+    // 400 "validation", not retryable; message names the field ("key: missing").
+    static HttpResponse validation(const QString &message);
+    // 503 "unavailable" with Retry-After: 1: the database failed, nothing was decided.
+    static HttpResponse unavailable();
 };
 
 // The largest request body the protocol allows (4 MiB).

@@ -24,20 +24,6 @@ bool parseVersion(QStringView text, qint64 *out)
     return true;
 }
 
-HttpResponse validation(const QString &message)
-{
-    return HttpResponse::error(400, QStringLiteral("validation"), message, false);
-}
-
-HttpResponse unavailable()
-{
-    HttpResponse response = HttpResponse::error(
-            503, QStringLiteral("unavailable"),
-            QStringLiteral("the server's database is unavailable; try again later"), true);
-    response.headers.append({ QByteArrayLiteral("Retry-After"), QByteArrayLiteral("1") });
-    return response;
-}
-
 HttpResponse resyncRequired(const QString &why)
 {
     return HttpResponse::error(
@@ -80,18 +66,18 @@ QString formatCursor(const Cursor &cursor)
 HttpResponse pullChanges(ServerStore *store, const QString &owner, const QUrlQuery &query)
 {
     if (!query.hasQueryItem(QStringLiteral("collection")))
-        return validation(QStringLiteral("collection: missing"));
+        return HttpResponse::validation(QStringLiteral("collection: missing"));
     const QString collection =
             query.queryItemValue(QStringLiteral("collection"), QUrl::FullyDecoded);
     if (!isIdentifier(collection))
-        return validation(QStringLiteral("collection: not an identifier"));
+        return HttpResponse::validation(QStringLiteral("collection: not an identifier"));
 
     int limit = DefaultChangesPerPull;
     if (query.hasQueryItem(QStringLiteral("limit"))) {
         const QString text = query.queryItemValue(QStringLiteral("limit"), QUrl::FullyDecoded);
         qint64 value = 0;
         if (!parseVersion(text, &value) || value < 1 || value > MaxChangesPerPull)
-            return validation(
+            return HttpResponse::validation(
                     QStringLiteral("limit: not an integer from 1 to %1").arg(MaxChangesPerPull));
         limit = int(value);
     }
@@ -99,12 +85,13 @@ HttpResponse pullChanges(ServerStore *store, const QString &owner, const QUrlQue
     Cursor since;
     const QString sinceText = query.queryItemValue(QStringLiteral("since"), QUrl::FullyDecoded);
     if (!parseCursor(sinceText, &since))
-        return validation(QStringLiteral("since: not a cursor this server handed out"));
+        return HttpResponse::validation(
+                QStringLiteral("since: not a cursor this server handed out"));
 
     // The counter first: every change up to it is committed and visible to the reads below.
     qint64 current = 0;
     if (!store->currentVersion(&current))
-        return unavailable();
+        return HttpResponse::unavailable();
     if (since.version > current)
         return resyncRequired(QStringLiteral("the cursor is ahead of this server"));
 
@@ -115,7 +102,7 @@ HttpResponse pullChanges(ServerStore *store, const QString &owner, const QUrlQue
         const qint64 snapshot = since.beginning ? current : since.version;
         const qint64 after = since.beginning ? 0 : since.listedUpTo;
         if (!store->readChanges(owner, collection, after, snapshot, limit + 1, true, &changes))
-            return unavailable();
+            return HttpResponse::unavailable();
         if (changes.size() > limit) {
             changes.resize(limit);
             next.snapshot = true;
@@ -126,12 +113,12 @@ HttpResponse pullChanges(ServerStore *store, const QString &owner, const QUrlQue
             next.version = snapshot;
             if (snapshot < current
                 && !store->hasChanges(owner, collection, snapshot, current, &hasMore))
-                return unavailable();
+                return HttpResponse::unavailable();
         }
     } else {
         if (!store->readChanges(owner, collection, since.version, current, limit + 1, false,
                                 &changes))
-            return unavailable();
+            return HttpResponse::unavailable();
         hasMore = changes.size() > limit;
         if (hasMore) {
             changes.resize(limit);
@@ -146,7 +133,7 @@ HttpResponse pullChanges(ServerStore *store, const QString &owner, const QUrlQue
     if (!since.beginning) {
         qint64 pruned = 0;
         if (!store->prunedVersion(&pruned))
-            return unavailable();
+            return HttpResponse::unavailable();
         if (since.version < pruned)
             return resyncRequired(QStringLiteral("deletions after this cursor were forgotten "
                                                  "(tombstone horizon)"));

@@ -9,15 +9,6 @@ namespace Server {
 
 namespace {
 
-PushRules::RecordState stateOf(const StoredRecord &record)
-{
-    if (!record.exists)
-        return PushRules::RecordState::missing();
-    if (record.deleted)
-        return PushRules::RecordState::removed(record.version);
-    return PushRules::RecordState::live(record.version, record.data);
-}
-
 QJsonObject errorObject(const QString &code, const QString &message, bool retryable)
 {
     return QJsonObject { { QStringLiteral("code"), code },
@@ -231,7 +222,7 @@ bool PushHandler::applyOne(const QString &owner, const PushMutation &m,
     StoredRecord stored;
     if (!m_store->loadRecord(owner, m.collection, key, &stored))
         return false;
-    const PushRules::RecordState current = stateOf(stored);
+    const PushRules::RecordState current = stored.state();
     *verdict = PushRules::verdict(m.op, current,
                                   m_batch.expectedVersion(m.collection, key, m.baseVersion));
     if (*verdict == PushRules::Verdict::Conflict) {
@@ -278,7 +269,7 @@ QJsonObject PushHandler::conflictResult(const QString &owner, const PushMutation
     StoredRecord current;
     if (!m_store->loadRecord(owner, m.collection, key, &current))
         return QJsonObject();
-    const PushRules::Conflict c = PushRules::conflict(m.op, key, stateOf(current), m.baseVersion);
+    const PushRules::Conflict c = PushRules::conflict(m.op, key, current.state(), m.baseVersion);
     QJsonObject result {
         { QStringLiteral("id"), m.id },
         { QStringLiteral("status"), QStringLiteral("conflict") },

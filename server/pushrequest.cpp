@@ -159,6 +159,12 @@ bool decodePushRequest(const QByteArray &body, PushRequest *request, DecodeFailu
                 return d.fail(path + QStringLiteral(".hlc"), *problem);
             m.hlc = hlc.toString();
         }
+
+        // Optional, any JSON value, bounded by the body's size like data and changes. The
+        // server passes it to nobody yet: it is for custom backends and logs.
+        const QJsonValue metadata = o.value(QLatin1String("metadata"));
+        if (!metadata.isUndefined() && !metadata.isNull())
+            m.metadata = metadata;
         result.mutations.append(std::move(m));
     }
     *request = std::move(result);

@@ -4,6 +4,8 @@
 
 #include "serveroptions.h"
 
+#include <synq/pushrules.h>
+
 #include <QtCore/QJsonObject>
 #include <QtCore/QList>
 #include <QtCore/QString>
@@ -27,6 +29,15 @@ struct StoredRecord
     QString hlc; // the stamp of the write that made this state; empty: the write had none
 
     bool isLive() const { return exists && !deleted; }
+    // What the push and fetch rules decide on.
+    PushRules::RecordState state() const
+    {
+        if (!exists)
+            return PushRules::RecordState::missing();
+        if (deleted)
+            return PushRules::RecordState::removed(version);
+        return PushRules::RecordState::live(version, data);
+    }
 };
 
 struct StoredChange

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "syncservice.h"
 
+#include "fetchhandler.h"
 #include "pullhandler.h"
 #include "pushhandler.h"
 #include "pushrequest.h"
@@ -57,14 +58,15 @@ HttpResponse SyncService::handle(const HttpRequest &request)
     const bool health = request.path == QLatin1String("/v1/health");
     const bool isPush = request.path == QLatin1String("/v1/push");
     const bool isPull = request.path == QLatin1String("/v1/changes");
+    const bool isFetch = request.path == QLatin1String("/v1/record");
     std::optional<QString> user;
-    if (!health && !isPush && !isPull) {
+    if (!health && !isPush && !isPull && !isFetch) {
         response = HttpResponse::error(
                 404, QStringLiteral("not-found"),
                 QStringLiteral("no such path: %1").arg(request.path.left(200)), false);
     } else if (health && request.method != "GET") {
         response = methodNotAllowed("GET");
-    } else if (isPull && request.method != "GET") {
+    } else if ((isPull || isFetch) && request.method != "GET") {
         response = methodNotAllowed("GET");
     } else if (isPush && request.method != "POST") {
         response = methodNotAllowed("POST");
@@ -84,6 +86,8 @@ HttpResponse SyncService::handle(const HttpRequest &request)
                                   QByteArrayLiteral("Bearer realm=\"synq\"") });
     } else if (isPush) {
         response = push(request, *user);
+    } else if (isFetch) {
+        response = fetchRecord(m_store, *user, request.query);
     } else {
         response = pullChanges(m_store, *user, request.query);
     }
@@ -111,11 +115,7 @@ HttpResponse SyncService::push(const HttpRequest &request, const QString &owner)
     const PushHandler::Outcome outcome = handler.run(owner, push);
     if (!outcome.anyDecided) {
         // Nothing was decided: say so for the whole request, with a hint when to come back.
-        HttpResponse response = HttpResponse::error(
-                503, QStringLiteral("unavailable"),
-                QStringLiteral("the server's database is unavailable; try again later"), true);
-        response.headers.append({ QByteArrayLiteral("Retry-After"), QByteArrayLiteral("1") });
-        return response;
+        return HttpResponse::unavailable();
     }
     return HttpResponse::json(200, QJsonObject { { QStringLiteral("results"), outcome.results } });
 }

@@ -14,7 +14,7 @@ class ServerStore;
 
 /*
     The protocol over plain requests (docs/protocol.md): routes, methods, authentication,
-    media type and size checks, then push, pull or health. Knows nothing of the HTTP server
+    media type and size checks, then push, pull, fetch or health. Knows nothing of the HTTP server
     library; every answer, error or not, is a JSON body.
 
     Checks run in this order, so a request learns no more than it is entitled to: path (404),

@@ -128,6 +128,8 @@ QByteArray encodePushRequest(const PushRequest &request)
             o.insert(QStringLiteral("changes"), m.data);
         if (!m.hlc.isEmpty())
             o.insert(QStringLiteral("hlc"), m.hlc);
+        if (!m.metadata.isUndefined() && !m.metadata.isNull())
+            o.insert(QStringLiteral("metadata"), m.metadata);
         mutations.append(o);
     }
     QJsonObject body {
@@ -320,6 +322,92 @@ bool decodePullResponse(const QByteArray &body, const PullRequest &request, Pull
     return true;
 }
 
+QByteArray encodeFetchResponse(const FetchResponse &response)
+{
+    QJsonObject body { { QStringLiteral("key"), response.key } };
+    switch (response.status) {
+    case FetchResponse::Found:
+        body.insert(QStringLiteral("status"), QStringLiteral("found"));
+        body.insert(QStringLiteral("version"), response.version);
+        body.insert(QStringLiteral("data"), response.data);
+        break;
+    case FetchResponse::Gone:
+        body.insert(QStringLiteral("status"), QStringLiteral("gone"));
+        body.insert(QStringLiteral("version"), response.version);
+        break;
+    case FetchResponse::Missing:
+        body.insert(QStringLiteral("status"), QStringLiteral("missing"));
+        break;
+    }
+    // A missing key was never written (or its tombstone is forgotten): no write, no stamp.
+    if (response.status != FetchResponse::Missing && !response.hlc.isEmpty())
+        body.insert(QStringLiteral("hlc"), response.hlc);
+    return QJsonDocument(body).toJson(QJsonDocument::Compact);
+}
+
+/*
+    As strict as the other decoders: a found record needs a positive version and a data
+    object; a tombstone a positive version and no data; a missing key neither a version
+    (other than 0), data nor a stamp — each of those would claim a write the status denies.
+*/
+bool decodeFetchResponse(const QByteArray &body, const FetchRequest &request, FetchResponse *out,
+                         SyncError *error)
+{
+    auto bad = [error](const QString &what) {
+        *error = protocolError(QStringLiteral("fetch response: %1").arg(what));
+        return false;
+    };
+    QJsonParseError parse;
+    const QJsonDocument doc = QJsonDocument::fromJson(body, &parse);
+    if (parse.error != QJsonParseError::NoError || !doc.isObject())
+        return bad(QStringLiteral("not a JSON object: %1").arg(parse.errorString()));
+    const QJsonObject o = doc.object();
+
+    FetchResponse response;
+    const QJsonValue status = o.value(QLatin1String("status"));
+    if (status == QJsonValue(QStringLiteral("found")))
+        response.status = FetchResponse::Found;
+    else if (status == QJsonValue(QStringLiteral("gone")))
+        response.status = FetchResponse::Gone;
+    else if (status == QJsonValue(QStringLiteral("missing")))
+        response.status = FetchResponse::Missing;
+    else
+        return bad(QStringLiteral("unknown status"));
+
+    const QJsonValue key = o.value(QLatin1String("key"));
+    if (!key.isString() || key.toString() != request.key)
+        return bad(QStringLiteral("key is not the one asked for"));
+    response.key = key.toString();
+
+    const QJsonValue version = o.value(QLatin1String("version"));
+    const QJsonValue data = o.value(QLatin1String("data"));
+    const bool noData = data.isUndefined() || data.isNull();
+    if (response.status == FetchResponse::Missing) {
+        if (!(version.isUndefined() || (isInteger(version) && version.toInteger() == 0)))
+            return bad(QStringLiteral("a missing key has no version"));
+        if (!noData)
+            return bad(QStringLiteral("a missing key has no data"));
+        const QJsonValue hlc = o.value(QLatin1String("hlc"));
+        if (!(hlc.isUndefined() || hlc.isNull()))
+            return bad(QStringLiteral("a missing key has no hlc"));
+    } else {
+        if (!isInteger(version) || version.toInteger() <= 0)
+            return bad(QStringLiteral("version missing or not a positive integer"));
+        response.version = version.toInteger();
+        if (response.status == FetchResponse::Found) {
+            if (!data.isObject())
+                return bad(QStringLiteral("a found record needs a data object"));
+            response.data = data.toObject();
+        } else if (!noData) {
+            return bad(QStringLiteral("a gone record has no data"));
+        }
+        if (!readHlc(o, &response.hlc))
+            return bad(QStringLiteral("hlc is not a hybrid logical clock stamp"));
+    }
+    *out = std::move(response);
+    return true;
+}
+
 SyncError errorFromResponse(int httpStatus, const QByteArray &body)
 {
     SyncError::Code code;
@@ -361,6 +449,14 @@ SyncError errorFromResponse(int httpStatus, const QByteArray &body)
                        || httpStatus == 401 || httpStatus >= 500);
     error.setHttpStatus(httpStatus);
     return error;
+}
+
+SyncError errorFromResponse(int httpStatus, const QString &code, const QString &message)
+{
+    const QJsonObject body { { QStringLiteral("error"),
+                               QJsonObject { { QStringLiteral("code"), code },
+                                             { QStringLiteral("message"), message } } } };
+    return errorFromResponse(httpStatus, QJsonDocument(body).toJson(QJsonDocument::Compact));
 }
 
 qint64 parseRetryAfter(const QByteArray &value, const QDateTime &now)

@@ -8,6 +8,7 @@
 
 #include <QtCore/QByteArray>
 #include <QtCore/QJsonObject>
+#include <QtCore/QJsonValue>
 #include <QtCore/QList>
 #include <QtCore/QMetaType>
 #include <QtCore/QString>
@@ -42,6 +43,9 @@ struct PushMutation
     std::optional<qint64> baseVersion = 0; // nullopt: no conflict check
     QJsonObject data; // insert: the whole record; update: the changes
     QString hlc; // HybridClock::format() of the write, for LastWriteWins; empty: none
+    // What the caller attached to the mutation (MutationRecord::metadata), any JSON value,
+    // sent as "metadata" for custom backends and logs; undefined or null: none (left out).
+    QJsonValue metadata;
 };
 
 struct PushRequest
@@ -95,6 +99,25 @@ struct PullResponse
     bool hasMore = false;
 };
 
+// GET /v1/record: the server's state of one key now.
+struct FetchRequest
+{
+    QString collection;
+    QString key;
+};
+
+struct FetchResponse
+{
+    // Found: a live record. Gone: removed, and the server still keeps its tombstone.
+    // Missing: never written, or its tombstone was pruned past the tombstone horizon.
+    enum Status { Found, Gone, Missing };
+    Status status = Missing;
+    QString key;
+    qint64 version = 0; // Found: the record's version; Gone: the tombstone's version; Missing: 0
+    QJsonObject data; // Found only
+    QString hlc; // the stamp of the write that made this state; empty: none
+};
+
 // What is wrong with hlc as the stamp of a mutation, result or change, or nullopt when it
 // is one: HybridClock::format() text (HybridClock::parse() accepts it) of at most
 // MaxHlcLength UTF-16 units, without NUL or broken UTF-16. An empty value is no stamp and is
@@ -114,9 +137,21 @@ SYNQ_EXPORT bool decodePushResponse(const QByteArray &body, const PushRequest &r
 SYNQ_EXPORT bool decodePullResponse(const QByteArray &body, const PullRequest &request,
                                     PullResponse *out, SyncError *error);
 
+// The body of a fetch answer (docs/protocol.md, Fetch one record), as a backend sends it:
+// "data" only for Found, "version" not for Missing, "hlc" left out when empty.
+SYNQ_EXPORT QByteArray encodeFetchResponse(const FetchResponse &response);
+
+// Decodes the answer to a fetch of request.key: its key must be the one asked for.
+SYNQ_EXPORT bool decodeFetchResponse(const QByteArray &body, const FetchRequest &request,
+                                     FetchResponse *out, SyncError *error);
+
 // The error of a non-2xx response: its JSON error body when it has one, else one made from
 // the status. retryAfterMs is taken over into nothing here: transports add it.
 SYNQ_EXPORT SyncError errorFromResponse(int httpStatus, const QByteArray &body);
+// The same for a response whose body is {"error": {"code": code, "message": message}}: the
+// error a transport reports for a refusal it decides itself, worded as the server words it.
+SYNQ_EXPORT SyncError errorFromResponse(int httpStatus, const QString &code,
+                                        const QString &message);
 
 // Milliseconds to wait from a Retry-After header value (seconds or an HTTP date, relative to
 // now); -1 if absent or malformed.
@@ -127,5 +162,7 @@ SYNQ_EXPORT qint64 parseRetryAfter(const QByteArray &value, const QDateTime &now
 
 Q_DECLARE_METATYPE(Synq::Protocol::PullRequest)
 Q_DECLARE_METATYPE(Synq::Protocol::PullResponse)
+Q_DECLARE_METATYPE(Synq::Protocol::FetchRequest)
+Q_DECLARE_METATYPE(Synq::Protocol::FetchResponse)
 
 #endif

@@ -16,10 +16,11 @@ constexpr double MaxSafeInteger = 9007199254740992.0;
 /*!
     \namespace Synq::PushRules
     \inmodule Synq
-    \brief The rules a backend applies to a push (docs/protocol.md, Push), as pure functions.
+    \brief The rules a backend applies to a push (docs/protocol.md, Push) and to a fetch of
+    one record, as pure functions.
 
-    synq-server and Synq::Testing::TestBackend decide every push with these, so the two
-    answer alike (tests/auto/testing/tst_pushrulesparity.cpp holds them to it). See
+    synq-server and Synq::Testing::TestBackend decide every push and fetch with these, so the
+    two answer alike (tests/auto/testing/tst_pushrulesparity.cpp holds them to it). See
     pushrules.h for the pieces.
 */
 
@@ -348,6 +349,49 @@ std::optional<Problem> checkPush(const Protocol::PushRequest &request)
             return problem;
     }
     return std::nullopt;
+}
+
+// --- fetch -----------------------------------------------------------------------------------
+
+/*!
+    Returns the first problem of \a request in the order synq-server reads its query
+    (collection, then key), or nullopt when it may be answered.
+*/
+std::optional<Problem> checkFetch(const Protocol::FetchRequest &request)
+{
+    if (auto text = checkCollection(request.collection))
+        return Problem { QStringLiteral("collection"), *text };
+    if (auto text = checkText(request.key, Protocol::MaxKeyLength))
+        return Problem { QStringLiteral("key"), *text };
+    return std::nullopt;
+}
+
+/*!
+    Returns the answer to a fetch of \a key when the backend holds \a current under it,
+    written with the stamp \a hlc (empty: none): Found with the record, Gone with the
+    tombstone's version, or Missing — a key never written, or one whose tombstone the
+    backend no longer keeps — with neither version nor stamp.
+*/
+Protocol::FetchResponse fetchAnswer(const QString &key, const RecordState &current,
+                                    const QString &hlc)
+{
+    Protocol::FetchResponse answer;
+    answer.key = key;
+    switch (current.state) {
+    case RecordState::Live:
+        answer.status = Protocol::FetchResponse::Found;
+        answer.data = current.data;
+        break;
+    case RecordState::Removed:
+        answer.status = Protocol::FetchResponse::Gone;
+        break;
+    case RecordState::Missing:
+        answer.status = Protocol::FetchResponse::Missing;
+        return answer;
+    }
+    answer.version = current.version;
+    answer.hlc = hlc;
+    return answer;
 }
 
 } // namespace PushRules

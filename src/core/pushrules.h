@@ -17,12 +17,12 @@
 #include <utility>
 
 /*
-    The rules a backend applies to a push (docs/protocol.md, Push), as pure functions and
-    values: what a mutation is checked against, whether it conflicts, what it writes, how a
-    conflict and a refusal are worded. synq-server and Synq::Testing::TestBackend both decide
-    with these, so the two cannot drift apart; each keeps only its storage (a database with
-    savepoints, an in-memory map with an undo list) and the shape of its answers (JSON,
-    Protocol::PushResult).
+    The rules a backend applies to a push (docs/protocol.md, Push) and to a fetch of one
+    record, as pure functions and values: what a mutation is checked against, whether it
+    conflicts, what it writes, how a conflict and a refusal are worded. synq-server and
+    Synq::Testing::TestBackend both decide with these, so the two cannot drift apart; each
+    keeps only its storage (a database with savepoints, an in-memory map with an undo list)
+    and the shape of its answers (JSON, Protocol::PushResult).
 */
 
 namespace Synq {
@@ -191,6 +191,16 @@ private:
 // All of the above for a decoded push, in the order synq-server reads a push body: the first
 // problem found. An empty client id counts as none (the codec leaves it out).
 SYNQ_EXPORT std::optional<Problem> checkPush(const Protocol::PushRequest &request);
+
+/*
+    Fetching one record (docs/protocol.md, Fetch one record) is decided here too, so that
+    synq-server and TestBackend answer it alike: the request's problem (field "collection" or
+    "key"), and the answer for what the backend holds under the key with the stamp of the
+    write that made it. A backend that pruned a tombstone holds nothing there: Missing.
+*/
+SYNQ_EXPORT std::optional<Problem> checkFetch(const Protocol::FetchRequest &request);
+SYNQ_EXPORT Protocol::FetchResponse fetchAnswer(const QString &key, const RecordState &current,
+                                                const QString &hlc);
 
 } // namespace PushRules
 } // namespace Synq

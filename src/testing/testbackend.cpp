@@ -57,11 +57,12 @@ std::optional<QString> TestBackendPrivate::keyOf(const QString &collection,
     controls for server-side changes, conflicts, failures and the network.
 
     Link \c{Synq::Testing} and hand transport() to SyncEngine::setTransport(). The backend
-    answers push and pull requests the way synq-server does (docs/protocol.md): one global,
+    answers push, pull and fetch requests the way synq-server does (docs/protocol.md): one global,
     strictly increasing version sequence; mutations of one transaction applied all or nothing;
     idempotency by mutation id; conflicts by baseVersion; a change feed with tombstones and
-    cursors; each record and tombstone keeps the hybrid logical clock stamp (\c hlc) of the
-    write that made it, handed back in push results and changes. Pushes are decided by the
+    cursors; a fetch of one key answering found, gone (a tombstone) or missing (never written);
+    each record and tombstone keeps the hybrid logical clock stamp (\c hlc) of the
+    write that made it, handed back in push results, changes and fetches. Pushes are decided by the
     same rules as synq-server's, Synq::PushRules, and a push synq-server refuses is refused
     here with the same status and message. It never
     touches a database or the network, and everything lives on the thread that owns the
@@ -84,9 +85,10 @@ std::optional<QString> TestBackendPrivate::keyOf(const QString &collection,
 
     Which requests failNextRequest() fails.
 
-    \value AnyRequest   the next request, push or pull
-    \value PushRequests the next push request
-    \value PullRequests the next pull request
+    \value AnyRequest    the next request, push, pull or fetch
+    \value PushRequests  the next push request
+    \value PullRequests  the next pull request
+    \value FetchRequests the next fetch request (SyncTransport::fetch())
 */
 
 /*!
@@ -100,7 +102,7 @@ std::optional<QString> TestBackendPrivate::keyOf(const QString &collection,
     \property Synq::Testing::TestBackend::offline
     \brief Whether the backend is unreachable.
 
-    While offline, every push and pull is answered with a retryable SyncError::Network error
+    While offline, every push, pull and fetch is answered with a retryable SyncError::Network error
     whose httpStatus is 0, like a refused connection, and the backend receives nothing
     (pushedMutations() does not grow; the request counters do). emitUpdate() and emitDelete()
     still change the server's data but send no changesAvailable() hint. Going back online
@@ -338,7 +340,7 @@ void TestBackend::failNextPersist(const SyncError &error)
 }
 
 /*!
-    The next request of \a type (push, pull or either) fails as a whole with \a error, as a
+    The next request of \a type (push, pull, fetch or any) fails as a whole with \a error, as a
     transport error: nothing of it is processed, the callback gets \a error and no response.
     Use it for HTTP-level failures, e.g. a 503 with Retry-After:
     \code
@@ -370,8 +372,11 @@ QList<Protocol::PushMutation> TestBackend::pushedMutations() const
 /*!
     Returns pushedMutations() as a list of maps, for QML and logs: \c id, \c tx,
     \c collection, \c op (\c{"insert"}, \c{"update"}, \c{"remove"}), \c key, \c baseVersion
-    (null when unchecked), \c data (the record of an insert, the changes of an update) and
-    \c hlc (the mutation's hybrid logical clock stamp, an empty string when it had none).
+    (null when unchecked), \c data (the record of an insert, the changes of an update),
+    \c hlc (the mutation's hybrid logical clock stamp, an empty string when it had none) and
+    \c metadata (what the caller attached to the mutation, as a QVariant of its JSON value;
+    an invalid QVariant when it had none — a null metadata counts as none, as it does on the
+    wire).
 */
 QVariantList TestBackend::pushedMutationList() const
 {
@@ -388,6 +393,8 @@ QVariantList TestBackend::pushedMutationList() const
                   m.baseVersion ? QVariant(*m.baseVersion) : QVariant() },
                 { QStringLiteral("data"), m.data.toVariantMap() },
                 { QStringLiteral("hlc"), m.hlc },
+                { QStringLiteral("metadata"),
+                  m.metadata.isUndefined() ? QVariant() : m.metadata.toVariant() },
         });
     }
     return list;
@@ -456,6 +463,15 @@ int TestBackend::pullRequestCount() const
 }
 
 /*!
+    Returns how many fetch requests (SyncTransport::fetch()) the transport got, failed ones
+    included.
+*/
+int TestBackend::fetchRequestCount() const
+{
+    return d->fetchRequests;
+}
+
+/*!
     Forgets all data and traffic: records, tombstones, remembered results, the version
     counter (back to 0), pushedMutations(), the request counters and queued failures.
     Settings stay: networkDelay, offline and key fields. Answers already on their way are
@@ -469,6 +485,7 @@ void TestBackend::reset()
     d->pushedMutations.clear();
     d->pushRequests = 0;
     d->pullRequests = 0;
+    d->fetchRequests = 0;
     d->persistFailures.clear();
     d->requestFailures.clear();
 }

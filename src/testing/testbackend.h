@@ -35,6 +35,7 @@ public:
         AnyRequest,
         PushRequests,
         PullRequests,
+        FetchRequests,
     };
     Q_ENUM(RequestType)
 
@@ -73,6 +74,7 @@ public:
     Q_INVOKABLE qint64 currentVersion() const;
     Q_INVOKABLE int pushRequestCount() const;
     Q_INVOKABLE int pullRequestCount() const;
+    Q_INVOKABLE int fetchRequestCount() const;
     Q_INVOKABLE void reset();
 
 Q_SIGNALS:

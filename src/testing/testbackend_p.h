@@ -46,6 +46,7 @@ public:
     QList<Protocol::PushMutation> pushedMutations;
     int pushRequests = 0;
     int pullRequests = 0;
+    int fetchRequests = 0;
 
     int networkDelay = 0;
     bool offline = false;

@@ -7,7 +7,6 @@
 #include <synq/logging_p.h>
 #include <synq/pushrules.h>
 
-#include <QtCore/QJsonDocument>
 #include <QtCore/QPointer>
 #include <QtCore/QTimer>
 
@@ -17,6 +16,8 @@
 namespace Synq {
 namespace Testing {
 
+using Protocol::FetchRequest;
+using Protocol::FetchResponse;
 using Protocol::PullRequest;
 using Protocol::PullResponse;
 using Protocol::PushRequest;
@@ -27,10 +28,7 @@ namespace {
 // A transport-level error exactly as HttpTransport reports the same answer from synq-server.
 SyncError httpError(int status, const QString &code, const QString &message)
 {
-    const QJsonObject body { { QStringLiteral("error"),
-                               QJsonObject { { QStringLiteral("code"), code },
-                                             { QStringLiteral("message"), message } } } };
-    return Protocol::errorFromResponse(status, QJsonDocument(body).toJson(QJsonDocument::Compact));
+    return Protocol::errorFromResponse(status, code, message);
 }
 
 SyncError validationError(const QString &message)
@@ -135,7 +133,12 @@ void TestTransport::push(const PushRequest &request, PushCallback done)
     if (m_backend->offline) {
         error = unreachable();
     } else if (!takeRequestFailure(TestBackend::PushRequests, &error)) {
-        m_backend->pushedMutations.append(request.mutations);
+        // As synq-server reads them: null metadata is none, as it is left out of the JSON.
+        for (Protocol::PushMutation m : request.mutations) {
+            if (m.metadata.isNull())
+                m.metadata = QJsonValue(QJsonValue::Undefined);
+            m_backend->pushedMutations.append(std::move(m));
+        }
         // The checks synq-server makes before it applies anything, with its answer.
         if (const std::optional<PushRules::Problem> problem = firstProblem(request))
             error = httpError(problem->httpStatus,
@@ -198,6 +201,31 @@ void TestTransport::pull(const PullRequest &request, PullCallback done)
             [collection = request.collection](TestBackend *backend) {
                 Q_EMIT backend->pulled(collection);
             });
+}
+
+// The key's state now, by the rule synq-server answers GET /v1/record with. Tombstones are
+// never pruned here, so Missing always means never written (or forgotten by reset()).
+void TestTransport::fetch(const FetchRequest &request, FetchCallback done)
+{
+    ++m_backend->fetchRequests;
+    SyncError error;
+    if (m_backend->offline) {
+        error = unreachable();
+    } else if (takeRequestFailure(TestBackend::FetchRequests, &error)) {
+    } else if (const std::optional<PushRules::Problem> problem = PushRules::checkFetch(request)) {
+        error = validationError(problem->message());
+    }
+    if (error.isError()) {
+        qCDebug(lcTesting) << "fetch of" << request.collection << request.key << "answered with"
+                           << error.toString();
+        deliver(FetchResponse(), error, std::move(done), nullptr);
+        return;
+    }
+    const TestStore::Entry entry = m_backend->store.stateOf(request.collection, request.key);
+    const FetchResponse response = PushRules::fetchAnswer(request.key, entry, entry.hlc);
+    qCDebug(lcTesting) << "fetch of" << request.collection << request.key << "answered with"
+                       << "status" << int(response.status) << "version" << response.version;
+    deliver(response, SyncError(), std::move(done), nullptr);
 }
 
 } // namespace Testing

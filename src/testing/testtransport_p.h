@@ -33,6 +33,7 @@ public:
 
     void push(const Protocol::PushRequest &request, PushCallback done) override;
     void pull(const Protocol::PullRequest &request, PullCallback done) override;
+    void fetch(const Protocol::FetchRequest &request, FetchCallback done) override;
 
     void emitChangesAvailable() { Q_EMIT changesAvailable(); }
 

@@ -2,6 +2,7 @@
 #include <synq/httptransport.h>
 
 #include <synq/logging_p.h>
+#include <synq/pushrules.h>
 
 #include <QtCore/QDateTime>
 #include <QtCore/QPointer>
@@ -14,6 +15,14 @@
 namespace Synq {
 
 namespace {
+
+// Adds an opaque value (a cursor, a key) with every reserved character percent-encoded ('+',
+// '%', '&' ...): QUrlQuery leaves '+' and existing %XX sequences as they are, which a server
+// would decode into another value.
+void addOpaqueItem(QUrlQuery *query, const QString &name, const QString &value)
+{
+    query->addQueryItem(name, QString::fromLatin1(QUrl::toPercentEncoding(value)));
+}
 
 // Decodes pages of changes on the transport's worker thread: large pages never cost the GUI
 // thread their JSON parsing.
@@ -259,11 +268,8 @@ void HttpTransport::pull(const Protocol::PullRequest &request, PullCallback done
 {
     QUrlQuery query;
     query.addQueryItem(QStringLiteral("collection"), request.collection);
-    // The cursor is opaque: percent-encode all of it ('+', '%', '&' ...). QUrlQuery leaves '+'
-    // and existing %XX sequences as they are, which a server would decode into another cursor.
     if (!request.cursor.isEmpty())
-        query.addQueryItem(QStringLiteral("since"),
-                           QString::fromLatin1(QUrl::toPercentEncoding(request.cursor)));
+        addOpaqueItem(&query, QStringLiteral("since"), request.cursor);
     query.addQueryItem(QStringLiteral("limit"), QString::number(request.limit));
     QNetworkReply *reply = d->manager()->get(d->request(QStringLiteral("/v1/changes"), query));
     d->finish(reply, [this, request, done](const QByteArray &body, const SyncError &error) {
@@ -276,6 +282,44 @@ void HttpTransport::pull(const Protocol::PullRequest &request, PullCallback done
         QMetaObject::invokeMethod(d->decoder(), "decode", Qt::QueuedConnection,
                                   Q_ARG(quint64, serial), Q_ARG(QByteArray, body),
                                   Q_ARG(Synq::Protocol::PullRequest, request));
+    });
+}
+
+/*!
+    Asks the server for one record (\c{GET /v1/record}, docs/protocol.md, Fetch one record)
+    with the same authorization, headers, timeout and error mapping as push() and pull(), and
+    decodes the answer strictly (a key other than the one asked for is a Protocol error).
+
+    A request synq-server would refuse (a collection that is not an identifier, an empty or
+    too long key, a key with NUL or broken UTF-16, which a URL cannot even carry) is not sent:
+    \a done gets, from the event loop, the error the server's 400 answer would give — a
+    SyncError::Validation error that is not retryable, with the server's message.
+*/
+void HttpTransport::fetch(const Protocol::FetchRequest &request, FetchCallback done)
+{
+    if (const std::optional<PushRules::Problem> problem = PushRules::checkFetch(request)) {
+        const SyncError error =
+                Protocol::errorFromResponse(400, QStringLiteral("validation"), problem->message());
+        QMetaObject::invokeMethod(
+                this,
+                [done = std::move(done), error] {
+                    if (done)
+                        done(Protocol::FetchResponse(), error);
+                },
+                Qt::QueuedConnection);
+        return;
+    }
+    QUrlQuery query;
+    query.addQueryItem(QStringLiteral("collection"), request.collection);
+    addOpaqueItem(&query, QStringLiteral("key"), request.key);
+    QNetworkReply *reply = d->manager()->get(d->request(QStringLiteral("/v1/record"), query));
+    qCDebug(lcTransport) << "fetch" << request.collection << request.key;
+    d->finish(reply, [request, done](const QByteArray &body, const SyncError &error) {
+        Protocol::FetchResponse response;
+        SyncError decodeError = error;
+        if (!error.isError())
+            Protocol::decodeFetchResponse(body, request, &response, &decodeError);
+        done(decodeError.isError() ? Protocol::FetchResponse() : response, decodeError);
     });
 }
 

@@ -39,6 +39,7 @@ public:
 
     void push(const Protocol::PushRequest &request, PushCallback done) override;
     void pull(const Protocol::PullRequest &request, PullCallback done) override;
+    void fetch(const Protocol::FetchRequest &request, FetchCallback done) override;
 
 Q_SIGNALS:
     void urlChanged();

@@ -14,6 +14,35 @@ SyncTransport::SyncTransport(QObject *parent) : QObject(parent), d(new SyncTrans
 
 SyncTransport::~SyncTransport() = default;
 
+/*!
+    Asks the backend for the state of one record now (docs/protocol.md, Fetch one record):
+    \a done is called once with a Protocol::FetchResponse — \c Found with the record,
+    \c Gone when it was removed and the backend still keeps its tombstone, \c Missing when
+    it never existed (or its tombstone was pruned) — or with an error.
+
+    A transport whose backend can answer for one record reimplements this (HttpTransport
+    does, and so does Synq::Testing::TestBackend's transport). This default implementation
+    fetches nothing: it reports a SyncError::Protocol error that is not retryable, saying
+    that this transport cannot fetch single records. As for every call, \a done never runs
+    inside fetch(): it is queued to the thread that owns the transport, and dropped if the
+    transport is destroyed first.
+*/
+void SyncTransport::fetch(const Protocol::FetchRequest &request, FetchCallback done)
+{
+    Q_UNUSED(request)
+    SyncError error(SyncError::Protocol, tr("This transport cannot fetch single records."),
+                    QStringLiteral("%1 does not implement SyncTransport::fetch()")
+                            .arg(QLatin1String(metaObject()->className())));
+    error.setRetryable(false);
+    QMetaObject::invokeMethod(
+            this,
+            [done = std::move(done), error] {
+                if (done)
+                    done(Protocol::FetchResponse(), error);
+            },
+            Qt::QueuedConnection);
+}
+
 int SyncTransport::batchSize() const
 {
     return d->batchSize;

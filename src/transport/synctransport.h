@@ -18,10 +18,11 @@ class SyncTransportPrivate;
 /*!
     \class Synq::SyncTransport
     \inmodule Synq
-    \brief The way a SyncEngine reaches its backend: push mutations, pull changes.
+    \brief The way a SyncEngine reaches its backend: push mutations, pull changes, fetch one
+    record.
 
     A transport speaks in the values of the Synq protocol (Synq::Protocol); HttpTransport maps
-    them to HTTP, other transports to other backends. Both calls are asynchronous: the callback
+    them to HTTP, other transports to other backends. All calls are asynchronous: the callback
     runs exactly once, on the thread that owns the transport, with either a response or an
     error (never both). A transport decides nothing about retries; it reports what happened,
     with SyncError::isRetryable() and SyncError::retryAfterMs() filled in.
@@ -38,12 +39,16 @@ public:
             std::function<void(const Protocol::PushResponse &response, const SyncError &error)>;
     using PullCallback =
             std::function<void(const Protocol::PullResponse &response, const SyncError &error)>;
+    using FetchCallback =
+            std::function<void(const Protocol::FetchResponse &response, const SyncError &error)>;
 
     explicit SyncTransport(QObject *parent = nullptr);
     ~SyncTransport() override;
 
     virtual void push(const Protocol::PushRequest &request, PushCallback done) = 0;
     virtual void pull(const Protocol::PullRequest &request, PullCallback done) = 0;
+    // Not every backend can answer for one record: by default, a non-retryable error.
+    virtual void fetch(const Protocol::FetchRequest &request, FetchCallback done);
 
     // Mutations per push request (1..500, default 500; an oversized request is split).
     int batchSize() const;

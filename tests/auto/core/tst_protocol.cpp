@@ -27,6 +27,7 @@ using Synq::Protocol::PushResult;
 
 Q_DECLARE_METATYPE(std::optional<qint64>)
 Q_DECLARE_METATYPE(Synq::MutationType)
+Q_DECLARE_METATYPE(Synq::Protocol::FetchResponse::Status)
 
 namespace {
 
@@ -204,6 +205,52 @@ QJsonArray manyUpserts(int count)
     return changes;
 }
 
+Protocol::FetchRequest fetchRequest(const QString &key = QStringLiteral("k1"))
+{
+    return Protocol::FetchRequest { QStringLiteral("todos"), key };
+}
+
+Protocol::FetchResponse sentinelFetch()
+{
+    Protocol::FetchResponse response;
+    response.status = Protocol::FetchResponse::Gone;
+    response.key = Sentinel;
+    response.version = 7;
+    response.hlc = Sentinel;
+    return response;
+}
+
+// The answers of docs/protocol.md, Fetch one record.
+QJsonObject found(const QString &key = QStringLiteral("k1"), qint64 version = 19)
+{
+    return QJsonObject { { QStringLiteral("status"), QStringLiteral("found") },
+                         { QStringLiteral("key"), key },
+                         { QStringLiteral("version"), version },
+                         { QStringLiteral("data"),
+                           QJsonObject { { QStringLiteral("id"), key },
+                                         { QStringLiteral("title"), QStringLiteral("Milk") } } } };
+}
+
+QJsonObject gone(const QString &key = QStringLiteral("k1"), qint64 version = 42)
+{
+    return QJsonObject { { QStringLiteral("status"), QStringLiteral("gone") },
+                         { QStringLiteral("key"), key },
+                         { QStringLiteral("version"), version } };
+}
+
+QJsonObject missing(const QString &key = QStringLiteral("k1"))
+{
+    return QJsonObject { { QStringLiteral("status"), QStringLiteral("missing") },
+                         { QStringLiteral("key"), key } };
+}
+
+template<typename Edit>
+QByteArray edited(QJsonObject o, Edit edit)
+{
+    edit(o);
+    return json(o);
+}
+
 QByteArray protocolErrorBody(const QString &code, const QString &message, bool retryable)
 {
     return json(QJsonObject {
@@ -257,9 +304,18 @@ private Q_SLOTS:
     void changeStamps_data();
     void changeStamps();
 
+    // fetch responses
+    void fetchWellFormed_data();
+    void fetchWellFormed();
+    void fetchMalformed_data();
+    void fetchMalformed();
+    void encodeFetchResponse_data();
+    void encodeFetchResponse();
+
     // errors and Retry-After
     void errorFromResponse_data();
     void errorFromResponse();
+    void errorFromResponseOfACodeAndMessage();
     void retryabilityFollowsTheStatusNotTheBody_data();
     void retryabilityFollowsTheStatusNotTheBody();
     void parseRetryAfter_data();
@@ -275,6 +331,8 @@ private Q_SLOTS:
     void encodePushRequestEnvelope();
     void encodePushRequestStamps_data();
     void encodePushRequestStamps();
+    void encodePushRequestMetadata_data();
+    void encodePushRequestMetadata();
 
     // stamps
     void checkHlc_data();
@@ -1062,6 +1120,270 @@ void tst_Protocol::changeStamps()
     QVERIFY(response.changes.at(1).deleted);
 }
 
+// --- fetch ------------------------------------------------------------------------------
+
+void tst_Protocol::fetchWellFormed_data()
+{
+    using Status = Protocol::FetchResponse::Status;
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<QString>("key"); // asked for and answered
+    QTest::addColumn<Status>("status");
+    QTest::addColumn<qint64>("version");
+    QTest::addColumn<QJsonObject>("data");
+    QTest::addColumn<QString>("hlc");
+
+    auto set = [](const char *field, const QJsonValue &value) {
+        return [field, value](QJsonObject &o) { o[QLatin1String(field)] = value; };
+    };
+    const QString k1 = QStringLiteral("k1");
+    const QJsonObject milk { { QStringLiteral("id"), k1 },
+                             { QStringLiteral("title"), QStringLiteral("Milk") } };
+    const QString a = stamp(1764766000000, "device-a");
+
+    QTest::newRow("a found record") << json(found()) << k1 << Status::Found << qint64(19) << milk
+                                    << QString();
+    QTest::newRow("a found record with its stamp")
+            << edited(found(), set("hlc", a)) << k1 << Status::Found << qint64(19) << milk << a;
+    QTest::newRow("a found record with hlc null")
+            << edited(found(), set("hlc", QJsonValue::Null)) << k1 << Status::Found << qint64(19)
+            << milk << QString();
+    QTest::newRow("a found record that is an empty object")
+            << edited(found(), set("data", QJsonObject())) << k1 << Status::Found << qint64(19)
+            << QJsonObject() << QString();
+    QTest::newRow("a found record at version 2^53 - 1")
+            << json(found(k1, 9007199254740991)) << k1 << Status::Found
+            << qint64(9007199254740991) << milk << QString();
+    QTest::newRow("a found record under a key of 512 characters")
+            << json(found(QString(512, QLatin1Char('k')))) << QString(512, QLatin1Char('k'))
+            << Status::Found << qint64(19)
+            << QJsonObject { { QStringLiteral("id"), QString(512, QLatin1Char('k')) },
+                             { QStringLiteral("title"), QStringLiteral("Milk") } }
+            << QString();
+    QTest::newRow("a found record with fields this client does not know")
+            << edited(found(), set("etag", QStringLiteral("W/1"))) << k1 << Status::Found
+            << qint64(19) << milk << QString();
+    QTest::newRow("a tombstone") << json(gone()) << k1 << Status::Gone << qint64(42)
+                                 << QJsonObject() << QString();
+    QTest::newRow("a tombstone with the remove's stamp")
+            << edited(gone(), set("hlc", a)) << k1 << Status::Gone << qint64(42) << QJsonObject()
+            << a;
+    QTest::newRow("a tombstone with data null")
+            << edited(gone(), set("data", QJsonValue::Null)) << k1 << Status::Gone << qint64(42)
+            << QJsonObject() << QString();
+    QTest::newRow("a missing key") << json(missing()) << k1 << Status::Missing << qint64(0)
+                                   << QJsonObject() << QString();
+    QTest::newRow("a missing key with version 0")
+            << edited(missing(), set("version", 0)) << k1 << Status::Missing << qint64(0)
+            << QJsonObject() << QString();
+    QTest::newRow("a missing key with data and hlc null")
+            << edited(missing(),
+                      [](QJsonObject &o) {
+                          o[QStringLiteral("data")] = QJsonValue::Null;
+                          o[QStringLiteral("hlc")] = QJsonValue::Null;
+                      })
+            << k1 << Status::Missing << qint64(0) << QJsonObject() << QString();
+    const QString reserved = QStringLiteral("a+b c&d=%25/\u00e9");
+    QTest::newRow("a key with reserved characters and Unicode")
+            << json(missing(reserved)) << reserved << Status::Missing << qint64(0) << QJsonObject()
+            << QString();
+}
+
+void tst_Protocol::fetchWellFormed()
+{
+    using Status = Protocol::FetchResponse::Status;
+    QFETCH(QByteArray, body);
+    QFETCH(QString, key);
+    QFETCH(Status, status);
+    QFETCH(qint64, version);
+    QFETCH(QJsonObject, data);
+    QFETCH(QString, hlc);
+
+    Protocol::FetchResponse response = sentinelFetch();
+    SyncError error;
+    QVERIFY2(Protocol::decodeFetchResponse(body, fetchRequest(key), &response, &error),
+             qPrintable(error.toString()));
+    QCOMPARE(error, SyncError());
+    QCOMPARE(response.status, status);
+    QCOMPARE(response.key, key);
+    QCOMPARE(response.version, version);
+    QCOMPARE(response.data, data);
+    QCOMPARE(response.hlc, hlc);
+}
+
+void tst_Protocol::fetchMalformed_data()
+{
+    QTest::addColumn<QByteArray>("body");
+
+    auto row = [](const char *tag, const QByteArray &body) { QTest::newRow(tag) << body; };
+    auto set = [](const char *field, const QJsonValue &value) {
+        return [field, value](QJsonObject &o) { o[QLatin1String(field)] = value; };
+    };
+    auto drop = [](const char *field) {
+        return [field](QJsonObject &o) { o.remove(QLatin1String(field)); };
+    };
+    const QString a = stamp(1764766000000, "device-a");
+
+    // the envelope
+    row("a body that is not JSON", "Service Unavailable");
+    row("an empty body", "");
+    row("truncated JSON", json(found()).chopped(1));
+    row("a JSON array at the root", "[" + json(found()) + "]");
+    row("a JSON string at the root", "\"found\"");
+    row("JSON null", "null");
+    row("10 MiB of opening brackets", QByteArray(10 * 1024 * 1024, '['));
+    row("a pull page instead", page(QJsonArray { upsert(QStringLiteral("k1"), 19) }));
+
+    // status
+    row("no status", edited(found(), drop("status")));
+    row("an unknown status", edited(found(), set("status", QStringLiteral("deleted"))));
+    row("a status in capitals", edited(found(), set("status", QStringLiteral("FOUND"))));
+    row("a status that is a number", edited(found(), set("status", 1)));
+    row("a status that is null", edited(found(), set("status", QJsonValue::Null)));
+    row("a status that is a pull op", edited(found(), set("status", QStringLiteral("upsert"))));
+
+    // key
+    row("no key", edited(found(), drop("key")));
+    row("another key", json(found(QStringLiteral("k2"))));
+    row("the key in another case", json(found(QStringLiteral("K1"))));
+    row("an empty key", json(missing(QString())));
+    row("a key that is a number", edited(found(), set("key", 1)));
+    row("a key that is null", edited(gone(), set("key", QJsonValue::Null)));
+
+    // found
+    row("a found record without version", edited(found(), drop("version")));
+    row("a found record at version 0", json(found(QStringLiteral("k1"), 0)));
+    row("a found record at a negative version", edited(found(), set("version", -19)));
+    row("a found record at a fractional version", edited(found(), set("version", 19.5)));
+    row("a found record whose version is a string",
+        edited(found(), set("version", QStringLiteral("19"))));
+    row("a found record at a version above 2^53",
+        edited(found(), set("version", 9007199254740994.0)));
+    row("a found record without data", edited(found(), drop("data")));
+    row("a found record with data null", edited(found(), set("data", QJsonValue::Null)));
+    row("a found record whose data is an array", edited(found(), set("data", QJsonArray())));
+    row("a found record whose data is a string",
+        edited(found(), set("data", QStringLiteral("{}"))));
+    row("a found record with an hlc that is a number", edited(found(), set("hlc", 17)));
+    row("a found record with an empty hlc", edited(found(), set("hlc", QString())));
+    row("a found record with an hlc that is not a stamp",
+        edited(found(), set("hlc", QStringLiteral("2025-12-03T12:46:40Z"))));
+
+    // gone
+    row("a tombstone without version", edited(gone(), drop("version")));
+    row("a tombstone at version 0", json(gone(QStringLiteral("k1"), 0)));
+    row("a tombstone at a negative version", edited(gone(), set("version", -1)));
+    row("a tombstone with a data object",
+        edited(gone(),
+               set("data", QJsonObject { { QStringLiteral("id"), QStringLiteral("k1") } })));
+    row("a tombstone with an empty data object", edited(gone(), set("data", QJsonObject())));
+    row("a tombstone with data false", edited(gone(), set("data", false)));
+    row("a tombstone with an hlc that is an array", edited(gone(), set("hlc", QJsonArray())));
+    row("a tombstone with an hlc without a node",
+        edited(gone(), set("hlc", QStringLiteral("001764766000000:000003"))));
+
+    // missing
+    row("a missing key with a version", edited(missing(), set("version", 5)));
+    row("a missing key with a negative version", edited(missing(), set("version", -1)));
+    row("a missing key with a version that is a string",
+        edited(missing(), set("version", QStringLiteral("0"))));
+    row("a missing key with data", edited(missing(), set("data", QJsonObject())));
+    row("a missing key with a stamp", edited(missing(), set("hlc", a)));
+    row("a missing key with an hlc that is not a stamp",
+        edited(missing(), set("hlc", QStringLiteral("x"))));
+}
+
+void tst_Protocol::fetchMalformed()
+{
+    QFETCH(QByteArray, body);
+
+    QElapsedTimer timer;
+    timer.start();
+    Protocol::FetchResponse response = sentinelFetch();
+    SyncError error;
+    QVERIFY(!Protocol::decodeFetchResponse(body, fetchRequest(), &response, &error));
+    QVERIFY2(timer.elapsed() < QuickMs, qPrintable(QStringLiteral("%1 ms").arg(timer.elapsed())));
+    QCOMPARE(error.code(), SyncError::Protocol);
+    QVERIFY(error.isRetryable());
+    QVERIFY(!error.message().isEmpty());
+    QVERIFY2(error.detail().startsWith(QLatin1String("fetch response: ")),
+             qPrintable(error.detail()));
+    // Nothing of it reached the caller's value.
+    QCOMPARE(response.status, Protocol::FetchResponse::Gone);
+    QCOMPARE(response.key, Sentinel);
+    QCOMPARE(response.version, qint64(7));
+    QCOMPARE(response.hlc, Sentinel);
+}
+
+void tst_Protocol::encodeFetchResponse_data()
+{
+    using Status = Protocol::FetchResponse::Status;
+    QTest::addColumn<Status>("status");
+    QTest::addColumn<QString>("hlc");
+    QTest::addColumn<QStringList>("fields");
+
+    const QString a = stamp(1764766000000, "device-a");
+    QTest::newRow("found carries version and data")
+            << Status::Found << QString()
+            << QStringList { QStringLiteral("data"), QStringLiteral("key"),
+                             QStringLiteral("status"), QStringLiteral("version") };
+    QTest::newRow("found with a stamp carries hlc")
+            << Status::Found << a
+            << QStringList { QStringLiteral("data"), QStringLiteral("hlc"), QStringLiteral("key"),
+                             QStringLiteral("status"), QStringLiteral("version") };
+    QTest::newRow("gone carries the tombstone's version, no data")
+            << Status::Gone << QString()
+            << QStringList { QStringLiteral("key"), QStringLiteral("status"),
+                             QStringLiteral("version") };
+    QTest::newRow("gone with a stamp carries hlc")
+            << Status::Gone << a
+            << QStringList { QStringLiteral("hlc"), QStringLiteral("key"),
+                             QStringLiteral("status"), QStringLiteral("version") };
+    QTest::newRow("missing carries the key alone")
+            << Status::Missing << QString()
+            << QStringList { QStringLiteral("key"), QStringLiteral("status") };
+    QTest::newRow("missing leaves out a stamp it was given")
+            << Status::Missing << a
+            << QStringList { QStringLiteral("key"), QStringLiteral("status") };
+}
+
+// What a backend sends is exactly what docs/protocol.md shows, and decodes to what was meant.
+void tst_Protocol::encodeFetchResponse()
+{
+    using Status = Protocol::FetchResponse::Status;
+    QFETCH(Status, status);
+    QFETCH(QString, hlc);
+    QFETCH(QStringList, fields);
+
+    Protocol::FetchResponse sent;
+    sent.status = status;
+    sent.key = QStringLiteral("k1");
+    sent.version = status == Status::Missing ? 0 : 42;
+    if (status == Status::Found)
+        sent.data = QJsonObject { { QStringLiteral("id"), QStringLiteral("k1") },
+                                  { QStringLiteral("note"), QJsonValue::Null } };
+    sent.hlc = hlc;
+
+    const QByteArray body = Protocol::encodeFetchResponse(sent);
+    const QJsonObject o = QJsonDocument::fromJson(body).object();
+    QStringList keys = o.keys();
+    keys.sort();
+    QCOMPARE(keys, fields);
+    QCOMPARE(o.value(QLatin1String("status")).toString(),
+             QString::fromLatin1(status == Status::Found ? "found"
+                                         : status == Status::Gone ? "gone"
+                                                                  : "missing"));
+
+    Protocol::FetchResponse back;
+    SyncError error;
+    QVERIFY2(Protocol::decodeFetchResponse(body, fetchRequest(), &back, &error),
+             qPrintable(error.toString()));
+    QCOMPARE(back.status, sent.status);
+    QCOMPARE(back.key, sent.key);
+    QCOMPARE(back.version, sent.version);
+    QCOMPARE(back.data, sent.data);
+    QCOMPARE(back.hlc, status == Status::Missing ? QString() : hlc);
+}
+
 // --- errors -----------------------------------------------------------------------------
 
 void tst_Protocol::errorFromResponse_data()
@@ -1137,6 +1459,27 @@ void tst_Protocol::errorFromResponse()
                                            .toString();
         QVERIFY2(error.detail().contains(serverCode), qPrintable(error.detail()));
     }
+}
+
+// A refusal a transport decides itself reads exactly like the server's answer of it.
+void tst_Protocol::errorFromResponseOfACodeAndMessage()
+{
+    for (const int status : { 400, 410, 413, 503 }) {
+        const QString code = status == 400 ? QStringLiteral("validation")
+                                           : QStringLiteral("other");
+        const QString message = QStringLiteral("key: must be 1 to 512 characters");
+        const SyncError made = Protocol::errorFromResponse(status, code, message);
+        QCOMPARE(made,
+                 Protocol::errorFromResponse(
+                         status, protocolErrorBody(code, message, status == 503)));
+        QCOMPARE(made.message(), message);
+        QCOMPARE(made.httpStatus(), status);
+    }
+    const SyncError validation = Protocol::errorFromResponse(400, QStringLiteral("validation"),
+                                                             QStringLiteral("collection: missing"));
+    QCOMPARE(validation.code(), SyncError::Validation);
+    QVERIFY(!validation.isRetryable());
+    QCOMPARE(validation.detail(), QStringLiteral("server error code: validation"));
 }
 
 void tst_Protocol::retryabilityFollowsTheStatusNotTheBody_data()
@@ -1445,6 +1788,57 @@ void tst_Protocol::encodePushRequestStamps()
     QVERIFY(back);
     QCOMPARE(back->wallMs, qint64(1764766000000));
     QCOMPARE(back->node, QStringLiteral("0192f1c3-device"));
+}
+
+void tst_Protocol::encodePushRequestMetadata_data()
+{
+    QTest::addColumn<QJsonValue>("metadata");
+    QTest::addColumn<bool>("sent");
+
+    QTest::newRow("an object goes out as given")
+            << QJsonValue(QJsonObject { { QStringLiteral("reason"), QStringLiteral("bulk edit") },
+                                        { QStringLiteral("tags"), QJsonArray { 1, true } } })
+            << true;
+    QTest::newRow("an array goes out as given") << QJsonValue(QJsonArray { 1, 2 }) << true;
+    QTest::newRow("a string goes out as given") << QJsonValue(QStringLiteral("undo")) << true;
+    QTest::newRow("a number goes out as given") << QJsonValue(0) << true;
+    QTest::newRow("false goes out as given") << QJsonValue(false) << true;
+    QTest::newRow("an empty object goes out as given") << QJsonValue(QJsonObject()) << true;
+    QTest::newRow("null is none: left out") << QJsonValue(QJsonValue::Null) << false;
+    QTest::newRow("undefined is none: left out") << QJsonValue(QJsonValue::Undefined) << false;
+}
+
+void tst_Protocol::encodePushRequestMetadata()
+{
+    QFETCH(QJsonValue, metadata);
+    QFETCH(bool, sent);
+
+    for (const MutationType op :
+         { MutationType::Insert, MutationType::Update, MutationType::Remove }) {
+        Protocol::PushRequest request = pushRequest(1);
+        request.mutations[0].op = op;
+        request.mutations[0].metadata = metadata;
+        const QJsonObject o = QJsonDocument::fromJson(Protocol::encodePushRequest(request))
+                                      .object()
+                                      .value(QLatin1String("mutations"))
+                                      .toArray()
+                                      .first()
+                                      .toObject();
+        QCOMPARE(o.contains(QLatin1String("metadata")), sent);
+        if (sent)
+            QCOMPARE(o.value(QLatin1String("metadata")), metadata);
+        // Everything else is as without metadata.
+        Protocol::PushRequest plain = request;
+        plain.mutations[0].metadata = QJsonValue();
+        QJsonObject withoutMetadata = o;
+        withoutMetadata.remove(QLatin1String("metadata"));
+        QCOMPARE(withoutMetadata, QJsonDocument::fromJson(Protocol::encodePushRequest(plain))
+                                          .object()
+                                          .value(QLatin1String("mutations"))
+                                          .toArray()
+                                          .first()
+                                          .toObject());
+    }
 }
 
 void tst_Protocol::checkHlc_data()

@@ -102,6 +102,7 @@ Q_DECLARE_METATYPE(Synq::PushRules::RecordState)
 Q_DECLARE_METATYPE(Synq::PushRules::Verdict)
 Q_DECLARE_METATYPE(Step)
 Q_DECLARE_METATYPE(Synq::Protocol::PushRequest)
+Q_DECLARE_METATYPE(Synq::Protocol::FetchResponse::Status)
 
 class tst_PushRules : public QObject
 {
@@ -136,6 +137,12 @@ private Q_SLOTS:
     void batchShape();
     void checkPush_data();
     void checkPush();
+
+    // fetching one record
+    void checkFetch_data();
+    void checkFetch();
+    void fetchAnswer_data();
+    void fetchAnswer();
 };
 
 // --- the rules of one mutation ---------------------------------------------------------------
@@ -758,6 +765,95 @@ void tst_PushRules::checkPush()
     QFETCH(QString, problem);
 
     QCOMPARE(describe(PushRules::checkPush(push)), problem);
+}
+
+// --- fetching one record --------------------------------------------------------------------
+
+void tst_PushRules::checkFetch_data()
+{
+    QTest::addColumn<QString>("collection");
+    QTest::addColumn<QString>("key");
+    QTest::addColumn<QString>("problem");
+
+    QTest::newRow("a collection and a key are fine") << s("todos") << s("k1") << s("(fine)");
+    QTest::newRow("a key of 512 characters is fine")
+            << s("todos") << QString(512, u'k') << s("(fine)");
+    QTest::newRow("a key with reserved URL characters is fine")
+            << s("todos") << s("a+b c&d=%25?#/") << s("(fine)");
+    QTest::newRow("a collection that is not an identifier is refused")
+            << s("to-dos") << s("k1")
+            << s("collection: not an identifier ([A-Za-z_][A-Za-z0-9_]*, at most 64 characters, "
+                 "not starting with sqlite_) [400]");
+    QTest::newRow("an empty collection is refused")
+            << QString() << s("k1")
+            << s("collection: not an identifier ([A-Za-z_][A-Za-z0-9_]*, at most 64 characters, "
+                 "not starting with sqlite_) [400]");
+    QTest::newRow("an empty key is refused")
+            << s("todos") << QString() << s("key: must be 1 to 512 characters [400]");
+    QTest::newRow("a key of 513 characters is refused")
+            << s("todos") << QString(513, u'k') << s("key: must be 1 to 512 characters [400]");
+    QTest::newRow("a key with a NUL is refused")
+            << s("todos") << QString(QStringLiteral("a") + QChar(0) + QStringLiteral("b"))
+            << s("key: contains NUL or invalid UTF-16 [400]");
+    QTest::newRow("a key with a lone surrogate is refused")
+            << s("todos") << QString(QChar(0xd800))
+            << s("key: contains NUL or invalid UTF-16 [400]");
+    QTest::newRow("the collection is checked before the key")
+            << s("1x") << QString()
+            << s("collection: not an identifier ([A-Za-z_][A-Za-z0-9_]*, at most 64 characters, "
+                 "not starting with sqlite_) [400]");
+}
+
+void tst_PushRules::checkFetch()
+{
+    QFETCH(QString, collection);
+    QFETCH(QString, key);
+    QFETCH(QString, problem);
+
+    QCOMPARE(describe(PushRules::checkFetch(Protocol::FetchRequest { collection, key })), problem);
+}
+
+void tst_PushRules::fetchAnswer_data()
+{
+    using Status = Protocol::FetchResponse::Status;
+    QTest::addColumn<RecordState>("current");
+    QTest::addColumn<QString>("hlc");
+    QTest::addColumn<Status>("status");
+    QTest::addColumn<qint64>("version");
+    QTest::addColumn<QJsonObject>("data");
+    QTest::addColumn<QString>("answeredHlc");
+
+    const QString stamp = s("001764766000000:000003:device-a");
+    QTest::newRow("a live record is found with its version, data and stamp")
+            << RecordState::live(19, todo("Milk", false)) << stamp << Status::Found << qint64(19)
+            << todo("Milk", false) << stamp;
+    QTest::newRow("a live record written without a stamp is found without one")
+            << RecordState::live(19, todo("Milk", false)) << QString() << Status::Found
+            << qint64(19) << todo("Milk", false) << QString();
+    QTest::newRow("a tombstone is gone with its version and the remove's stamp")
+            << RecordState::removed(42) << stamp << Status::Gone << qint64(42) << QJsonObject()
+            << stamp;
+    QTest::newRow("a key never written is missing: no version, no stamp")
+            << RecordState::missing() << stamp << Status::Missing << qint64(0) << QJsonObject()
+            << QString();
+}
+
+void tst_PushRules::fetchAnswer()
+{
+    using Status = Protocol::FetchResponse::Status;
+    QFETCH(RecordState, current);
+    QFETCH(QString, hlc);
+    QFETCH(Status, status);
+    QFETCH(qint64, version);
+    QFETCH(QJsonObject, data);
+    QFETCH(QString, answeredHlc);
+
+    const Protocol::FetchResponse answer = PushRules::fetchAnswer(s("k1"), current, hlc);
+    QCOMPARE(answer.key, s("k1"));
+    QCOMPARE(answer.status, status);
+    QCOMPARE(answer.version, version);
+    QCOMPARE(answer.data, data);
+    QCOMPARE(answer.hlc, answeredHlc);
 }
 
 QTEST_GUILESS_MAIN(tst_PushRules)

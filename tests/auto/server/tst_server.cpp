@@ -198,6 +198,15 @@ public:
         return send("GET", u"/v1/changes"_s, query);
     }
 
+    // GET /v1/record, the key percent-encoded whole as HttpTransport sends it.
+    Reply fetch(const QString &collection, const QString &key)
+    {
+        QUrlQuery query;
+        query.addQueryItem(u"collection"_s, collection);
+        query.addQueryItem(u"key"_s, QString::fromLatin1(QUrl::toPercentEncoding(key)));
+        return send("GET", u"/v1/record"_s, query);
+    }
+
     // The cursor after every change so far.
     QString cursorNow(const QString &collection)
     {
@@ -417,6 +426,10 @@ private Q_SLOTS:
     void cursorOlderThanTheTombstoneHorizonNeedsAResync();
     void tombstonesArePrunedWhileRunning();
     void cursorAheadOfTheServerNeedsAResync();
+    void fetchAnswersFoundGoneOrMissing();
+    void fetchOfAServerAssignedKey();
+    void fetchAfterTheTombstoneHorizonIsMissing();
+    void pushAcceptsMetadataAndStoresNoneOfIt();
     void unauthorizedRequests_data();
     void unauthorizedRequests();
     void usersSeeOnlyTheirOwnRecords();
@@ -1162,6 +1175,135 @@ void tst_Server::cursorAheadOfTheServerNeedsAResync()
     QCOMPARE(c.pull(u"todos"_s, u"v1:1"_s).status, 200);
 }
 
+// docs/protocol.md, Fetch one record: the owner's state of one key now, in the exact shapes.
+void tst_Server::fetchAnswersFoundGoneOrMissing()
+{
+    QVERIFY2(startServer(), qPrintable(m_server->errorString()));
+    Client c = client();
+    QCOMPARE(c.push({ stamped(insertOp(u"1"_s, u"a"_s, { { "title"_L1, "Milk"_L1 } }), StampA),
+                      insertOp(u"2"_s, u"b"_s, { { "title"_L1, "Eggs"_L1 } }),
+                      stamped(updateOp(u"3"_s, u"a"_s, { { "done"_L1, true } }, 1), StampC),
+                      stamped(removeOp(u"4"_s, u"b"_s, 2), StampB),
+                      insertOp(u"5"_s, u"c"_s, {}), removeOp(u"6"_s, u"c"_s, 5) })
+                     .status,
+             200);
+
+    Reply r = c.fetch(u"todos"_s, u"a"_s);
+    QCOMPARE(r.status, 200);
+    QCOMPARE(r.header("Content-Type"), "application/json");
+    QCOMPARE(r.json,
+             (QJsonObject { { "status"_L1, "found"_L1 },
+                            { "key"_L1, "a"_L1 },
+                            { "version"_L1, 3 },
+                            { "data"_L1,
+                              QJsonObject { { "title"_L1, "Milk"_L1 }, { "done"_L1, true } } },
+                            { "hlc"_L1, StampC } }));
+    // A tombstone the server still has: its version and the remove's stamp, no data.
+    r = c.fetch(u"todos"_s, u"b"_s);
+    QCOMPARE(r.status, 200);
+    QCOMPARE(r.json,
+             (QJsonObject { { "status"_L1, "gone"_L1 },
+                            { "key"_L1, "b"_L1 },
+                            { "version"_L1, 4 },
+                            { "hlc"_L1, StampB } }));
+    // Writes without a stamp leave hlc out.
+    QCOMPARE(c.fetch(u"todos"_s, u"c"_s).json,
+             (QJsonObject {
+                     { "status"_L1, "gone"_L1 }, { "key"_L1, "c"_L1 }, { "version"_L1, 6 } }));
+    // Never written: in this collection, or only in another one.
+    for (const auto &[collection, key] :
+         { std::pair { u"todos"_s, u"never"_s }, std::pair { u"projects"_s, u"a"_s } }) {
+        r = c.fetch(collection, key);
+        QCOMPARE(r.status, 200);
+        QCOMPARE(r.json, (QJsonObject { { "status"_L1, "missing"_L1 }, { "key"_L1, key } }));
+    }
+    // A fetch writes nothing: no version was used up.
+    QCOMPARE(versionOf(c.push({ insertOp(u"7"_s, u"d"_s, {}) }).result(0)), 7);
+}
+
+// With --server-assigned-keys the record lives under the server's key, and only there.
+void tst_Server::fetchOfAServerAssignedKey()
+{
+    QVERIFY2(startServer({ u"--server-assigned-keys"_s, u"todos"_s }),
+             qPrintable(m_server->errorString()));
+    Client c = client();
+    const Reply r = c.push({ stamped(
+            insertOp(u"m1"_s, u"tmp-1"_s, { { "id"_L1, "tmp-1"_L1 }, { "title"_L1, "Milk"_L1 } }),
+            StampA) });
+    const QString key = r.result(0).value("key"_L1).toString();
+    QVERIFY(!key.isEmpty() && key != "tmp-1"_L1);
+
+    QCOMPARE(c.fetch(u"todos"_s, key).json,
+             (QJsonObject { { "status"_L1, "found"_L1 },
+                            { "key"_L1, key },
+                            { "version"_L1, versionOf(r.result(0)) },
+                            { "data"_L1,
+                              QJsonObject { { "id"_L1, key }, { "title"_L1, "Milk"_L1 } } },
+                            { "hlc"_L1, StampA } }));
+    QCOMPARE(c.fetch(u"todos"_s, u"tmp-1"_s).json,
+             (QJsonObject { { "status"_L1, "missing"_L1 }, { "key"_L1, "tmp-1"_L1 } }));
+}
+
+// A pruned tombstone is forgotten: the key is "missing", as if it had never been written.
+void tst_Server::fetchAfterTheTombstoneHorizonIsMissing()
+{
+    QVERIFY2(startServer(), qPrintable(m_server->errorString()));
+    Client c = client();
+    QCOMPARE(c.push({ insertOp(u"1"_s, u"a"_s, {}), insertOp(u"2"_s, u"b"_s, {}),
+                      removeOp(u"3"_s, u"a"_s, 1) })
+                     .status,
+             200);
+    QCOMPARE(c.fetch(u"todos"_s, u"a"_s).json.value("status"_L1), "gone"_L1);
+
+    // A horizon of 0 s forgets every tombstone at start.
+    m_server->setExtraArguments({ u"--tombstone-horizon"_s, u"0"_s });
+    QVERIFY2(m_server->restart(), qPrintable(m_server->errorString()));
+    c.setBase(m_server->url());
+    QCOMPARE(c.fetch(u"todos"_s, u"a"_s).json,
+             (QJsonObject { { "status"_L1, "missing"_L1 }, { "key"_L1, "a"_L1 } }));
+    // Live records are not pruned.
+    QCOMPARE(c.fetch(u"todos"_s, u"b"_s).json.value("status"_L1), "found"_L1);
+}
+
+// docs/protocol.md, Push: "metadata" is any JSON value; the server accepts it and passes it to
+// nobody: not into the record, the feed, a fetch or the result.
+void tst_Server::pushAcceptsMetadataAndStoresNoneOfIt()
+{
+    QVERIFY2(startServer(), qPrintable(m_server->errorString()));
+    Client c = client();
+    const QList<QJsonValue> values {
+        QJsonObject { { "reason"_L1, "bulk edit"_L1 }, { "by"_L1, QJsonArray { 1, true } } },
+        QJsonArray { "x"_L1 },
+        u"undo"_s,
+        42,
+        false,
+        QJsonValue::Null,
+        QString(100 * 1024, u'm'), // large, but the body is within 4 MiB
+    };
+    QJsonArray mutations;
+    for (qsizetype i = 0; i < values.size(); ++i) {
+        mutations.append(with(insertOp(u"m%1"_s.arg(i), u"k%1"_s.arg(i), { { "n"_L1, i } }),
+                              "metadata", values.at(i)));
+    }
+    mutations.append(with(updateOp(u"u"_s, u"k0"_s, { { "n"_L1, 9 } }, 1), "metadata",
+                          QJsonObject { { "reason"_L1, "fix"_L1 } }));
+    mutations.append(with(removeOp(u"r"_s, u"k1"_s, 2), "metadata", u"cleanup"_s));
+    const Reply r = c.push(mutations);
+    QCOMPARE(r.status, 200);
+    QCOMPARE(r.results().size(), mutations.size());
+    for (const QJsonValue &result : r.results()) {
+        QCOMPARE(result.toObject().value("status"_L1), "applied"_L1);
+        QVERIFY(!result.toObject().contains("metadata"_L1));
+    }
+    const Reply feed = c.pull(u"todos"_s, u"v1:0"_s);
+    QCOMPARE(feed.changes().size(), values.size());
+    QVERIFY(!feed.body.contains("metadata") && !feed.body.contains("bulk edit"));
+    QCOMPARE(c.fetch(u"todos"_s, u"k0"_s).json.value("data"_L1).toObject(),
+             (QJsonObject { { "n"_L1, 9 } }));
+    // A replay returns the stored results, metadata or not.
+    QCOMPARE(c.push(mutations).results(), r.results());
+}
+
 void tst_Server::unauthorizedRequests_data()
 {
     QTest::addColumn<QByteArray>("authorization");
@@ -1193,6 +1335,9 @@ void tst_Server::unauthorizedRequests()
         "GET /v1/changes?collection=todos HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
                 + header + "\r\n",
         "GET /v1/changes?collection=todos&since=v1:0 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Connection: close\r\n"
+                + header + "\r\n",
+        "GET /v1/record?collection=todos&key=secret HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         "Connection: close\r\n"
                 + header + "\r\n",
     };
@@ -1229,6 +1374,11 @@ void tst_Server::usersSeeOnlyTheirOwnRecords()
     QCOMPARE(probe.result(0).value("deleted"_L1), true);
     QCOMPARE(versionOf(probe.result(0)), 0);
     QVERIFY(!probe.body.contains("1234"));
+    const Reply fetched = bob.fetch(u"todos"_s, u"only-alice"_s);
+    QCOMPARE(fetched.json,
+             (QJsonObject { { "status"_L1, "missing"_L1 }, { "key"_L1, "only-alice"_L1 } }));
+    QCOMPARE(alice.fetch(u"todos"_s, u"only-alice"_s).json.value("data"_L1).toObject(),
+             (QJsonObject { { "pin"_L1, 1234 } }));
 
     // The same key and the same mutation id are Bob's own.
     const Reply his = bob.push({ insertOp(u"same-id"_s, u"k"_s, { { "owner"_L1, "bob"_L1 } }) });
@@ -1425,6 +1575,15 @@ void tst_Server::malformedRequests_data()
         "method-not-allowed", "GET");
     row("DELETE on health", rawRequestLine("DELETE", "/v1/health"), 405, "method-not-allowed",
         "GET");
+    row("POST on record", rawPost("/v1/record?collection=todos&key=k", "application/json", valid),
+        405, "method-not-allowed", "GET");
+    row("DELETE on record", rawRequestLine("DELETE", "/v1/record?collection=todos&key=k"), 405,
+        "method-not-allowed", "GET");
+    row("a record path with a trailing slash",
+        rawRequestLine("GET", "/v1/record/?collection=todos&key=k"), 404, "not-found",
+        "no such path");
+    row("a record path with the key in it", rawRequestLine("GET", "/v1/record/todos/k"), 404,
+        "not-found", "no such path");
 
     auto pull = [&](const char *tag, const QByteArray &query, const char *message) {
         row(tag, rawRequestLine("GET", "/v1/changes" + query), 400, "validation", message);
@@ -1448,6 +1607,26 @@ void tst_Server::malformedRequests_data()
     pull("a negative limit", "?collection=todos&limit=-1", "limit:");
     pull("a limit that is not a number", "?collection=todos&limit=ten", "limit:");
     pull("an empty limit", "?collection=todos&limit=", "limit:");
+
+    auto fetch = [&](const char *tag, const QByteArray &query, const char *message) {
+        row(tag, rawRequestLine("GET", "/v1/record" + query), 400, "validation", message);
+    };
+    fetch("a fetch without a query", "", "collection: missing");
+    fetch("a fetch without collection", "?key=k", "collection: missing");
+    fetch("a fetch without key", "?collection=todos", "key: missing");
+    fetch("a fetch with an empty collection", "?collection=&key=k",
+          "collection: not an identifier");
+    fetch("a fetch of a collection that is not an identifier", "?collection=to-dos&key=k",
+          "collection: not an identifier");
+    fetch("a fetch of a collection that looks like SQL", "?collection=todos%27%3B%20DROP&key=k",
+          "collection: not an identifier");
+    fetch("a fetch of SQLite's own table", "?collection=sqlite_master&key=k",
+          "collection: not an identifier");
+    fetch("a fetch with an empty key", "?collection=todos&key=", "key: must be 1 to 512");
+    fetch("a fetch of a key of 513 characters", "?collection=todos&key=" + QByteArray(513, 'k'),
+          "key: must be 1 to 512");
+    fetch("a fetch of a key with a NUL character", "?collection=todos&key=a%00b",
+          "key: contains NUL");
 }
 
 void tst_Server::malformedRequests()
@@ -1736,10 +1915,17 @@ void tst_Server::keysAndDataRoundTrip()
     const auto records = c.records(u"todos"_s);
     QCOMPARE(records.keys(), QStringList { key });
     QCOMPARE(records.value(key).value("data"_L1).toObject(), data);
+    Reply fetched = c.fetch(u"todos"_s, key);
+    QCOMPARE(fetched.json.value("status"_L1), "found"_L1);
+    QCOMPARE(fetched.json.value("key"_L1).toString(), key);
+    QCOMPARE(fetched.json.value("data"_L1).toObject(), data);
     QCOMPARE(
             c.push({ updateOp(u"u"_s, key, { { "more"_L1, 1 } }, 1) }).result(0).value("status"_L1),
             "applied"_L1);
     QCOMPARE(c.push({ removeOp(u"r"_s, key, 2) }).result(0).value("status"_L1), "applied"_L1);
+    fetched = c.fetch(u"todos"_s, key);
+    QCOMPARE(fetched.json,
+             (QJsonObject { { "status"_L1, "gone"_L1 }, { "key"_L1, key }, { "version"_L1, 3 } }));
     const Reply feed = c.pull(u"todos"_s, u"v1:1"_s);
     QCOMPARE(feed.changes().size(), 1);
     QCOMPARE(feed.changes().at(0).toObject().value("key"_L1).toString(), key);

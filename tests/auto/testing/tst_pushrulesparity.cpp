@@ -2,8 +2,8 @@
 //
 // The push rules (docs/protocol.md, Push) through both backends: every row sends the same
 // pushes to a fresh TestBackend (its transport) and to a fresh synq-server process on
-// 127.0.0.1 (through HttpTransport), and both must answer alike, mutation by mutation, and
-// hold the same records afterwards. synq-server is the reference: where they differ,
+// 127.0.0.1 (through HttpTransport), and both must answer alike, mutation by mutation, hold
+// the same records afterwards and answer a fetch of each key alike. synq-server is the reference: where they differ,
 // TestBackend is wrong.
 
 #include "pushmutations.h"
@@ -135,6 +135,19 @@ QStringList holdings(const QList<Protocol::Change> &changes)
     return lines;
 }
 
+// A fetch answer, or its error, on one line.
+QString describe(const QString &collection, const QString &key,
+                 const Protocol::FetchResponse &r, const SyncError &error)
+{
+    static const char *const statuses[] = { "found", "gone", "missing" };
+    if (error.isError())
+        return QStringLiteral("%1/%2 refused: %3").arg(collection, key, describe(error));
+    return QStringLiteral("%1/%2 %3 key=%4 version=%5 hlc=%6 data=%7")
+            .arg(collection, key, s(statuses[r.status]), r.key)
+            .arg(r.version)
+            .arg(r.hlc.isEmpty() ? s("none") : r.hlc, json(r.data));
+}
+
 // A readable diff of two answers: the lines that differ, side by side.
 QString diff(const QString &what, const QStringList &testBackend, const QStringList &server)
 {
@@ -169,6 +182,9 @@ private:
     Answer push(SyncTransport *transport, const QList<PushMutation> &mutations,
                 bool withBatchId = true);
     QStringList pullAll(SyncTransport *transport, const QStringList &collections);
+    // A fetch of every key in every collection, one line each.
+    QStringList fetchAll(SyncTransport *transport, const QStringList &collections,
+                         const QStringList &keys);
     void startBoth();
 
     std::unique_ptr<TestBackend> m_backend;
@@ -252,6 +268,27 @@ QStringList tst_PushRulesParity::pullAll(SyncTransport *transport, const QString
         }
     }
     return holdings(changes);
+}
+
+QStringList tst_PushRulesParity::fetchAll(SyncTransport *transport,
+                                          const QStringList &collections, const QStringList &keys)
+{
+    QStringList lines;
+    for (const QString &collection : collections) {
+        for (const QString &key : keys) {
+            bool answered = false;
+            QString line;
+            transport->fetch(Protocol::FetchRequest { collection, key },
+                             [&](const Protocol::FetchResponse &response, const SyncError &e) {
+                                 answered = true;
+                                 line = describe(collection, key, response, e);
+                             });
+            if (!QTest::qWaitFor([&] { return answered; }, AnswerTimeoutMs))
+                line = collection + QLatin1Char('/') + key + s(" (no answer in time)");
+            lines.append(line);
+        }
+    }
+    return lines;
 }
 
 void tst_PushRulesParity::sameAnswers_data()
@@ -490,6 +527,22 @@ void tst_PushRulesParity::sameAnswers()
     const QStringList remoteHoldings = pullAll(m_http.get(), collections);
     QVERIFY2(localHoldings == remoteHoldings,
              qPrintable(diff(s("the records held afterwards"), localHoldings, remoteHoldings)));
+
+    // Every key the row names, the keys the backends handed out, and one never written:
+    // found, gone (tombstones) and missing alike.
+    QStringList keys { s("never-written") };
+    for (const PushMutation &m : setup + batch)
+        keys.append(m.key);
+    for (const QString &line : remote.lines) {
+        const qsizetype at = line.indexOf(s(" key="));
+        if (at >= 0)
+            keys.append(line.mid(at + 5).section(QLatin1Char(' '), 0, 0));
+    }
+    keys.removeDuplicates();
+    const QStringList localFetches = fetchAll(m_backend->transport(), collections, keys);
+    const QStringList remoteFetches = fetchAll(m_http.get(), collections, keys);
+    QVERIFY2(localFetches == remoteFetches,
+             qPrintable(diff(s("the fetches afterwards"), localFetches, remoteFetches)));
 }
 
 void tst_PushRulesParity::sameRefusals_data()

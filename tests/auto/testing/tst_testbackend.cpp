@@ -117,6 +117,13 @@ struct PullAnswer
     SyncError error;
 };
 
+struct FetchAnswer
+{
+    int calls = 0;
+    Protocol::FetchResponse response;
+    SyncError error;
+};
+
 } // namespace
 
 class tst_TestBackend : public QObject
@@ -153,6 +160,14 @@ private Q_SLOTS:
     void stampsAreKeptAndHandedBack();
     void malformedStampsAreRefused_data();
     void malformedStampsAreRefused();
+    void fetchAnswersFoundGoneOrMissing();
+    void fetchOfAServerAssignedKey();
+    void fetchErrors_data();
+    void fetchErrors();
+    void failNextRequestAppliesToFetch_data();
+    void failNextRequestAppliesToFetch();
+    void fetchWhileOffline();
+    void fetchAnswersAfterDestructionAreDropped();
 
     // Controls
     void emitUpdateAndDelete();
@@ -162,6 +177,7 @@ private Q_SLOTS:
     void injectConflictIsSilent();
     void injectConflictWithAStamp();
     void pushedMutationList();
+    void pushedMetadata();
     void resetForgetsDataKeepsSettings();
 
     // A real engine against the backend
@@ -177,6 +193,7 @@ private Q_SLOTS:
 private:
     void push(const QList<PushMutation> &mutations, PushAnswer *answer);
     void pull(const QString &collection, const QString &cursor, int limit, PullAnswer *answer);
+    void fetch(const QString &collection, const QString &key, FetchAnswer *answer);
     void seed(const QVariantList &steps);
     void openEngine(SyncCollection::Strategy strategy);
 
@@ -191,6 +208,12 @@ private:
 #define PUSH(mutations, answer)                                                                    \
     do {                                                                                           \
         push(mutations, answer);                                                                   \
+        if (QTest::currentTestFailed())                                                            \
+            return;                                                                                \
+    } while (false)
+#define FETCH(collection, key, answer)                                                             \
+    do {                                                                                           \
+        fetch(collection, key, answer);                                                            \
         if (QTest::currentTestFailed())                                                            \
             return;                                                                                \
     } while (false)
@@ -253,6 +276,21 @@ void tst_TestBackend::pull(const QString &collection, const QString &cursor, int
                                      shared->error = error;
                                  });
     QCOMPARE(shared->calls, 0);
+    QTRY_COMPARE_WITH_TIMEOUT(shared->calls, 1, AnswerTimeoutMs);
+    *answer = *shared;
+}
+
+void tst_TestBackend::fetch(const QString &collection, const QString &key, FetchAnswer *answer)
+{
+    auto shared = std::make_shared<FetchAnswer>();
+    m_backend->transport()->fetch(Protocol::FetchRequest { collection, key },
+                                  [shared](const Protocol::FetchResponse &response,
+                                           const SyncError &error) {
+                                      ++shared->calls;
+                                      shared->response = response;
+                                      shared->error = error;
+                                  });
+    QCOMPARE(shared->calls, 0); // never answered inside fetch()
     QTRY_COMPARE_WITH_TIMEOUT(shared->calls, 1, AnswerTimeoutMs);
     *answer = *shared;
 }
@@ -1086,6 +1124,212 @@ void tst_TestBackend::malformedStampsAreRefused()
 
 // ---------------------------------------------------------------------------------------------
 
+// As synq-server answers GET /v1/record: found with the record, version and stamp; gone with
+// the tombstone's; missing for a key never written. A fetch changes nothing.
+void tst_TestBackend::fetchAnswersFoundGoneOrMissing()
+{
+    using Status = Protocol::FetchResponse::Status;
+    PushAnswer pushAnswer;
+    PUSH((QList<PushMutation> { stamped(insertOf("m1", "t1", "a", 0, "Milk"), StampA),
+                                stamped(removeOf("m2", "t2", "a", 1), StampB),
+                                insertOf("m3", "t3", "b", 0, "Tea") }),
+         &pushAnswer);
+    QCOMPARE(m_backend->injectConflict(s("todos"), s("c"), todo("c", "Eggs"), StampC), 4);
+    QCOMPARE(m_backend->emitUpdate(s("todos"), todo("d", "Jam")), 5);
+    QSignalSpy pushed(m_backend.get(), &TestBackend::pushed);
+    QSignalSpy pulled(m_backend.get(), &TestBackend::pulled);
+
+    FetchAnswer answer;
+    FETCH(s("todos"), s("a"), &answer);
+    QCOMPARE(answer.error, SyncError());
+    QCOMPARE(answer.response.status, Status::Gone);
+    QCOMPARE(answer.response.key, s("a"));
+    QCOMPARE(answer.response.version, 2);
+    QVERIFY(answer.response.data.isEmpty());
+    QCOMPARE(answer.response.hlc, StampB);
+
+    FETCH(s("todos"), s("b"), &answer);
+    QCOMPARE(answer.response.status, Status::Found);
+    QCOMPARE(answer.response.version, 3);
+    QCOMPARE(answer.response.data, (QJsonObject { { s("id"), s("b") }, { s("title"), s("Tea") } }));
+    QVERIFY(answer.response.hlc.isEmpty());
+
+    FETCH(s("todos"), s("c"), &answer);
+    QCOMPARE(answer.response.status, Status::Found);
+    QCOMPARE(answer.response.version, 4);
+    QCOMPARE(answer.response.hlc, StampC);
+
+    FETCH(s("todos"), s("d"), &answer);
+    QCOMPARE(answer.response.status, Status::Found);
+    QCOMPARE(answer.response.data.value(s("title")), QJsonValue(s("Jam")));
+
+    for (const auto &[collection, key] :
+         { std::pair { s("todos"), s("never") }, std::pair { s("projects"), s("b") } }) {
+        FETCH(collection, key, &answer);
+        QCOMPARE(answer.error, SyncError());
+        QCOMPARE(answer.response.status, Status::Missing);
+        QCOMPARE(answer.response.key, key);
+        QCOMPARE(answer.response.version, 0);
+        QVERIFY(answer.response.hlc.isEmpty());
+    }
+
+    QCOMPARE(m_backend->fetchRequestCount(), 6);
+    QCOMPARE(m_backend->pushRequestCount(), 1);
+    QCOMPARE(m_backend->pullRequestCount(), 0);
+    QCOMPARE(m_backend->currentVersion(), 5); // nothing written
+    QCOMPARE(pushed.size(), 0);
+    QCOMPARE(pulled.size(), 0);
+
+    // reset() forgets the count and the data: everything is missing again.
+    m_backend->reset();
+    QCOMPARE(m_backend->fetchRequestCount(), 0);
+    FETCH(s("todos"), s("b"), &answer);
+    QCOMPARE(answer.response.status, Status::Missing);
+    QCOMPARE(m_backend->fetchRequestCount(), 1);
+}
+
+void tst_TestBackend::fetchOfAServerAssignedKey()
+{
+    m_backend->setServerAssignedKeys(s("todos"));
+    PushAnswer pushAnswer;
+    PUSH(QList<PushMutation> { insertOf("m1", "t1", "local-1", 0, "Milk") }, &pushAnswer);
+    const QString key = pushAnswer.response.results.constFirst().key;
+    QCOMPARE(key, s("s1"));
+
+    FetchAnswer answer;
+    FETCH(s("todos"), key, &answer);
+    QCOMPARE(answer.response.status, Protocol::FetchResponse::Found);
+    QCOMPARE(answer.response.data.value(s("id")), QJsonValue(key));
+    FETCH(s("todos"), s("local-1"), &answer);
+    QCOMPARE(answer.response.status, Protocol::FetchResponse::Missing);
+}
+
+void tst_TestBackend::fetchErrors_data()
+{
+    QTest::addColumn<QString>("collection");
+    QTest::addColumn<QString>("key");
+    QTest::addColumn<QString>("message"); // as synq-server words it
+
+    const QString notAnIdentifier =
+            s("collection: not an identifier ([A-Za-z_][A-Za-z0-9_]*, at most 64 characters, "
+              "not starting with sqlite_)");
+    QTest::newRow("a collection that is not an identifier")
+            << s("todos; drop") << s("a") << notAnIdentifier;
+    QTest::newRow("an empty collection") << QString() << s("a") << notAnIdentifier;
+    QTest::newRow("an empty key")
+            << s("todos") << QString() << s("key: must be 1 to 512 characters");
+    QTest::newRow("a key of 513 characters")
+            << s("todos") << QString(513, u'k') << s("key: must be 1 to 512 characters");
+    QTest::newRow("a key with a NUL")
+            << s("todos") << QString(s("a") + QChar(0)) << s("key: contains NUL or invalid UTF-16");
+}
+
+void tst_TestBackend::fetchErrors()
+{
+    QFETCH(QString, collection);
+    QFETCH(QString, key);
+    QFETCH(QString, message);
+
+    seed({ todo("a", "Milk") });
+    FetchAnswer answer;
+    FETCH(collection, key, &answer);
+    QCOMPARE(answer.error.code(), SyncError::Validation);
+    QCOMPARE(answer.error.httpStatus(), 400);
+    QVERIFY(!answer.error.isRetryable());
+    QCOMPARE(answer.error.message(), message);
+    QCOMPARE(answer.response.status, Protocol::FetchResponse::Missing);
+    QVERIFY(answer.response.key.isEmpty());
+    QCOMPARE(m_backend->fetchRequestCount(), 1);
+}
+
+void tst_TestBackend::failNextRequestAppliesToFetch_data()
+{
+    QTest::addColumn<int>("type");
+    QTest::addColumn<bool>("failsFetch");
+
+    QTest::newRow("any request: a fetch is the next request") << int(TestBackend::AnyRequest)
+                                                               << true;
+    QTest::newRow("fetch requests: a push and a pull before it are not touched")
+            << int(TestBackend::FetchRequests) << true;
+    QTest::newRow("push requests: a fetch is not touched") << int(TestBackend::PushRequests)
+                                                           << false;
+    QTest::newRow("pull requests: a fetch is not touched") << int(TestBackend::PullRequests)
+                                                           << false;
+}
+
+void tst_TestBackend::failNextRequestAppliesToFetch()
+{
+    QFETCH(int, type);
+    QFETCH(bool, failsFetch);
+
+    seed({ todo("a", "Milk") });
+    SyncError unavailable(SyncError::Network, QStringLiteral("busy"));
+    unavailable.setHttpStatus(503).setRetryable(true).setRetryAfterMs(1000);
+    m_backend->failNextRequest(unavailable, TestBackend::RequestType(type));
+
+    PushAnswer pushAnswer;
+    PullAnswer pullAnswer;
+    if (type == TestBackend::FetchRequests) {
+        PUSH(QList<PushMutation> { insertOf("m1", "t1", "b", 0, "Tea") }, &pushAnswer);
+        PULL(QStringLiteral("todos"), QString(), 10, &pullAnswer);
+        QVERIFY(!pushAnswer.error.isError());
+        QVERIFY(!pullAnswer.error.isError());
+    }
+    FetchAnswer answer;
+    FETCH(s("todos"), s("a"), &answer);
+    QCOMPARE(answer.error.isError(), failsFetch);
+    if (failsFetch) {
+        QCOMPARE(answer.error, unavailable);
+        QCOMPARE(answer.error.retryAfterMs(), 1000);
+        QCOMPARE(answer.response.status, Protocol::FetchResponse::Missing);
+    } else {
+        QCOMPARE(answer.response.status, Protocol::FetchResponse::Found);
+    }
+    QCOMPARE(m_backend->fetchRequestCount(), 1);
+    // Used up (or still waiting for its own kind): the next fetch goes through.
+    FETCH(s("todos"), s("a"), &answer);
+    QVERIFY(!answer.error.isError());
+    QCOMPARE(answer.response.status, Protocol::FetchResponse::Found);
+}
+
+void tst_TestBackend::fetchWhileOffline()
+{
+    seed({ todo("a", "Milk") });
+    m_backend->setOffline(true);
+    FetchAnswer answer;
+    FETCH(s("todos"), s("a"), &answer);
+    QCOMPARE(answer.error.code(), SyncError::Network);
+    QCOMPARE(answer.error.httpStatus(), 0);
+    QVERIFY(answer.error.isRetryable());
+    QCOMPARE(answer.response.status, Protocol::FetchResponse::Missing);
+    QVERIFY(answer.response.data.isEmpty());
+    QCOMPARE(m_backend->fetchRequestCount(), 1);
+
+    m_backend->setOffline(false);
+    FETCH(s("todos"), s("a"), &answer);
+    QCOMPARE(answer.response.status, Protocol::FetchResponse::Found);
+}
+
+void tst_TestBackend::fetchAnswersAfterDestructionAreDropped()
+{
+    m_backend->setNetworkDelay(20);
+    auto calls = std::make_shared<int>(0);
+    QPointer<SyncTransport> transport = m_backend->transport();
+    transport->fetch(Protocol::FetchRequest { s("todos"), s("a") },
+                     [calls](const Protocol::FetchResponse &, const SyncError &) { ++*calls; });
+    m_backend.reset();
+    QVERIFY(transport.isNull());
+
+    TestBackend control;
+    control.setNetworkDelay(40);
+    auto controlCalls = std::make_shared<int>(0);
+    control.transport()->fetch(Protocol::FetchRequest { s("todos"), s("a") },
+                               [controlCalls](const Protocol::FetchResponse &,
+                                              const SyncError &) { ++*controlCalls; });
+    QTRY_COMPARE_WITH_TIMEOUT(*controlCalls, 1, AnswerTimeoutMs);
+    QCOMPARE(*calls, 0);
+}
+
 void tst_TestBackend::emitUpdateAndDelete()
 {
     QSignalSpy hints(m_backend->transport(), &SyncTransport::changesAvailable);
@@ -1249,6 +1493,49 @@ void tst_TestBackend::pushedMutationList()
     QVERIFY(list.at(1).toMap().value(s("baseVersion")).isNull());
     QCOMPARE(list.at(2).toMap().value(s("op")).toString(), s("remove"));
     QCOMPARE(list.at(2).toMap().value(s("baseVersion")).toLongLong(), 2);
+    // Without metadata: an invalid QVariant (undefined in QML).
+    for (const QVariant &entry : list) {
+        QVERIFY(entry.toMap().contains(s("metadata")));
+        QVERIFY(!entry.toMap().value(s("metadata")).isValid());
+    }
+}
+
+// What the caller attached to a mutation is received and listed, any JSON value; null is
+// none, as it is left out of the request on the wire.
+void tst_TestBackend::pushedMetadata()
+{
+    auto with = [](PushMutation m, const QJsonValue &metadata) {
+        m.metadata = metadata;
+        return m;
+    };
+    const QJsonObject why { { s("reason"), s("bulk edit") }, { s("count"), 3 } };
+    PushAnswer answer;
+    PUSH((QList<PushMutation> { with(insertOf("m1", "t1", "a", 0, "Milk"), why),
+                                with(updateOf("m2", "t2", "a", 1, "Oat"), s("undo")),
+                                with(removeOf("m3", "t3", "a", 2), QJsonValue::Null),
+                                with(insertOf("m4", "t4", "b", 0, "Tea"), QJsonArray { 1, 2 }),
+                                insertOf("m5", "t5", "c", 0, "Jam") }),
+         &answer);
+    for (const PushResult &r : answer.response.results)
+        QCOMPARE(outcomeOf(r), s("applied"));
+    // Not part of the record.
+    QCOMPARE(m_backend->record(s("todos"), s("b")),
+             (QJsonObject { { s("id"), s("b") }, { s("title"), s("Tea") } }));
+
+    const QList<PushMutation> pushed = m_backend->pushedMutations();
+    QCOMPARE(pushed.size(), 5);
+    QCOMPARE(pushed.at(0).metadata, QJsonValue(why));
+    QCOMPARE(pushed.at(1).metadata, QJsonValue(s("undo")));
+    QVERIFY(pushed.at(2).metadata.isUndefined());
+    QCOMPARE(pushed.at(3).metadata, QJsonValue(QJsonArray { 1, 2 }));
+    QVERIFY(pushed.at(4).metadata.isUndefined());
+
+    const QVariantList list = m_backend->pushedMutationList();
+    QCOMPARE(list.at(0).toMap().value(s("metadata")).toMap(), why.toVariantMap());
+    QCOMPARE(list.at(1).toMap().value(s("metadata")).toString(), s("undo"));
+    QVERIFY(!list.at(2).toMap().value(s("metadata")).isValid());
+    QCOMPARE(list.at(3).toMap().value(s("metadata")).toList(), (QVariantList { 1, 2 }));
+    QVERIFY(!list.at(4).toMap().value(s("metadata")).isValid());
 }
 
 void tst_TestBackend::resetForgetsDataKeepsSettings()
@@ -1264,6 +1551,7 @@ void tst_TestBackend::resetForgetsDataKeepsSettings()
     QVERIFY(m_backend->records(QStringLiteral("todos")).isEmpty());
     QVERIFY(m_backend->pushedMutations().isEmpty());
     QCOMPARE(m_backend->pushRequestCount(), 0);
+    QCOMPARE(m_backend->fetchRequestCount(), 0);
     QCOMPARE(m_backend->networkDelay(), 5);
     QCOMPARE(m_backend->keyField(QStringLiteral("todos")), s("uuid"));
     // The remembered result and the queued failure are gone: m1 is applied afresh.

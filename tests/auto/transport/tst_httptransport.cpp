@@ -79,7 +79,8 @@ QByteArray imfFixdate(const QDateTime &at)
 
 // A scripted HTTP/1.1 server on 127.0.0.1. Each request takes the next script from the queue;
 // without one it gets a well-formed answer: every pushed mutation applied, an empty page of
-// changes (with one upsert keyed after the collection, so concurrent pulls can be told apart).
+// changes (with one upsert keyed after the collection, so concurrent pulls can be told apart),
+// the asked-for record found.
 class FakeServer : public QObject
 {
     Q_OBJECT
@@ -218,6 +219,16 @@ private:
                                              { QStringLiteral("cursor"), QStringLiteral("v1:%1").arg(m_version) },
                                              { QStringLiteral("hasMore"), false } }));
         }
+        if (request.path.endsWith(QLatin1String("/v1/record"))) {
+            const QString key = QUrlQuery(QString::fromLatin1(request.rawQuery))
+                                        .queryItemValue(QStringLiteral("key"), QUrl::FullyDecoded);
+            return httpResponse(200, json(QJsonObject {
+                                             { QStringLiteral("status"), QStringLiteral("found") },
+                                             { QStringLiteral("key"), key },
+                                             { QStringLiteral("version"), ++m_version },
+                                             { QStringLiteral("data"),
+                                               QJsonObject { { QStringLiteral("id"), key } } } }));
+        }
         return httpResponse(404, "{\"error\":{\"code\":\"not-found\",\"message\":\"no route\"}}");
     }
 
@@ -237,6 +248,7 @@ struct Outcome
 };
 using PushOutcome = Outcome<Protocol::PushResponse>;
 using PullOutcome = Outcome<Protocol::PullResponse>;
+using FetchOutcome = Outcome<Protocol::FetchResponse>;
 
 template<typename Response>
 std::function<void(const Response &, const SyncError &)> record(std::shared_ptr<Outcome<Response>> o)
@@ -278,6 +290,26 @@ Protocol::PullRequest pullRequest(const QString &collection = QStringLiteral("to
     return request;
 }
 
+Protocol::FetchRequest fetchRequest(const QString &key = QStringLiteral("k1"))
+{
+    return Protocol::FetchRequest { QStringLiteral("todos"), key };
+}
+
+// The query items as any HTTP server decodes them (form decoding: '+' is a space), so an
+// opaque value must have every reserved character percent-encoded.
+QHash<QString, QString> decodedQuery(const QByteArray &rawQuery)
+{
+    QHash<QString, QString> items;
+    for (const QByteArray &pair : rawQuery.split('&')) {
+        const qsizetype eq = pair.indexOf('=');
+        auto decode = [](QByteArray part) {
+            return QString::fromUtf8(QByteArray::fromPercentEncoding(part.replace('+', ' ')));
+        };
+        items.insert(decode(pair.left(eq)), decode(pair.mid(eq + 1)));
+    }
+    return items;
+}
+
 // A valid page of `count` upserts of the collection "todos", each with a sizeable record.
 QByteArray bigPage(int count)
 {
@@ -314,6 +346,12 @@ private Q_SLOTS:
     void pushResponseIsDecoded();
     void pullResponseIsDecodedOffThreadAndDeliveredOnOurs();
     void concurrentPullsGetTheirOwnPages();
+    void fetchRequestShape_data();
+    void fetchRequestShape();
+    void fetchResponseIsDecoded_data();
+    void fetchResponseIsDecoded();
+    void invalidFetchIsRefusedWithoutARequest_data();
+    void invalidFetchIsRefusedWithoutARequest();
     void malformedSuccessIsAProtocolError_data();
     void malformedSuccessIsAProtocolError();
     void errorStatuses_data();
@@ -330,7 +368,7 @@ private Q_SLOTS:
     void destroyedWhileDecodingAPage();
 
 private:
-    // Runs one push or pull ("operation" column) and waits for its single callback.
+    // Runs one push, pull or fetch ("operation" column) and waits for its single callback.
     void run(const QByteArray &operation, SyncError *error, int timeoutMs = 30000);
     // A request through the same transport after everything before it: any late or repeated
     // callback of an earlier request has been delivered once this returns true.
@@ -374,6 +412,19 @@ void tst_HttpTransport::run(const QByteArray &operation, SyncError *error, int t
         QCOMPARE(push->calls, 1);
         QVERIFY(push->response.results.isEmpty());
         *error = push->error;
+    } else if (operation == "fetch") {
+        auto fetch = std::make_shared<FetchOutcome>();
+        m_transport->fetch(fetchRequest(), record(fetch));
+        QTRY_COMPARE_WITH_TIMEOUT(fetch->calls, 1, WaitMs);
+        QCOMPARE(fetch->thread, QThread::currentThread());
+        QVERIFY(barrier());
+        QCOMPARE(fetch->calls, 1);
+        // Nothing of a failed answer reaches the caller.
+        QCOMPARE(fetch->response.status, Protocol::FetchResponse::Missing);
+        QVERIFY(fetch->response.key.isEmpty());
+        QCOMPARE(fetch->response.version, qint64(0));
+        QVERIFY(fetch->response.data.isEmpty());
+        *error = fetch->error;
     } else {
         auto pull = std::make_shared<PullOutcome>();
         m_transport->pull(pullRequest(), record(pull));
@@ -501,16 +552,7 @@ void tst_HttpTransport::pullRequestShape()
     else
         QCOMPARE(seen.headers.value("authorization"), "Bearer " + token.toUtf8());
 
-    // Decode the query as any HTTP server would (form decoding: '+' is a space), so an
-    // opaque cursor must have every reserved character percent-encoded.
-    QHash<QString, QString> items;
-    for (const QByteArray &pair : seen.rawQuery.split('&')) {
-        const qsizetype eq = pair.indexOf('=');
-        auto decode = [](QByteArray part) {
-            return QString::fromUtf8(QByteArray::fromPercentEncoding(part.replace('+', ' ')));
-        };
-        items.insert(decode(pair.left(eq)), decode(pair.mid(eq + 1)));
-    }
+    const QHash<QString, QString> items = decodedQuery(seen.rawQuery);
     QCOMPARE(items.value(QStringLiteral("collection")), QStringLiteral("todos"));
     QCOMPARE(items.value(QStringLiteral("limit")), QString::number(limit));
     QCOMPARE(items.contains(QStringLiteral("since")), !cursor.isEmpty());
@@ -591,6 +633,165 @@ void tst_HttpTransport::concurrentPullsGetTheirOwnPages()
         QCOMPARE(o->calls, 1);
 }
 
+void tst_HttpTransport::fetchRequestShape_data()
+{
+    QTest::addColumn<QString>("basePath");
+    QTest::addColumn<QString>("token");
+    QTest::addColumn<QVariantMap>("headers");
+    QTest::addColumn<QString>("key");
+    QTest::addColumn<QString>("expectedPath");
+
+    QTest::newRow("a bare server url gets /v1/record")
+            << QString() << QString() << QVariantMap() << QStringLiteral("k1")
+            << QStringLiteral("/v1/record");
+    QTest::newRow("a base path is kept")
+            << QStringLiteral("/api/") << QString() << QVariantMap() << QStringLiteral("k1")
+            << QStringLiteral("/api/v1/record");
+    QTest::newRow("a token goes out as a bearer authorization, custom headers as given")
+            << QString() << QStringLiteral("s3cr3t")
+            << QVariantMap { { QStringLiteral("X-Tenant"), QStringLiteral("acme") } }
+            << QStringLiteral("k1") << QStringLiteral("/v1/record");
+    QTest::newRow("a key with reserved characters arrives unchanged")
+            << QString() << QString() << QVariantMap()
+            << QStringLiteral("a+b/c=d&e f%25#?\u00e9") << QStringLiteral("/v1/record");
+    QTest::newRow("a key of 512 characters arrives unchanged")
+            << QString() << QString() << QVariantMap() << QString(512, QLatin1Char('k'))
+            << QStringLiteral("/v1/record");
+}
+
+void tst_HttpTransport::fetchRequestShape()
+{
+    QFETCH(QString, basePath);
+    QFETCH(QString, token);
+    QFETCH(QVariantMap, headers);
+    QFETCH(QString, key);
+    QFETCH(QString, expectedPath);
+
+    m_transport->setUrl(m_server->url(basePath));
+    m_transport->setAuthToken(token);
+    m_transport->setHeaders(headers);
+    auto fetch = std::make_shared<FetchOutcome>();
+    m_transport->fetch(fetchRequest(key), record(fetch));
+    QCOMPARE(fetch->calls, 0); // never inside fetch()
+    QTRY_COMPARE_WITH_TIMEOUT(fetch->calls, 1, WaitMs);
+    QCOMPARE(fetch->error, SyncError());
+    QCOMPARE(fetch->thread, QThread::currentThread());
+
+    QCOMPARE(m_server->requests.size(), 1);
+    const FakeServer::Request &seen = m_server->requests.first();
+    QCOMPARE(seen.method, QByteArray("GET"));
+    QCOMPARE(seen.path, expectedPath);
+    QCOMPARE(seen.body, QByteArray());
+    if (token.isEmpty())
+        QVERIFY(!seen.headers.contains("authorization"));
+    else
+        QCOMPARE(seen.headers.value("authorization"), "Bearer " + token.toUtf8());
+    for (auto it = headers.cbegin(); it != headers.cend(); ++it)
+        QCOMPARE(seen.headers.value(it.key().toLatin1().toLower()), it.value().toString().toUtf8());
+    const QHash<QString, QString> items = decodedQuery(seen.rawQuery);
+    QCOMPARE(items.value(QStringLiteral("collection")), QStringLiteral("todos"));
+    QCOMPARE(items.value(QStringLiteral("key")), key);
+    QCOMPARE(items.size(), 2);
+
+    // The default answer finds the record under the key it was asked for.
+    QCOMPARE(fetch->response.status, Protocol::FetchResponse::Found);
+    QCOMPARE(fetch->response.key, key);
+    QCOMPARE(fetch->response.data.value(QLatin1String("id")).toString(), key);
+    QVERIFY(barrier());
+    QCOMPARE(fetch->calls, 1);
+}
+
+void tst_HttpTransport::fetchResponseIsDecoded_data()
+{
+    using Status = Protocol::FetchResponse::Status;
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<int>("status");
+    QTest::addColumn<qint64>("version");
+    QTest::addColumn<QString>("title"); // of the data
+    QTest::addColumn<QString>("hlc");
+
+    QTest::newRow("found, with its stamp")
+            << QByteArray(R"({"status":"found","key":"k1","version":19,)"
+                          R"("data":{"id":"k1","title":"Milk"},)"
+                          R"("hlc":"001764766000000:000003:dev"})")
+            << int(Status::Found) << qint64(19) << QStringLiteral("Milk")
+            << QStringLiteral("001764766000000:000003:dev");
+    QTest::newRow("gone, a tombstone the server keeps")
+            << QByteArray(R"({"status":"gone","key":"k1","version":42})") << int(Status::Gone)
+            << qint64(42) << QString() << QString();
+    QTest::newRow("missing, never written")
+            << QByteArray(R"({"status":"missing","key":"k1"})") << int(Status::Missing)
+            << qint64(0) << QString() << QString();
+}
+
+void tst_HttpTransport::fetchResponseIsDecoded()
+{
+    QFETCH(QByteArray, body);
+    QFETCH(int, status);
+    QFETCH(qint64, version);
+    QFETCH(QString, title);
+    QFETCH(QString, hlc);
+
+    m_server->enqueue(FakeServer::reply(httpResponse(200, body)));
+    auto fetch = std::make_shared<FetchOutcome>();
+    m_transport->fetch(fetchRequest(), record(fetch));
+    QTRY_COMPARE_WITH_TIMEOUT(fetch->calls, 1, WaitMs);
+    QCOMPARE(fetch->thread, QThread::currentThread());
+    QCOMPARE(fetch->error, SyncError());
+    QCOMPARE(int(fetch->response.status), status);
+    QCOMPARE(fetch->response.key, QStringLiteral("k1"));
+    QCOMPARE(fetch->response.version, version);
+    QCOMPARE(fetch->response.data.value(QLatin1String("title")).toString(), title);
+    QCOMPARE(fetch->response.hlc, hlc);
+    QVERIFY(barrier());
+    QCOMPARE(fetch->calls, 1);
+}
+
+void tst_HttpTransport::invalidFetchIsRefusedWithoutARequest_data()
+{
+    QTest::addColumn<QString>("collection");
+    QTest::addColumn<QString>("key");
+    QTest::addColumn<QString>("message"); // as synq-server's 400 answer words it
+
+    QTest::newRow("a collection that is not an identifier")
+            << QStringLiteral("to-dos") << QStringLiteral("k1")
+            << QStringLiteral("collection: not an identifier");
+    QTest::newRow("an empty key") << QStringLiteral("todos") << QString()
+                                  << QStringLiteral("key: must be 1 to 512 characters");
+    QTest::newRow("a key of 513 characters")
+            << QStringLiteral("todos") << QString(513, QLatin1Char('k'))
+            << QStringLiteral("key: must be 1 to 512 characters");
+    // A URL carries UTF-8: a lone surrogate would reach the server as another key.
+    QTest::newRow("a key with a lone surrogate")
+            << QStringLiteral("todos") << QStringLiteral("a") + QChar(0xd800)
+            << QStringLiteral("key: contains NUL or invalid UTF-16");
+    QTest::newRow("a key with a NUL")
+            << QStringLiteral("todos") << QStringLiteral("a") + QChar(0)
+            << QStringLiteral("key: contains NUL or invalid UTF-16");
+}
+
+void tst_HttpTransport::invalidFetchIsRefusedWithoutARequest()
+{
+    QFETCH(QString, collection);
+    QFETCH(QString, key);
+    QFETCH(QString, message);
+
+    auto fetch = std::make_shared<FetchOutcome>();
+    m_transport->fetch(Protocol::FetchRequest { collection, key }, record(fetch));
+    QCOMPARE(fetch->calls, 0); // never inside fetch()
+    QTRY_COMPARE_WITH_TIMEOUT(fetch->calls, 1, WaitMs);
+    QCOMPARE(fetch->thread, QThread::currentThread());
+    QCOMPARE(fetch->error.code(), SyncError::Validation);
+    QVERIFY(!fetch->error.isRetryable());
+    QCOMPARE(fetch->error.httpStatus(), 400);
+    QVERIFY2(fetch->error.message().startsWith(message), qPrintable(fetch->error.message()));
+    QVERIFY(barrier());
+    QCOMPARE(fetch->calls, 1);
+    // Only the barrier's pull reached the server.
+    QCOMPARE(m_server->requests.size(), 1);
+    QCOMPARE(m_server->requests.first().path, QStringLiteral("/v1/changes"));
+}
+
 // --- failures ---------------------------------------------------------------------------
 
 void tst_HttpTransport::malformedSuccessIsAProtocolError_data()
@@ -598,7 +799,7 @@ void tst_HttpTransport::malformedSuccessIsAProtocolError_data()
     QTest::addColumn<QByteArray>("operation");
     QTest::addColumn<QByteArray>("body");
 
-    for (const QByteArray op : { QByteArray("push"), QByteArray("pull") }) {
+    for (const QByteArray op : { QByteArray("push"), QByteArray("pull"), QByteArray("fetch") }) {
         QTest::addRow("%s: a 200 that is not JSON", op.constData()) << op << QByteArray("<html>ok</html>");
         QTest::addRow("%s: a 200 with an empty body", op.constData()) << op << QByteArray();
         QTest::addRow("%s: a 200 with a JSON array", op.constData()) << op << QByteArray("[]");
@@ -612,6 +813,13 @@ void tst_HttpTransport::malformedSuccessIsAProtocolError_data()
                           R"("cursor":"v1:1","hasMore":false})");
     QTest::newRow("pull: a 200 without cursor")
             << QByteArray("pull") << QByteArray(R"({"changes":[],"hasMore":false})");
+    QTest::newRow("fetch: a 200 for another key")
+            << QByteArray("fetch")
+            << QByteArray(R"({"status":"found","key":"k2","version":1,"data":{}})");
+    QTest::newRow("fetch: a 200 with an unknown status")
+            << QByteArray("fetch") << QByteArray(R"({"status":"deleted","key":"k1","version":1})");
+    QTest::newRow("fetch: a 200 that finds a record without data")
+            << QByteArray("fetch") << QByteArray(R"({"status":"found","key":"k1","version":1})");
 }
 
 void tst_HttpTransport::malformedSuccessIsAProtocolError()
@@ -658,7 +866,7 @@ void tst_HttpTransport::errorStatuses_data()
             413, R"({"error":{"code":"too-large","message":"split it","retryable":true}})");
     const QByteArray badRetryAfter = httpResponse(429, QByteArray(), { "Retry-After: soon" });
 
-    for (const QByteArray op : { QByteArray("push"), QByteArray("pull") }) {
+    for (const QByteArray op : { QByteArray("push"), QByteArray("pull"), QByteArray("fetch") }) {
         auto row = [&](const char *what) -> QTestData & {
             return QTest::addRow("%s: %s", op.constData(), what);
         };
@@ -723,6 +931,7 @@ void tst_HttpTransport::connectionRefused_data()
     QTest::addColumn<QByteArray>("operation");
     QTest::newRow("push to a port nothing listens on") << QByteArray("push");
     QTest::newRow("pull from a port nothing listens on") << QByteArray("pull");
+    QTest::newRow("fetch from a port nothing listens on") << QByteArray("fetch");
 }
 
 void tst_HttpTransport::connectionRefused()
@@ -747,6 +956,15 @@ void tst_HttpTransport::connectionRefused()
         m_transport->setUrl(m_server->url());
         QVERIFY(barrier());
         QCOMPARE(push->calls, 1);
+    } else if (operation == "fetch") {
+        auto fetch = std::make_shared<FetchOutcome>();
+        m_transport->fetch(fetchRequest(), record(fetch));
+        QTRY_COMPARE_WITH_TIMEOUT(fetch->calls, 1, WaitMs);
+        QCOMPARE(fetch->thread, QThread::currentThread());
+        error = fetch->error;
+        m_transport->setUrl(m_server->url());
+        QVERIFY(barrier());
+        QCOMPARE(fetch->calls, 1);
     } else {
         auto pull = std::make_shared<PullOutcome>();
         m_transport->pull(pullRequest(), record(pull));
@@ -776,6 +994,12 @@ void tst_HttpTransport::timeouts_data()
     QTest::newRow("pull: the server accepts but never answers") << QByteArray("pull") << QByteArray();
     QTest::newRow("push: the server stops in the middle of the body") << QByteArray("push") << stalled;
     QTest::newRow("pull: the server stops in the middle of the body") << QByteArray("pull") << stalledPage;
+    QTest::newRow("fetch: the server accepts but never answers")
+            << QByteArray("fetch") << QByteArray();
+    QTest::newRow("fetch: the server stops in the middle of the body")
+            << QByteArray("fetch")
+            << head(200, { "Content-Type: application/json", "Content-Length: 400" })
+                    + R"({"status":"found",)";
 }
 
 void tst_HttpTransport::timeouts()
@@ -815,6 +1039,8 @@ void tst_HttpTransport::truncatedBodyIsANetworkError_data()
     QTest::newRow("pull: a parseable body short of its Content-Length") << QByteArray("pull") << cut(changes);
     QTest::newRow("push: half a body, then the connection closes")
             << QByteArray("push") << cut(results.left(results.size() / 2));
+    QTest::newRow("fetch: a parseable body short of its Content-Length")
+            << QByteArray("fetch") << cut(R"({"status":"missing","key":"k1"})");
 }
 
 void tst_HttpTransport::truncatedBodyIsANetworkError()
@@ -838,6 +1064,7 @@ void tst_HttpTransport::oversizedResponseIsRefused_data()
 
     QTest::newRow("push: a Content-Length above the limit") << QByteArray("push") << true;
     QTest::newRow("pull: a Content-Length above the limit") << QByteArray("pull") << true;
+    QTest::newRow("fetch: a Content-Length above the limit") << QByteArray("fetch") << true;
     QTest::newRow("push: a chunked body that passes the limit") << QByteArray("push") << false;
     QTest::newRow("pull: a chunked body that passes the limit") << QByteArray("pull") << false;
 }
