@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include <synq/compaction.h>
+#include <synq/identifier.h>
 #include <synq/pushrules.h>
 
 #include <algorithm>
@@ -35,7 +36,10 @@ struct ItemState
 class Planner
 {
 public:
-    explicit Planner(const QList<TransactionRecord> &outbox) : outbox(outbox) { }
+    Planner(const QList<TransactionRecord> &outbox, const QSet<QString> &referenced)
+        : outbox(outbox), referenced(referenced)
+    {
+    }
 
     Plan run()
     {
@@ -143,7 +147,10 @@ private:
         fold.survivor = index;
         fold.mutation = m;
         fold.absorbed.clear();
-        fold.cancellable = m.type == MutationType::Insert && m.baseVersion == 0 && priorAbsent;
+        // (An item other changes refer to is created and removed on the server as it was here:
+        // cancelling its insert would leave them referring to nothing.)
+        fold.cancellable = m.type == MutationType::Insert && m.baseVersion == 0 && priorAbsent
+                && !referenced.contains(itemId(m.collection, m.key));
     }
 
     static void absorb(ItemState &item, qsizetype index, const MutationRecord &m)
@@ -168,6 +175,7 @@ private:
     }
 
     const QList<TransactionRecord> &outbox;
+    const QSet<QString> &referenced;
     std::map<ItemId, ItemState> items;
     QList<std::pair<qsizetype, Merge>> finished;
     QList<qsizetype> cancelled;
@@ -198,12 +206,13 @@ bool isCompactable(const TransactionRecord &transaction)
 
 /*!
     Returns what compaction would do to \a outbox, given in commit order: which transactions
-    carry merged changes, which are absorbed into them, and which cancel out. The outbox itself
-    is not changed.
+    carry merged changes, which are absorbed into them, and which cancel out. The insert and
+    removal of an item in \a referenced (item ids, itemId()) do not cancel out: other pending
+    changes refer to it. The outbox itself is not changed.
 */
-Plan plan(const QList<TransactionRecord> &outbox)
+Plan plan(const QList<TransactionRecord> &outbox, const QSet<QString> &referenced)
 {
-    return Planner(outbox).run();
+    return Planner(outbox, referenced).run();
 }
 
 } // namespace Compaction

@@ -6,6 +6,7 @@
 #include <synq/synq_export.h>
 
 #include <QtCore/QList>
+#include <QtCore/QSet>
 #include <QtCore/QString>
 #include <QtCore/QStringList>
 
@@ -85,8 +86,11 @@ struct Plan
 // Whether a transaction takes part in compaction (see above).
 SYNQ_EXPORT bool isCompactable(const TransactionRecord &transaction);
 
-// The compaction of an outbox given in commit order.
-SYNQ_EXPORT Plan plan(const QList<TransactionRecord> &outbox);
+// The compaction of an outbox given in commit order. referenced: the items (itemId()) other
+// pending changes refer to through the relation graph — their insert and removal are both sent,
+// never cancelled, so that no change is left referring to an item the server never had.
+SYNQ_EXPORT Plan plan(const QList<TransactionRecord> &outbox,
+                      const QSet<QString> &referenced = {});
 
 } // namespace Compaction
 } // namespace Synq

@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Synq::ConflictResolution: the three-way field merge and what each policy makes of a push
 // conflict, as tables; and generated conflicts checking that a merge is deterministic,
-// idempotent and never drops a local change its policies keep.
+// idempotent and never drops a local change its policies keep, and that resolve() gives each
+// policy's recorded outcome (PropertySeed: SYNQ_PROPERTY_SEED repeats a failure).
 
 #include <synq/conflictresolution.h>
+#include <synq/pushrules.h>
 
 #include <QtCore/QJsonArray>
 #include <QtCore/QJsonDocument>
 #include <QtCore/QRandomGenerator>
 #include <QtTest/QTest>
 
+#include "propertyseed.h"
 #include "testprinters.h"
 
 #include <optional>
@@ -63,6 +66,110 @@ const QJsonObject local { { "title", "local" } };
 const QJsonObject server { { "title", "server" } };
 const QJsonObject base { { "title", "base" } };
 
+QString json(const Record &record)
+{
+    return record ? QString::fromUtf8(QJsonDocument(*record).toJson(QJsonDocument::Compact))
+                  : QStringLiteral("(none)");
+}
+
+// The custom resolvers generated conflicts use: each a pure function of its arguments.
+enum class ResolverKind { None, KeepLocal, KeepServer, MergeLocalWins, CannotDecide, Empty };
+
+Resolver resolverOf(ResolverKind kind)
+{
+    switch (kind) {
+    case ResolverKind::None:
+        break;
+    case ResolverKind::KeepLocal:
+        return [](const QJsonObject &l, const QJsonObject &, const QJsonObject &) {
+            return std::optional<QJsonObject>(l);
+        };
+    case ResolverKind::KeepServer:
+        return [](const QJsonObject &, const QJsonObject &s, const QJsonObject &) {
+            return std::optional<QJsonObject>(s);
+        };
+    case ResolverKind::MergeLocalWins:
+        return [](const QJsonObject &l, const QJsonObject &s, const QJsonObject &b) {
+            return std::optional<QJsonObject>(mergeFields(l, s, b, FieldPolicies()));
+        };
+    case ResolverKind::CannotDecide:
+        return [](const QJsonObject &, const QJsonObject &, const QJsonObject &) {
+            return std::optional<QJsonObject>();
+        };
+    case ResolverKind::Empty:
+        return [](const QJsonObject &, const QJsonObject &, const QJsonObject &) {
+            return std::optional<QJsonObject>(QJsonObject());
+        };
+    }
+    return Resolver();
+}
+
+/*
+    What resolve() must give, written from conflictresolution.h and docs/conflicts.md: no
+    usable server answer skips (the local change is kept as a dead letter); a removal on both
+    sides and a conflict-free collection adopt the server's; then the policy. A record to send
+    that is the server's already is adopted instead.
+*/
+Resolution expectedResolution(const Conflict &c)
+{
+    const bool live = c.server.state == ServerState::Live;
+    const auto adopt = [&] {
+        return Resolution { Outcome::AdoptServer, live ? Record(c.server.record) : Record() };
+    };
+    const auto sendOrAdopt = [&](const Record &record) {
+        if (record && live && *record == c.server.record)
+            return adopt();
+        return Resolution { Outcome::RebaseAndRetry, record };
+    };
+    // The local change made again on the server's record: the fields the local side changed
+    // since base take its values, the others the server's.
+    const auto localChangeOn = [&]() -> Record {
+        if (!c.local || !c.base || !live)
+            return c.local;
+        QJsonObject out;
+        QStringList fields = c.local->keys() + c.server.record.keys() + c.base->keys();
+        for (const QString &f : std::as_const(fields)) {
+            const QJsonValue l = c.local->value(f);
+            const QJsonValue v = l == c.base->value(f) ? c.server.record.value(f) : l;
+            if (!v.isUndefined())
+                out.insert(f, v);
+        }
+        return out;
+    };
+
+    if (c.server.state == ServerState::Unknown)
+        return { Outcome::Skipped, c.local };
+    if (!c.local && c.server.state == ServerState::Deleted)
+        return adopt();
+    if (c.conflictFree)
+        return adopt();
+    switch (c.policy) {
+    case Policy::ServerWins:
+        return adopt();
+    case Policy::Manual:
+        return { Outcome::ManualRequired, std::nullopt };
+    case Policy::LastWriteWins:
+        return c.localIsLater ? sendOrAdopt(localChangeOn()) : adopt();
+    case Policy::ClientWins:
+        return sendOrAdopt(localChangeOn());
+    case Policy::FieldMerge:
+        if (!c.local || !live)
+            return adopt();
+        return sendOrAdopt(mergeFields(*c.local, c.server.record, c.base.value_or(QJsonObject()),
+                                       c.fieldPolicies));
+    case Policy::Custom: {
+        if (!c.resolver)
+            return { Outcome::ManualRequired, std::nullopt };
+        const Record merged = c.resolver(c.local.value_or(QJsonObject()), c.server.record,
+                                         c.base.value_or(QJsonObject()));
+        if (!merged)
+            return { Outcome::ManualRequired, std::nullopt };
+        return sendOrAdopt(merged->isEmpty() ? Record() : merged);
+    }
+    }
+    return {};
+}
+
 } // namespace
 
 Q_DECLARE_METATYPE(Synq::ConflictResolution::FieldPolicy)
@@ -92,6 +199,8 @@ private Q_SLOTS:
     void customResolver();
     void generatedMerges_data();
     void generatedMerges();
+    void generatedResolutions_data();
+    void generatedResolutions();
 };
 
 void tst_ConflictResolution::mergeField_data()
@@ -671,6 +780,242 @@ void tst_ConflictResolution::generatedMerges()
                 QVERIFY2(m == l, fail("MergeArrays without two arrays lost the local change"));
             }
         }
+    }
+}
+
+void tst_ConflictResolution::generatedResolutions_data()
+{
+    QTest::addColumn<quint32>("seed");
+    QTest::newRow("500 conflicts from seed 5") << 5u;
+    QTest::newRow("500 conflicts from seed 20261206") << 20261206u;
+}
+
+void tst_ConflictResolution::generatedResolutions()
+{
+    QFETCH(quint32, seed);
+    seed = PropertySeed::seed(seed);
+    const QStringList names { QStringLiteral("a"), QStringLiteral("b"), QStringLiteral("c"),
+                              QStringLiteral("d") };
+    const QList<QJsonValue> values {
+        QJsonValue(QJsonValue::Undefined), QJsonValue(), QJsonValue(1), QJsonValue(2),
+        QJsonValue(QStringLiteral("x")), QJsonValue(true), QJsonArray { 1 },
+        QJsonArray { 1, 2 }, QJsonArray { 2, 3 }, QJsonArray {},
+    };
+    // FieldMerge and LocalWins twice: the checks of kept local changes need them most.
+    const Policy policies[] = { Policy::ServerWins, Policy::ClientWins, Policy::LastWriteWins,
+                                Policy::FieldMerge, Policy::FieldMerge, Policy::Custom,
+                                Policy::Manual };
+    const FieldPolicy fieldPolicies[] = { FieldPolicy::ServerWins, FieldPolicy::LocalWins,
+                                          FieldPolicy::LocalWins, FieldPolicy::MergeArrays,
+                                          FieldPolicy::Monotonic, FieldPolicy::ServerDerived };
+    QHash<Outcome, int> outcomes;
+    int localWinsKept = 0;
+    int resentAndStable = 0;
+    int unsendable = 0; // RebaseAndRetry of a record that only lacks some of the server's fields
+
+    for (int i = 0; i < PropertySeed::Cases; ++i) {
+        QRandomGenerator random = PropertySeed::generator(seed, i);
+        const auto pick = [&] { return values.at(int(random.bounded(quint32(values.size())))); };
+        const auto derive = [&](const QJsonObject &from) {
+            QJsonObject to;
+            for (const QString &name : names) {
+                const QJsonValue v = random.bounded(2u) ? pick() : from.value(name);
+                if (!v.isUndefined())
+                    to.insert(name, v);
+            }
+            return to;
+        };
+
+        QJsonObject baseRecord;
+        for (const QString &name : names) {
+            if (const QJsonValue v = pick(); !v.isUndefined())
+                baseRecord.insert(name, v);
+        }
+        Conflict conflict;
+        conflict.policy = policies[random.bounded(7u)];
+        conflict.conflictFree = random.bounded(8u) == 0;
+        if (random.bounded(5u) != 0)
+            conflict.base = baseRecord; // else the local change created the record
+        if (random.bounded(5u) != 0)
+            conflict.local = derive(baseRecord); // else it removes the record
+        switch (random.bounded(10u)) {
+        case 0:
+            break; // Unknown
+        case 1:
+        case 2:
+            conflict.server = ServerState::deleted();
+            break;
+        default:
+            conflict.server = ServerState::live(derive(baseRecord));
+            break;
+        }
+        for (const QString &name : names) {
+            if (random.bounded(5u) != 0)
+                conflict.fieldPolicies.fields.insert(name, fieldPolicies[random.bounded(6u)]);
+        }
+        conflict.fieldPolicies.fallback = fieldPolicies[random.bounded(6u)];
+        conflict.localIsLater = random.bounded(2u) == 1;
+        const ResolverKind resolverKind = ResolverKind(random.bounded(6u));
+        conflict.resolver = resolverOf(resolverKind);
+
+        const Resolution r = ConflictResolution::resolve(conflict);
+        const auto context = [&](const QString &what) {
+            return QStringLiteral("%1: %2\n policy %3%4, resolver %5, localIsLater %6\n local %7\n "
+                                  "server %8 %9\n base %10\n outcome %11 %12")
+                    .arg(PropertySeed::context(seed, i), what)
+                    .arg(int(conflict.policy))
+                    .arg(conflict.conflictFree ? QStringLiteral(" (conflict-free)") : QString())
+                    .arg(int(resolverKind))
+                    .arg(conflict.localIsLater)
+                    .arg(json(conflict.local))
+                    .arg(int(conflict.server.state))
+                    .arg(json(Record(conflict.server.record)))
+                    .arg(json(conflict.base), nameOf(r.outcome), json(r.record));
+        };
+
+        // Deterministic: the same conflict, resolved again or as a copy, resolves the same.
+        const Conflict copy = conflict;
+        for (const Resolution &again : { ConflictResolution::resolve(conflict),
+                                         ConflictResolution::resolve(copy) }) {
+            QVERIFY2(again.outcome == r.outcome && again.record == r.record,
+                     qPrintable(context(QStringLiteral("resolved again: %1 %2")
+                                                .arg(nameOf(again.outcome), json(again.record)))));
+        }
+
+        // Every outcome is a recorded one, the one the policy gives: a local change is sent,
+        // or the outcome says why not (the server's adopted, the app asked, or kept unsent).
+        QVERIFY2(r.outcome != Outcome::None && !nameOf(r.outcome).isEmpty(),
+                 qPrintable(context(QStringLiteral("no outcome"))));
+        ++outcomes[r.outcome];
+        const Resolution expected = expectedResolution(conflict);
+        QVERIFY2(r.outcome == expected.outcome && r.record == expected.record,
+                 qPrintable(context(QStringLiteral("expected %1 %2")
+                                            .arg(nameOf(expected.outcome),
+                                                 json(expected.record)))));
+        const bool live = conflict.server.state == ServerState::Live;
+        switch (r.outcome) {
+        case Outcome::AdoptServer:
+            QVERIFY2(r.record == (live ? Record(conflict.server.record) : Record()),
+                     qPrintable(context(QStringLiteral("adopts what the server does not hold"))));
+            break;
+        case Outcome::RebaseAndRetry:
+            QVERIFY2(!(live && r.record == Record(conflict.server.record)),
+                     qPrintable(context(QStringLiteral("sends what the server holds already"))));
+            break;
+        case Outcome::ManualRequired:
+            QVERIFY2(!r.record, qPrintable(context(QStringLiteral("decides a manual conflict"))));
+            break;
+        case Outcome::Skipped:
+            QVERIFY2(r.record == conflict.local,
+                     qPrintable(context(QStringLiteral("skips without keeping the local change"))));
+            break;
+        case Outcome::None:
+            break;
+        }
+
+        // FieldMerge keeps every local change of a LocalWins field.
+        if (conflict.policy == Policy::FieldMerge && !conflict.conflictFree && conflict.local
+            && live) {
+            QVERIFY2(r.outcome == Outcome::RebaseAndRetry || r.outcome == Outcome::AdoptServer,
+                     qPrintable(context(QStringLiteral("a field merge that merges nothing"))));
+            const QJsonObject b = conflict.base.value_or(QJsonObject());
+            for (const QString &name : names) {
+                const QJsonValue l = conflict.local->value(name);
+                if (conflict.fieldPolicies.of(name) != FieldPolicy::LocalWins || l == b.value(name))
+                    continue;
+                QVERIFY2(r.record && r.record->value(name) == l,
+                         qPrintable(context(QStringLiteral("the local change of %1 is lost")
+                                                    .arg(name))));
+                ++localWinsKept;
+            }
+        }
+
+        // Resolving the result against itself (as the local and the server record) changes
+        // nothing: the record stands, adopted, under every policy that merges.
+        if (r.record && conflict.policy != Policy::Manual
+            && !(conflict.policy == Policy::Custom
+                 && (resolverKind == ResolverKind::None || resolverKind == ResolverKind::Empty
+                     || resolverKind == ResolverKind::CannotDecide))) {
+            Conflict again = conflict;
+            again.local = r.record;
+            again.server = ServerState::live(*r.record);
+            again.localIsLater = true;
+            const Resolution settled = ConflictResolution::resolve(again);
+            QVERIFY2(settled.outcome == Outcome::AdoptServer && settled.record == r.record,
+                     qPrintable(context(QStringLiteral("resolved against itself: %1 %2")
+                                                .arg(nameOf(settled.outcome),
+                                                     json(settled.record)))));
+            if (conflict.policy == Policy::FieldMerge) {
+                QVERIFY2(mergeFields(*r.record, *r.record, conflict.base.value_or(QJsonObject()),
+                                     conflict.fieldPolicies)
+                                 == *r.record,
+                         qPrintable(context(QStringLiteral("merged with itself changes"))));
+            }
+        }
+
+        // What is sent again makes the server hold the record (rebased()): the fields it
+        // sets, the server's others; or its removal. Nothing is sent only when the record
+        // holds the server's values already but lacks some of its fields (an update cannot
+        // remove a field), or removes what the server deleted (a Custom resolver handing back
+        // an empty record): the engine then records AdoptServer (PushRunner::settleConflict).
+        if (r.outcome == Outcome::RebaseAndRetry) {
+            MutationRecord m;
+            m.id = QStringLiteral("m%1").arg(i);
+            m.transactionId = QStringLiteral("t%1").arg(i);
+            m.collection = QStringLiteral("todos");
+            m.key = QStringLiteral("k");
+            m.type = conflict.local ? MutationType::Update : MutationType::Remove;
+            m.baseVersion = 3;
+            const PushRules::RecordState state = live
+                    ? PushRules::RecordState::live(7, conflict.server.record)
+                    : PushRules::RecordState::removed(7);
+            const std::optional<MutationRecord> sent =
+                    ConflictResolution::rebased(m, r.record, conflict.server, 7);
+            if (!sent) {
+                bool held = live ? r.record.has_value() : !r.record.has_value();
+                for (auto it = r.record->constBegin(); live && held && it != r.record->constEnd();
+                     ++it) {
+                    held = conflict.server.record.value(it.key()) == it.value();
+                }
+                QVERIFY2(held, qPrintable(context(QStringLiteral("nothing to send"))));
+                ++unsendable;
+            } else {
+                QVERIFY2(sent->id == m.id && sent->baseVersion == 7,
+                         qPrintable(context(QStringLiteral("rebased on another version"))));
+                QVERIFY2(PushRules::verdict(sent->type, state, sent->baseVersion)
+                                 == PushRules::Verdict::Apply,
+                         qPrintable(context(QStringLiteral("the rebased %1 conflicts again")
+                                                    .arg(nameOf(sent->type)))));
+                const std::optional<QJsonObject> written = PushRules::written(
+                        sent->type, state,
+                        sent->type == MutationType::Insert ? sent->modified : sent->changes);
+                QJsonObject expectedRecord;
+                if (r.record) {
+                    expectedRecord = live ? PushRules::applyChanges(conflict.server.record,
+                                                                    *r.record)
+                                          : *r.record;
+                }
+                QVERIFY2(written.has_value() == r.record.has_value()
+                                 && (!written || *written == expectedRecord),
+                         qPrintable(context(QStringLiteral("sending it writes %1")
+                                                    .arg(json(written)))));
+                ++resentAndStable;
+            }
+        }
+    }
+    // The generator reaches every outcome and the checks above.
+    const QString counts = QStringLiteral("adopt %1, rebase %2, manual %3, skipped %4, "
+                                          "LocalWins kept %5, resent %6")
+                                   .arg(outcomes.value(Outcome::AdoptServer))
+                                   .arg(outcomes.value(Outcome::RebaseAndRetry))
+                                   .arg(outcomes.value(Outcome::ManualRequired))
+                                   .arg(outcomes.value(Outcome::Skipped))
+                                   .arg(localWinsKept)
+                                   .arg(resentAndStable);
+    for (int n : { outcomes.value(Outcome::AdoptServer), outcomes.value(Outcome::RebaseAndRetry),
+                   outcomes.value(Outcome::ManualRequired), outcomes.value(Outcome::Skipped),
+                   localWinsKept, resentAndStable }) {
+        QVERIFY2(n > PropertySeed::Cases / 50, qPrintable(counts));
     }
 }
 
