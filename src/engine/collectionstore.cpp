@@ -124,6 +124,8 @@ static quint32 metaDiff(const StoreRow &a, const StoreRow &b)
         meta |= CollectionStore::MetaPending;
     if (a.lastError != b.lastError)
         meta |= CollectionStore::MetaLastError;
+    if (a.key != b.key)
+        meta |= CollectionStore::MetaKey;
     return meta;
 }
 
@@ -132,7 +134,14 @@ void CollectionStore::applyStates(const QList<RowState> &states)
     QList<StoreRow> inserted;
     QList<int> removed;
     for (const RowState &state : states) {
-        const int i = indexOf(state.key);
+        const bool renamed = !state.previousKey.isEmpty() && state.previousKey != state.key;
+        const int i = indexOf(renamed ? state.previousKey : state.key);
+        if (renamed && i >= 0 && state.visible) {
+            // The server gave the row its own key: the same row, under its new key.
+            m_ordByKey.remove(state.previousKey);
+            m_ordByKey.insert(state.key, m_rows.at(i).ord);
+            ++m_generation;
+        }
         if (i < 0) {
             // A stored row not loaded yet comes with its new state when it is loaded.
             if (!state.visible || isUnloaded(state.ord))
@@ -150,6 +159,7 @@ void CollectionStore::applyStates(const QList<RowState> &states)
         } else {
             StoreRow &row = m_rows[i];
             const StoreRow before = row;
+            row.key = state.key;
             row.setData(*state.visible, state.json);
             row.version = state.version;
             row.optimistic = state.optimistic;

@@ -110,6 +110,7 @@ private:
 struct RowState
 {
     QString key;
+    QString previousKey; // the client key of a row the server gave this key (a remap)
     qint64 ord = 0; // for rows that become visible
     std::optional<QJsonObject> visible; // nullopt: not shown
     QByteArray json; // visible encoded (Json::encode), when the writer has it already
@@ -224,6 +225,8 @@ Q_SIGNALS:
     void transactionFailed(Synq::Transaction *transaction);
     // A push of a change to the row of key met a conflict (its outcome is on the transaction).
     void conflictDetected(const QString &key);
+    // The server gave the item oldKey its own key newKey (the row, if shown, changed already).
+    void idRemapped(const QString &oldKey, const QString &newKey);
 
 private:
     bool isUnloaded(qint64 ord) const { return ord > m_loadedUpTo && ord <= m_windowEnd; }

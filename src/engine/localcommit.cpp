@@ -74,6 +74,7 @@ bool LocalCommit::prepareInsert(const QString &collection, const QVariant &item,
     QJsonObject object;
     if (!toObject(item, &object, error))
         return false;
+    resolveReferences(collection, object);
     const QString keyField = e->config(collection).keyField;
     const QJsonValue keyValue = object.value(keyField);
     if (keyValue.isUndefined() || keyValue.isNull()
@@ -89,15 +90,34 @@ bool LocalCommit::prepareInsert(const QString &collection, const QVariant &item,
     return true;
 }
 
+void LocalCommit::resolveReferences(const QString &collection, QJsonObject &object) const
+{
+    if (e->idMap.isEmpty())
+        return;
+    for (const Remapping::Relation &r : std::as_const(e->relations)) {
+        if (r.collection != collection)
+            continue;
+        const auto it = object.find(r.field);
+        if (it == object.end())
+            continue;
+        const QString key = Remapping::referenceKey(it.value());
+        const auto server = e->idMap.constFind(itemId(r.target, key));
+        if (!key.isEmpty() && server != e->idMap.cend())
+            it.value() = *server;
+    }
+}
+
 bool LocalCommit::prepareUpdate(const QString &collection, const QVariant &key,
                                       const QVariant &changes, LocalOp *op,
                                       SyncError *error) const
 {
     if (!toKey(key, &op->key, error))
         return false;
+    op->key = e->currentKey(collection, op->key); // a client key the server replaced
     QJsonObject object;
     if (!toObject(changes, &object, error))
         return false;
+    resolveReferences(collection, object);
     if (object.isEmpty()) {
         *error = SyncError(SyncError::Validation,
                            tr("An update needs at least one field to change."));
@@ -123,6 +143,7 @@ bool LocalCommit::prepareRemove(const QString &collection, const QVariant &key,
 {
     if (!toKey(key, &op->key, error))
         return false;
+    op->key = e->currentKey(collection, op->key);
     op->collection = collection;
     op->type = MutationType::Remove;
     return true;

@@ -47,6 +47,9 @@ public:
     // *error for input that cannot become one.
     bool prepareInsert(const QString &collection, const QVariant &item, LocalOp *op,
                        SyncError *error) const;
+    // References (through the relation graph) to client keys the server replaced take the
+    // server's keys.
+    void resolveReferences(const QString &collection, QJsonObject &object) const;
     bool prepareUpdate(const QString &collection, const QVariant &key, const QVariant &changes,
                        LocalOp *op, SyncError *error) const;
     bool prepareRemove(const QString &collection, const QVariant &key, LocalOp *op,

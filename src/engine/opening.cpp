@@ -82,6 +82,8 @@ void SyncEnginePrivate::loadScope()
     conflicts.clear();
     if (const SyncError e = db->loadConflicts(scopeId, &conflicts); e.isError())
         report(e);
+    if (const SyncError e = db->loadIdMap(scopeId, &idMap); e.isError())
+        report(e);
     Q_EMIT q->conflictsReset();
     for (CollectionStore *s : std::as_const(stores))
         loadStore(s);
@@ -233,11 +235,23 @@ RowState SyncEnginePrivate::rowState(const QString &collection, const QString &k
     r.key = key;
     r.ord = ord;
     r.version = version;
-    r.visible = p ? merged(collection, synced, p->mutations) : synced;
+    r.conflict = p && outbox.inConflict(id);
+    if (p && r.conflict && !synced) {
+        // The server deleted the row while the app decides on an update held for it
+        // (Manual): the row keeps showing the change as the user made it.
+        QList<MutationRecord> shown = p->mutations;
+        for (MutationRecord &m : shown) {
+            const TransactionRecord *t = outbox.record(m.transactionId);
+            if (m.type == MutationType::Update && t && awaitsResolution(*t))
+                m.type = MutationType::Insert; // (modified: the whole record after the change)
+        }
+        r.visible = merged(collection, synced, shown);
+    } else {
+        r.visible = p ? merged(collection, synced, p->mutations) : synced;
+    }
     r.pending = p ? p->transactionCount() : 0;
     r.optimistic = p != nullptr;
     r.syncing = p && outbox.isSyncing(id);
-    r.conflict = p && outbox.inConflict(id);
     if (outbox.failedCount() > 0)
         r.lastError = outbox.failureOn(id);
     return r;

@@ -86,21 +86,67 @@ void Outbox::update(const TransactionRecord &record)
 
     const bool wasActive = isActive(before.state);
     const bool nowActive = isActive(record.state);
+    const bool wasFailed = before.state == TransactionState::Failed;
+    const bool nowFailed = record.state == TransactionState::Failed;
+    m_activeCount += int(nowActive) - int(wasActive);
+    m_failedCount += int(nowFailed) - int(wasFailed);
+    if (movedItems(before, record)) {
+        // A remapped key: the transaction leaves its old items and joins the new ones, in its
+        // place in commit order.
+        if (wasActive)
+            removePending(before);
+        if (wasFailed)
+            removeFailure(before);
+        it->items = Ordering::Entry::keysOf(record);
+        if (nowActive) {
+            addPending(record);
+            sortPending(record);
+        }
+        if (nowFailed)
+            addFailure(record);
+        return;
+    }
     if (wasActive && !nowActive)
         removePending(before);
     else if (!wasActive && nowActive)
         addPending(record);
     else if (nowActive && !before.mutations.isSharedWith(record.mutations))
         refreshPending(record); // rebased base versions, or a change merged by compaction
-    m_activeCount += int(nowActive) - int(wasActive);
 
-    const bool wasFailed = before.state == TransactionState::Failed;
-    const bool nowFailed = record.state == TransactionState::Failed;
     if (wasFailed && !nowFailed)
         removeFailure(before);
     else if (nowFailed && !wasFailed)
         addFailure(record);
-    m_failedCount += int(nowFailed) - int(wasFailed);
+}
+
+bool Outbox::movedItems(const TransactionRecord &before, const TransactionRecord &after)
+{
+    if (before.mutations.isSharedWith(after.mutations))
+        return false;
+    if (before.mutations.size() != after.mutations.size())
+        return true;
+    for (qsizetype i = 0; i < before.mutations.size(); ++i) {
+        const MutationRecord &a = before.mutations.at(i);
+        const MutationRecord &b = after.mutations.at(i);
+        if (a.key != b.key || a.collection != b.collection)
+            return true;
+    }
+    return false;
+}
+
+void Outbox::sortPending(const TransactionRecord &t)
+{
+    for (const MutationRecord &m : t.mutations) {
+        const auto it = m_pending.find(itemId(m.collection, m.key));
+        if (it == m_pending.end())
+            continue;
+        std::stable_sort(it->mutations.begin(), it->mutations.end(),
+                         [this](const MutationRecord &a, const MutationRecord &b) {
+                             const qint64 x = orderOf(a.transactionId);
+                             const qint64 y = orderOf(b.transactionId);
+                             return x != y ? x < y : a.sequence < b.sequence;
+                         });
+    }
 }
 
 void Outbox::moveToEnd(const QString &id)

@@ -128,6 +128,10 @@ private:
     void addPending(const TransactionRecord &t, const QStringList *mutationItems = nullptr);
     void removePending(const TransactionRecord &t);
     void refreshPending(const TransactionRecord &t);
+    // Whether a mutation of the transaction changed its item (a remapped key).
+    static bool movedItems(const TransactionRecord &before, const TransactionRecord &after);
+    // The pending lists of t's items back in commit order (after t joined them anew).
+    void sortPending(const TransactionRecord &t);
     void addFailure(const TransactionRecord &t);
     void removeFailure(const TransactionRecord &t);
     QStringList sortedByOrder(QStringList ids) const;

@@ -9,6 +9,7 @@
 #include <synq/keygenerator.h>
 #include <synq/lifecycle.h>
 #include <synq/logging_p.h>
+#include <synq/remapping.h>
 
 #include <QtCore/QRandomGenerator>
 
@@ -34,6 +35,7 @@ Protocol::PushMutation toPushMutation(const TransactionRecord &t, const Mutation
     pm.baseVersion = m.baseVersion;
     pm.data = m.type == MutationType::Insert ? m.modified : m.changes;
     pm.hlc = t.hlc;
+    pm.metadata = m.metadata;
     return pm;
 }
 
@@ -64,7 +66,17 @@ void PushRunner::compact()
         if (r->mergedInto.isEmpty() && !awaitsResolution(*r))
             outbox.append(*r);
     }
-    const Compaction::Plan plan = Compaction::plan(outbox);
+    // Items pending changes refer to keep their insert and removal (no orphaned reference).
+    QSet<QString> referenced;
+    if (!e->relations.isEmpty()) {
+        for (const TransactionRecord &t : std::as_const(outbox)) {
+            for (const MutationRecord &m : t.mutations) {
+                for (const QString &item : Remapping::referencedItems(m, e->relations))
+                    referenced.insert(item);
+            }
+        }
+    }
+    const Compaction::Plan plan = Compaction::plan(outbox, referenced);
     if (plan.isEmpty())
         return;
     const SyncError error = e->db->writeCompaction(plan);
@@ -123,6 +135,7 @@ void PushRunner::sendNext()
     const QDateTime now = QDateTime::currentDateTimeUtc();
     QList<Ordering::Entry> outbox;
     QSet<QString> skip = m_triedThisRun;
+    QSet<QString> awaitedParents; // items a waiting child refers to: nothing overtakes it there
     for (const QString &id : e->outbox.unfinished()) {
         const TransactionRecord *r = e->outbox.record(id);
         if (!r->mergedInto.isEmpty())
@@ -132,6 +145,8 @@ void PushRunner::sendNext()
             skip.insert(id); // nowhere to send it yet
         if (awaitsResolution(*r))
             skip.insert(id); // held until the app resolves its conflict
+        if (!e->relations.isEmpty() && waitsForParent(*r, &awaitedParents))
+            skip.insert(id); // goes once the items it refers to exist on the server
     }
     // syncNow() sends what waits for a scheduled retry too; automatic runs keep the schedule.
     const QDateTime dueBy = e->run.sendsScheduledRetries() ? now.addYears(100) : now;
@@ -226,6 +241,43 @@ void PushRunner::sendNext()
     if (e->run.isCurrent(run) && e->transport && m_inFlight > 0
         && m_inFlight < e->transport->maxPushesInFlight())
         sendNext();
+}
+
+bool PushRunner::waitsForParent(const TransactionRecord &t, QSet<QString> *awaited) const
+{
+    const qint64 position = e->outbox.orderOf(t.id);
+    // A later change to an item a waiting child refers to (its removal) waits behind it.
+    for (const QString &item : e->outbox.itemsOf(t.id)) {
+        if (awaited->contains(item))
+            return true;
+    }
+    for (const MutationRecord &m : t.mutations) {
+        for (const QString &item : Remapping::referencedItems(m, e->relations)) {
+            const Outbox::Pending *p = e->outbox.pendingOn(item);
+            if (!p)
+                continue;
+            for (const MutationRecord &parent : p->mutations) {
+                // Only an earlier insert is waited for: two new items referring to each other
+                // go in commit order.
+                if (parent.type != MutationType::Insert || parent.transactionId == t.id
+                    || e->outbox.orderOf(parent.transactionId) >= position)
+                    continue;
+                const TransactionRecord *r = e->outbox.record(parent.transactionId);
+                if (r && r->state != TransactionState::PersistedAwaitingSync) {
+                    // (One awaiting sync is on the server already.) Later changes to its
+                    // items and to the items it refers to wait behind it.
+                    for (const QString &own : e->outbox.itemsOf(t.id))
+                        awaited->insert(own);
+                    for (const MutationRecord &n : t.mutations) {
+                        for (const QString &ref : Remapping::referencedItems(n, e->relations))
+                            awaited->insert(ref);
+                    }
+                    return true;
+                }
+            }
+        }
+    }
+    return false;
 }
 
 void PushRunner::stop(const SyncError &error)
@@ -410,6 +462,9 @@ void PushRunner::onResults(const QStringList &txIds, const Protocol::PushRespons
                 if (await)
                     e->outbox.awaitBack(m.id, r.version);
                 outcome.persisted.append({ m, r.version });
+                // The server gave the new item a key of its own (server-assigned keys).
+                if (m.type == MutationType::Insert && !r.key.isEmpty() && r.key != m.key)
+                    outcome.remaps.append({ m.collection, m.key, r.key });
                 // Later pending changes on the row were made on top of this one: they now
                 // build on the version it produced.
                 moveOnto(itemId(m.collection, m.key), id, m.baseVersion, r.version, rebased);

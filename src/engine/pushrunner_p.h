@@ -67,6 +67,11 @@ private:
     // now build on toVersion: a change under them reached the server at that version.
     void moveOnto(const QString &item, const QString &except, qint64 fromVersion,
                   qint64 toVersion, QHash<QString, TransactionRecord> &rebased) const;
+    // Whether t refers (through the relation graph) to an item whose insert, earlier in commit
+    // order, has not reached the server yet (P4, I4): t goes after it, under its server key.
+    // awaited collects the items waiting transactions refer to; a later transaction on one of
+    // them (the parent's removal) waits too.
+    bool waitsForParent(const TransactionRecord &t, QSet<QString> *awaited) const;
     // The attempt is taken back: it never reached the backend, or goes again at once.
     void withdraw(const QStringList &txIds, bool again);
 

@@ -39,6 +39,11 @@ bool Settlement::apply(const QList<TransactionWrite> &transactions)
 bool Settlement::apply(Outcome outcome)
 {
     QList<TransactionWrite> &writes = outcome.transactions;
+    const Remapping::KeyChanges changes(outcome.remaps);
+    ItemKeys referencing; // rows whose references to remapped items change
+    QHash<QString, Remapping::KeyChange> renamed; // server item id -> its remap
+    if (!changes.isEmpty() && !remapOutcome(outcome, changes, &referencing, &renamed))
+        return false;
     addConsequences(writes);
 
     // The outbox first (the rows' new states depend on which transactions stay active), then
@@ -79,6 +84,8 @@ bool Settlement::apply(Outcome outcome)
         persistedOn[id].append(i);
         touched.insert(id, { m.collection, m.key });
     }
+    for (auto it = referencing.cbegin(); it != referencing.cend(); ++it)
+        touched.insert(it.key(), { it->first, it->second });
 
     // The synced state each touched row returns to: what the server said (unless the replica
     // already holds a newer version), or what the replica holds.
@@ -86,6 +93,8 @@ bool Settlement::apply(Outcome outcome)
     for (auto it = touched.cbegin(); it != touched.cend(); ++it) {
         if (!server.contains(it.key()) || outcome.keepNewerStored)
             byCollection[it->collection].append(it->key);
+        if (const auto r = renamed.constFind(it.key()); r != renamed.cend())
+            byCollection[it->collection].append(r->clientKey); // stored under it until now
     }
     QHash<QString, SyncDatabase::SyncedState> stored;
     for (auto it = byCollection.cbegin(); it != byCollection.cend(); ++it) {
@@ -98,6 +107,17 @@ bool Settlement::apply(Outcome outcome)
         }
         for (auto s = states.cbegin(); s != states.cend(); ++s)
             stored.insert(itemId(it.key(), s.key()), s.value());
+    }
+    for (auto r = renamed.cbegin(); r != renamed.cend(); ++r) {
+        // The client's row becomes the item; a row pulled under the server key first holds
+        // the newer synced state, if either does.
+        const auto client = stored.constFind(itemId(r->collection, r->clientKey));
+        if (client == stored.cend())
+            continue;
+        const auto pulled = stored.constFind(r.key());
+        if (pulled == stored.cend() || pulled->version < client->version)
+            stored.insert(r.key(), *client);
+        stored.remove(itemId(r->collection, r->clientKey));
     }
 
     QList<SyncDatabase::SyncedWrite> items;
@@ -122,6 +142,9 @@ bool Settlement::apply(Outcome outcome)
             w.synced = have != stored.cend() ? have->data : std::nullopt;
             w.version = have != stored.cend() ? have->version : 0;
         }
+        if (w.synced && (referencing.contains(it.key()) || renamed.contains(it.key())))
+            changes.applyToRow(w.collection, e->config(w.collection).keyField, *w.synced,
+                               e->relations);
         // Persisted changes: the server applied exactly these changes to the state it had, so
         // the synced state is that state with them — not the row as the user saw it then (which
         // held other pending changes) — unless a newer version is stored already.
@@ -143,7 +166,7 @@ bool Settlement::apply(Outcome outcome)
         itemStores.append(s);
     }
 
-    const SyncError error = e->db->writeSynced(e->scopeId, writes, &items);
+    const SyncError error = e->db->writeSynced(e->scopeId, writes, &items, nullptr, changes.list());
     if (error.isError()) {
         // Nothing was written: memory goes back to what the file says.
         e->report(error);
@@ -156,11 +179,26 @@ bool Settlement::apply(Outcome outcome)
     QHash<CollectionStore *, QList<RowState>> perStore;
     for (qsizetype i = 0; i < items.size(); ++i) {
         const SyncDatabase::SyncedWrite &w = items.at(i);
-        perStore[itemStores.at(i)].append(
-                e->rowState(w.collection, w.key, w.synced, w.version, w.ord));
+        RowState state = e->rowState(w.collection, w.key, w.synced, w.version, w.ord);
+        if (const auto r = renamed.constFind(itemId(w.collection, w.key)); r != renamed.cend()) {
+            state.previousKey = r->clientKey;
+            // A row pulled under the server key first gave way to the client's (remap()).
+            CollectionStore *s = itemStores.at(i);
+            if (s->indexOf(w.key) >= 0 && s->indexOf(r->clientKey) >= 0)
+                s->applyStates({ RowState { w.key } });
+        }
+        perStore[itemStores.at(i)].append(std::move(state));
     }
     for (auto it = perStore.cbegin(); it != perStore.cend(); ++it)
         it.key()->applyStates(it.value());
+    for (const Remapping::KeyChange &c : changes.list()) {
+        e->idMap.insert(itemId(c.collection, c.clientKey), c.serverKey);
+        if (CollectionStore *s = e->stores.value(c.collection))
+            Q_EMIT s->idRemapped(c.clientKey, c.serverKey);
+        Q_EMIT e->q->idRemapped(c.collection, c.clientKey, c.serverKey);
+    }
+    for (ConflictRecord &c : e->conflicts)
+        changes.apply(c);
     for (CollectionStore *s : std::as_const(e->stores))
         s->setPendingTransactions(e->outbox.activeIn(s->name()));
     refreshSyncStates(syncStateOnly);
@@ -175,6 +213,52 @@ bool Settlement::apply(Outcome outcome)
     if (released) {
         e->push.compactBeforeNextBatch();
         e->scheduler.readyToSync();
+    }
+    return true;
+}
+
+bool Settlement::remapOutcome(Outcome &outcome, const Remapping::KeyChanges &changes,
+                              ItemKeys *referencing,
+                              QHash<QString, Remapping::KeyChange> *renamed)
+{
+    QSet<QString> inOutcome;
+    for (TransactionWrite &w : outcome.transactions) {
+        inOutcome.insert(w.record.id);
+        w.rewritten = changes.apply(w.record) || w.rewritten;
+    }
+    // Every other transaction held: pending ones go out under the server keys, finished ones
+    // show them (a dead letter retried later sends them too).
+    for (const QString &id : e->outbox.inCommitOrder()) {
+        if (inOutcome.contains(id))
+            continue;
+        TransactionRecord record = *e->outbox.record(id);
+        if (!changes.apply(record))
+            continue;
+        TransactionWrite w { std::move(record), {} };
+        w.rewritten = true;
+        outcome.transactions.append(std::move(w));
+    }
+    for (Persisted &p : outcome.persisted)
+        changes.apply(p.mutation);
+    for (ServerState &s : outcome.serverStates)
+        s.key = changes.resolve(s.collection, s.key);
+    for (const Remapping::KeyChange &c : changes.list()) {
+        renamed->insert(itemId(c.collection, c.serverKey), c);
+        for (const Remapping::Relation &r : std::as_const(e->relations)) {
+            if (r.target != c.collection)
+                continue;
+            QStringList keys;
+            const SyncError error =
+                    e->db->referencing(r.collection, e->scopeId, r.field, c.clientKey, &keys);
+            if (error.isError()) {
+                e->report(error);
+                return false;
+            }
+            for (const QString &key : std::as_const(keys)) {
+                const QString current = changes.resolve(r.collection, key);
+                referencing->insert(itemId(r.collection, current), { r.collection, current });
+            }
+        }
     }
     return true;
 }

@@ -9,11 +9,13 @@
 //
 
 #include <synq/records.h>
+#include <synq/remapping.h>
 #include <synq/syncdatabase.h>
 
 #include <QtCore/QHash>
 #include <QtCore/QJsonObject>
 #include <QtCore/QList>
+#include <QtCore/QSet>
 
 #include <optional>
 
@@ -64,6 +66,9 @@ public:
         bool keepNewerStored = true;
         // Persisted mutations, in order: the synced state becomes the stored one with them.
         QList<Persisted> persisted;
+        // Inserts the server applied under keys of its own (the mutations above still carry
+        // the client keys): the items, the references to them and the outbox take those keys.
+        QList<Remapping::KeyChange> remaps;
     };
 
     explicit Settlement(SyncEnginePrivate *engine) : e(engine) { }
@@ -81,6 +86,14 @@ public:
 
 private:
     void addConsequences(QList<TransactionWrite> &writes) const;
+    // The outcome with server keys in place of remapped client keys: in its transactions and
+    // every other one the outbox holds (added to it, rewritten), in its persisted mutations and
+    // server states. Fills referencing with the rows whose references change and renamed with
+    // the remapped items (by their server item ids). False (reported) if the rows could not be
+    // read.
+    using ItemKeys = QHash<QString, std::pair<QString, QString>>; // item id -> (collection, key)
+    bool remapOutcome(Outcome &outcome, const Remapping::KeyChanges &changes,
+                      ItemKeys *referencing, QHash<QString, Remapping::KeyChange> *renamed);
     // The engine's list of conflicts waiting for the app, after writes (and their signals).
     void updateConflicts(const QList<TransactionWrite> &writes);
 

@@ -274,6 +274,43 @@ void SyncEngine::setMaxQueueSize(int size)
 }
 
 /*!
+    \property Synq::SyncEngine::relations
+    \brief The relation graph: which fields hold keys of items in other collections.
+
+    Each entry is a map \c{{from: "todos.projectId", to: "projects", required: true}}: the
+    field \c projectId of \c todos holds the key of a \c projects item. The engine uses the
+    graph to remap a client key the server replaced everywhere it is referenced, to send a
+    parent's insert before the changes that refer to it, to keep compaction from cancelling a
+    parent's insert that a pending change still refers to, and, after each pulled page, to check
+    that the rows it touched refer to items that exist (the integrity gate: a missing \e
+    required target aborts the run with a SyncError::Integrity error and keeps the page's
+    cursor; a missing optional one is reported in the run's \c orphans). A list that is not
+    of this form is refused with a SyncError::Validation error and the graph stays as it was.
+    See docs/keys-and-relations.md.
+*/
+QVariantList SyncEngine::relations() const
+{
+    return d->relationsValue;
+}
+
+void SyncEngine::setRelations(const QVariantList &relations)
+{
+    QString why;
+    const QList<Remapping::Relation> parsed = Remapping::parseRelations(relations, &why);
+    if (!why.isEmpty()) {
+        d->report(SyncError(SyncError::Validation, tr("The relations were refused."), why));
+        return;
+    }
+    if (parsed == d->relations)
+        return;
+    d->relations = parsed;
+    d->relationsValue.clear();
+    for (const Remapping::Relation &r : parsed)
+        d->relationsValue.append(r.toVariantMap());
+    Q_EMIT relationsChanged();
+}
+
+/*!
     \property Synq::SyncEngine::retryPolicy
     \brief How transactions whose persist failed are retried; see RetryPolicy.
 */

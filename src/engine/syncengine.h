@@ -40,6 +40,8 @@ class SYNQ_EXPORT SyncEngine : public QObject
     Q_PROPERTY(int maxQueueSize READ maxQueueSize WRITE setMaxQueueSize NOTIFY
                        maxQueueSizeChanged FINAL)
     Q_PROPERTY(Synq::RetryPolicy *retryPolicy READ retryPolicy CONSTANT FINAL)
+    Q_PROPERTY(QVariantList relations READ relations WRITE setRelations NOTIFY relationsChanged
+                       FINAL)
 
 public:
     enum Durability {
@@ -96,6 +98,10 @@ public:
     int maxQueueSize() const;
     void setMaxQueueSize(int size);
     RetryPolicy *retryPolicy() const;
+    // The relation graph: {from: "collection.field", to: "collection", required: bool} per
+    // foreign key (docs/keys-and-relations.md). A bad list is refused with a Validation error.
+    QVariantList relations() const;
+    void setRelations(const QVariantList &relations);
 
     // Transactions whose first mutation is in `collection` are persisted by `handler`; an
     // empty handler goes back to the transport.
@@ -158,6 +164,10 @@ Q_SIGNALS:
     void syncStarted();
     void syncFinished(const QVariantMap &report);
     void maxQueueSizeChanged();
+    void relationsChanged();
+    // The server gave the item key oldKey of collection its own key newKey: the row, the
+    // references to it and the outbox use newKey from now on.
+    void idRemapped(const QString &collection, const QString &oldKey, const QString &newKey);
     void transactionStateChanged(const QString &id, Synq::Transaction::State state);
     // The event stream for monitoring: a transaction appears, changes in any way
     // (state, attempts, error, queuedBehind), or is removed (discarded, or the scope changed:

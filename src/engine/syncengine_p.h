@@ -20,6 +20,8 @@
 
 #include <synq/conflictresolution.h>
 #include <synq/hybridclock.h>
+#include <synq/identifier.h>
+#include <synq/remapping.h>
 #include <synq/syncdatabase.h>
 #include <synq/syncengine.h>
 #include <synq/synctransport.h>
@@ -128,6 +130,16 @@ public:
     // With the local change made again on the server's state, as ClientWins would.
     bool resolveConflictWithLocal(const QString &conflictId);
     QHash<QString, CollectionConfig> configs;
+    // SyncEngine::relations, parsed and as set.
+    QList<Remapping::Relation> relations;
+    QVariantList relationsValue;
+    // The scope's id map: itemId(collection, client key) -> the key the server gave the item.
+    QHash<QString, QString> idMap;
+    // The key an item has now: the server's for a client key it replaced.
+    QString currentKey(const QString &collection, const QString &key) const
+    {
+        return idMap.value(itemId(collection, key), key);
+    }
     // Completed transactions looked up by id (SyncEngine::transaction()): not in the outbox.
     QHash<QString, Transaction *> looked;
 

@@ -179,6 +179,8 @@ void SyncCollectionPrivate::attach()
                                         });
         connections << QObject::connect(s, &CollectionStore::conflictDetected, q,
                                         &SyncCollection::conflictDetected);
+        connections << QObject::connect(s, &CollectionStore::idRemapped, q,
+                                        &SyncCollection::idRemapped);
         connections << QObject::connect(s, &QObject::destroyed, q, [this] {
             q->beginResetModel();
             detach();

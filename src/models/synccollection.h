@@ -164,6 +164,8 @@ Q_SIGNALS:
     // A change to the row of key met a conflict on push; the row shows what the policy made of
     // it, and the transaction its conflictOutcome.
     void conflictDetected(const QString &key);
+    // The server gave the item oldKey its own key newKey; the row (if shown) has it already.
+    void idRemapped(const QString &oldKey, const QString &newKey);
 
 private:
     friend class SyncCollectionPrivate;

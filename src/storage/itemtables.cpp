@@ -4,6 +4,7 @@
 #include "bindings_p.h"
 #include "connections_p.h"
 
+#include <synq/identifier.h>
 #include <synq/json.h>
 
 #include <QtCore/QJsonArray>
@@ -276,6 +277,100 @@ SyncError ItemTables::writeSynced(const QString &scope, qint64 now,
                 return failed(tombstone);
         }
     }
+    return SyncError();
+}
+
+SyncError ItemTables::remap(const QString &scope, qint64 now,
+                            const QList<Remapping::KeyChange> &changes) const
+{
+    // A row pulled under the server key before the push's answer came is the same item: it
+    // gives way to the client's row, which keeps its place.
+    QSqlQuery &drop = m_connections.statement(
+            "DELETE FROM items WHERE collection = ? AND scope = ? AND key = ? AND EXISTS"
+            " (SELECT 1 FROM items WHERE collection = ? AND scope = ? AND key = ?)");
+    QSqlQuery &rename = m_connections.statement(
+            "UPDATE items SET key = ? WHERE collection = ? AND scope = ? AND key = ?");
+    QSqlQuery &map = m_connections.statement(
+            "INSERT OR REPLACE INTO id_map (collection, scope, client_key, server_key,"
+            " created_at) VALUES (?, ?, ?, ?, ?)");
+    QSqlQuery &conflict = m_connections.statement(
+            "UPDATE conflicts SET key = ? WHERE collection = ? AND scope = ? AND key = ?");
+    const auto run = [](QSqlQuery &q, const QVariantList &values) {
+        for (qsizetype i = 0; i < values.size(); ++i)
+            bind(q, int(i), values.at(i));
+        return q.exec();
+    };
+    for (const Remapping::KeyChange &c : changes) {
+        const QVariant sc = text(scope);
+        if (!run(drop, { c.collection, sc, c.serverKey, c.collection, sc, c.clientKey }))
+            return failed(drop);
+        if (!run(rename, { c.serverKey, c.collection, sc, c.clientKey }))
+            return failed(rename);
+        if (!run(map, { c.collection, sc, c.clientKey, c.serverKey, now }))
+            return failed(map);
+        if (!run(conflict, { c.serverKey, c.collection, sc, c.clientKey }))
+            return failed(conflict);
+    }
+    return SyncError();
+}
+
+SyncError ItemTables::loadIdMap(const QString &scope, QHash<QString, QString> *out) const
+{
+    QSqlQuery &q = m_connections.statement(
+            "SELECT collection, client_key, server_key FROM id_map WHERE scope = ?");
+    bind(q, 0, text(scope));
+    if (!q.exec())
+        return failed(q);
+    out->clear();
+    while (q.next())
+        out->insert(itemId(q.value(0).toString(), q.value(1).toString()), q.value(2).toString());
+    q.finish();
+    return SyncError();
+}
+
+SyncError ItemTables::referencing(const QString &collection, const QString &scope,
+                                  const QString &field, const QString &key,
+                                  QStringList *out) const
+{
+    // (field is an identifier: the JSON path needs no escaping beyond its quotes.)
+    QSqlQuery &q = m_connections.statement(
+            "SELECT key FROM items WHERE collection = ? AND scope = ?"
+            " AND (json_extract(data, ?) = ? OR json_extract(local_data, ?) = ?)");
+    const QString path = QStringLiteral("$.\"%1\"").arg(field);
+    bind(q, 0, collection);
+    bind(q, 1, text(scope));
+    bind(q, 2, path);
+    bind(q, 3, key);
+    bind(q, 4, path);
+    bind(q, 5, key);
+    if (!q.exec())
+        return failed(q);
+    out->clear();
+    while (q.next())
+        out->append(q.value(0).toString());
+    q.finish();
+    return SyncError();
+}
+
+SyncError ItemTables::visibleKeys(const QString &collection, const QString &scope,
+                                  const QStringList &keys, QSet<QString> *out) const
+{
+    out->clear();
+    if (keys.isEmpty())
+        return SyncError();
+    QSqlQuery &q = m_connections.statement(
+            "SELECT key FROM items WHERE collection = ? AND scope = ?"
+            " AND key IN (SELECT value FROM json_each(?)) AND local_deleted = 0"
+            " AND CASE WHEN local_data IS NOT NULL THEN 1 ELSE deleted = 0 AND data IS NOT NULL END");
+    bind(q, 0, collection);
+    bind(q, 1, text(scope));
+    bind(q, 2, QString::fromUtf8(QJsonDocument(QJsonArray::fromStringList(keys))
+                                         .toJson(QJsonDocument::Compact)));
+    if (!q.exec())
+        return failed(q);
+    while (q.next())
+        out->insert(q.value(0).toString());
+    q.finish();
     return SyncError();
 }
 

@@ -8,7 +8,10 @@
 // This file is not part of the Synq API. It may change without notice.
 //
 
+#include <synq/remapping.h>
 #include <synq/syncdatabase.h>
+
+#include <QtCore/QSet>
 
 QT_BEGIN_NAMESPACE
 class QSqlQuery;
@@ -21,7 +24,8 @@ class Connections;
 /*
     Item tables: items (each item's synced state, its visible state with the optimistic overlay,
     and its place in the collection's order) and tombstones (a row per key deleted locally or on
-    the server). Also the id map, which nothing writes yet: it is cleared with a scope's items.
+    the server), and the id map: the key the server gave each item it did not keep the client's
+    key for.
 */
 class ItemTables
 {
@@ -66,6 +70,20 @@ public:
     // confirmed tombstone for each server delete; sets each write's ord and visibleInStore.
     SyncError writeSynced(const QString &scope, qint64 now,
                           QList<SyncDatabase::SyncedWrite> *items) const;
+
+    // Server keys in place of client keys (before the items of the same write are written):
+    // each item's row takes its server key (a row pulled under the server key already gives
+    // way to it), the id map records the pair, and a waiting conflict follows.
+    SyncError remap(const QString &scope, qint64 now,
+                    const QList<Remapping::KeyChange> &changes) const;
+    // The scope's id map: itemId(collection, client key) -> server key.
+    SyncError loadIdMap(const QString &scope, QHash<QString, QString> *out) const;
+    // Keys of collection's rows whose field (synced or visible) refers to key.
+    SyncError referencing(const QString &collection, const QString &scope, const QString &field,
+                          const QString &key, QStringList *out) const;
+    // Which of keys are visible rows of collection.
+    SyncError visibleKeys(const QString &collection, const QString &scope,
+                          const QStringList &keys, QSet<QString> *out) const;
 
     // Items, id map and tombstones of the scope.
     SyncError clearScope(const QString &scope) const;

@@ -379,11 +379,12 @@ SyncError OutboxTables::rewrite(const MutationRecord &r) const
     QSqlQuery &m = m_connections.statement(
             "UPDATE mutations SET type = ?, original = CAST(? AS TEXT),"
             " modified = CAST(? AS TEXT), changes = CAST(? AS TEXT),"
-            " base_version = ?, updated_at = ? WHERE tx_id = ? AND seq = ?");
+            " base_version = ?, updated_at = ?, key = ? WHERE tx_id = ? AND seq = ?");
     QSqlQuery &inRow = m_connections.statement(
             "UPDATE transactions SET m_type = ?, m_original = CAST(? AS TEXT),"
             " m_modified = CAST(? AS TEXT), m_changes = CAST(? AS TEXT),"
-            " m_base_version = ?, m_updated_at = ? WHERE id = ? AND m_id IS NOT NULL AND ? = 0");
+            " m_base_version = ?, m_updated_at = ?, m_key = ?"
+            " WHERE id = ? AND m_id IS NOT NULL AND ? = 0");
     // Wherever the mutation is held: one of the two updates finds it.
     for (QSqlQuery *q : { &m, &inRow }) {
         bind(*q, 0, int(r.type));
@@ -392,8 +393,9 @@ SyncError OutboxTables::rewrite(const MutationRecord &r) const
         bind(*q, 3, jsonOrNull(r.changes, r.type == MutationType::Update));
         bind(*q, 4, r.baseVersion);
         bind(*q, 5, toMs(r.updatedAt));
-        bind(*q, 6, r.transactionId);
-        bind(*q, 7, r.sequence);
+        bind(*q, 6, r.key);
+        bind(*q, 7, r.transactionId);
+        bind(*q, 8, r.sequence);
         if (!q->exec())
             return failed(*q);
     }

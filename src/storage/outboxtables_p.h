@@ -50,7 +50,7 @@ public:
     SyncError clearScope(const QString &scope) const;
 
 private:
-    // A mutation's type, changes and base version written anew, wherever it is held.
+    // A mutation's type, key, payloads and base version written anew, wherever it is held.
     SyncError rewrite(const MutationRecord &mutation) const;
     SyncError writeConflict(const QString &scope, const ConflictRecord &conflict) const;
     qint64 activeFrom(SyncError *error) const;

@@ -224,6 +224,24 @@ SyncError SyncDatabase::loadSynced(const QString &collection, const QString &sco
     return d->items.loadSynced(collection, scope, keys, out);
 }
 
+SyncError SyncDatabase::loadIdMap(const QString &scope, QHash<QString, QString> *out) const
+{
+    return d->items.loadIdMap(scope, out);
+}
+
+SyncError SyncDatabase::referencing(const QString &collection, const QString &scope,
+                                    const QString &field, const QString &key,
+                                    QStringList *out) const
+{
+    return d->items.referencing(collection, scope, field, key, out);
+}
+
+SyncError SyncDatabase::visibleKeys(const QString &collection, const QString &scope,
+                                    const QStringList &keys, QSet<QString> *out) const
+{
+    return d->items.visibleKeys(collection, scope, keys, out);
+}
+
 SyncError SyncDatabase::clearScope(const QString &scope)
 {
     return d->connections.transact([&]() -> SyncError {
@@ -268,10 +286,13 @@ SyncError SyncDatabase::deleteTransactions(const QStringList &ids)
 
 SyncError SyncDatabase::writeSynced(const QString &scope,
                                     const QList<TransactionWrite> &transactions,
-                                    QList<SyncedWrite> *items, const CursorWrite *cursorWrite)
+                                    QList<SyncedWrite> *items, const CursorWrite *cursorWrite,
+                                    const QList<Remapping::KeyChange> &remaps)
 {
     return d->connections.transact([&]() -> SyncError {
         const qint64 now = QDateTime::currentMSecsSinceEpoch();
+        if (const SyncError error = d->items.remap(scope, now, remaps); error.isError())
+            return error;
         if (const SyncError error = d->outbox.writeStates(transactions); error.isError())
             return error;
         if (const SyncError error = d->items.writeSynced(scope, now, items); error.isError())

@@ -4,6 +4,7 @@
 
 #include <synq/compaction.h>
 #include <synq/records.h>
+#include <synq/remapping.h>
 #include <synq/syncerror.h>
 #include <synq/synq_export.h>
 
@@ -11,6 +12,7 @@
 #include <QtCore/QHash>
 #include <QtCore/QJsonObject>
 #include <QtCore/QList>
+#include <QtCore/QSet>
 #include <QtCore/QString>
 #include <QtCore/QStringList>
 #include <QtSql/QSqlDatabase>
@@ -186,8 +188,19 @@ public:
 
     // In ONE SQL transaction: transaction state changes, synced item states and (for a
     // pulled page) the new cursor.
+    // With remaps, the items take the server's keys first (the rows keep their places; the id
+    // map records each pair): items then names them by their server keys.
     SyncError writeSynced(const QString &scope, const QList<TransactionWrite> &transactions,
-                          QList<SyncedWrite> *items, const CursorWrite *cursor = nullptr);
+                          QList<SyncedWrite> *items, const CursorWrite *cursor = nullptr,
+                          const QList<Remapping::KeyChange> &remaps = {});
+    // The scope's id map: itemId(collection, client key) -> the key the server gave the item.
+    SyncError loadIdMap(const QString &scope, QHash<QString, QString> *out) const;
+    // Keys of the collection's rows whose field (synced or visible state) holds key.
+    SyncError referencing(const QString &collection, const QString &scope, const QString &field,
+                          const QString &key, QStringList *out) const;
+    // Which of keys are rows of the collection that are visible (not deleted or removed).
+    SyncError visibleKeys(const QString &collection, const QString &scope,
+                          const QStringList &keys, QSet<QString> *out) const;
 
     // PRAGMA integrity_check; *result is "ok" for a sound file.
     SyncError integrityCheck(QString *result) const;

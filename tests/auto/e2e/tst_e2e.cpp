@@ -39,7 +39,9 @@ struct Client
         engine.setAutoSync(false); // the test says when to sync
         engine.setDatabasePath(dir.filePath(QStringLiteral("client.sqlite")));
         transport.setUrl(url);
-        transport.setTimeoutMs(10000);
+        // Generous bounds: a sanitizer build on a loaded two-core machine is several times
+        // slower, and a 500-mutation batch must not time out there.
+        transport.setTimeoutMs(60000);
         engine.open();
         engine.setTransport(&transport);
         todos.setFields({ QStringLiteral("title"), QStringLiteral("done") });
@@ -52,8 +54,8 @@ struct Client
     {
         QSignalSpy finished(&engine, &SyncEngine::syncFinished);
         engine.syncNow();
-        if (!finished.wait(120000))
-            return SyncError(SyncError::Timeout, QStringLiteral("no syncFinished within 120 s"));
+        if (!finished.wait(400000))
+            return SyncError(SyncError::Timeout, QStringLiteral("no syncFinished within 400 s"));
         return finished.constFirst().constFirst().toMap().value(QStringLiteral("error")).value<SyncError>();
     }
 
