@@ -12,6 +12,27 @@
 
 namespace Synq::Storage {
 
+namespace {
+
+// Any number of keys for one statement: one bound JSON array, read with json_each().
+QString keyArray(const QStringList &keys)
+{
+    return QString::fromUtf8(
+            QJsonDocument(QJsonArray::fromStringList(keys)).toJson(QJsonDocument::Compact));
+}
+
+// The first column of every row of an executed query.
+SyncError readKeys(QSqlQuery &q, QStringList *out)
+{
+    out->clear();
+    while (q.next())
+        out->append(q.value(0).toString());
+    q.finish();
+    return SyncError();
+}
+
+} // namespace
+
 SyncError ItemTables::load(const QString &collection, const QString &scope,
                            QList<SyncDatabase::StoredItem> *out, qint64 after, qint64 upTo,
                            int limit) const
@@ -86,12 +107,9 @@ SyncError ItemTables::loadSynced(const QString &collection, const QString &scope
     QSqlQuery &q = m_connections.statement(
             "SELECT key, version, CASE WHEN deleted = 0 THEN data END FROM items"
             " WHERE collection = ? AND scope = ? AND key IN (SELECT value FROM json_each(?))");
-    QJsonArray array;
-    for (const QString &key : keys)
-        array.append(key);
     bind(q, 0, collection);
     bind(q, 1, text(scope));
-    bind(q, 2, QString::fromUtf8(QJsonDocument(array).toJson(QJsonDocument::Compact)));
+    bind(q, 2, keyArray(keys));
     if (!q.exec())
         return failed(q);
     while (q.next()) {
@@ -115,11 +133,7 @@ SyncError ItemTables::syncedKeys(const QString &collection, const QString &scope
     bind(q, 1, text(scope));
     if (!q.exec())
         return failed(q);
-    out->clear();
-    while (q.next())
-        out->append(q.value(0).toString());
-    q.finish();
-    return SyncError();
+    return readKeys(q, out);
 }
 
 ItemTables::LocalWrite ItemTables::localWrite(const QString &scope, qint64 now) const
@@ -345,11 +359,7 @@ SyncError ItemTables::referencing(const QString &collection, const QString &scop
     bind(q, 5, key);
     if (!q.exec())
         return failed(q);
-    out->clear();
-    while (q.next())
-        out->append(q.value(0).toString());
-    q.finish();
-    return SyncError();
+    return readKeys(q, out);
 }
 
 SyncError ItemTables::visibleKeys(const QString &collection, const QString &scope,
@@ -364,8 +374,7 @@ SyncError ItemTables::visibleKeys(const QString &collection, const QString &scop
             " AND CASE WHEN local_data IS NOT NULL THEN 1 ELSE deleted = 0 AND data IS NOT NULL END");
     bind(q, 0, collection);
     bind(q, 1, text(scope));
-    bind(q, 2, QString::fromUtf8(QJsonDocument(QJsonArray::fromStringList(keys))
-                                         .toJson(QJsonDocument::Compact)));
+    bind(q, 2, keyArray(keys));
     if (!q.exec())
         return failed(q);
     while (q.next())

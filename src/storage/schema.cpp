@@ -15,12 +15,10 @@
       outbox_mutations shows every mutation wherever it is held. Outbox tables.
     - cursors, and the client id in meta: how far this replica has pulled, and who it is to the
       server. Cursor tables.
-    - id_map and tombstones are reserved for server-assigned keys and deletions: nothing reads
-      them yet. id_map will map a client key to the key the server assigned it, so that pending
-      mutations, foreign keys and pulled rows are remapped through it (only clearScope()
-      touches it now). tombstones, written on every local and server delete, will be read by
-      fetch() (a key known to be gone is not asked for again) and by the pull to keep a removed
-      key from coming back (ghost items).
+    - id_map maps a client key to the key the server assigned the item (written when a push
+      result remaps it, read per scope so that a client key the app kept still names the
+      item). tombstones, written on every local and server delete, are reserved for fetch()
+      (a key known to be gone is not asked for again): nothing reads them yet.
 
     Migration texts never change once released: a file at version N has run exactly the steps
     up to N. Comments around them may.

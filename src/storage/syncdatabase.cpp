@@ -22,7 +22,7 @@
     - bindings.cpp: how values are bound and read (shared by every part);
     - connections.cpp: one connection per thread, its prepared statements, transact();
     - outboxtables.cpp: transactions, mutations, attempts, the active_from mark;
-    - itemtables.cpp: items, tombstones (and the id map, reserved);
+    - itemtables.cpp: items, tombstones and the id map;
     - cursortables.cpp: cursors and the client id.
 
     Which writes belong to one SQL transaction is decided here and nowhere else.

@@ -298,15 +298,9 @@ void HttpTransport::pull(const Protocol::PullRequest &request, PullCallback done
 void HttpTransport::fetch(const Protocol::FetchRequest &request, FetchCallback done)
 {
     if (const std::optional<PushRules::Problem> problem = PushRules::checkFetch(request)) {
-        const SyncError error =
-                Protocol::errorFromResponse(400, QStringLiteral("validation"), problem->message());
-        QMetaObject::invokeMethod(
-                this,
-                [done = std::move(done), error] {
-                    if (done)
-                        done(Protocol::FetchResponse(), error);
-                },
-                Qt::QueuedConnection);
+        failFetchLater(std::move(done),
+                       Protocol::errorFromResponse(400, QStringLiteral("validation"),
+                                                   problem->message()));
         return;
     }
     QUrlQuery query;

@@ -34,6 +34,11 @@ void SyncTransport::fetch(const Protocol::FetchRequest &request, FetchCallback d
                     QStringLiteral("%1 does not implement SyncTransport::fetch()")
                             .arg(QLatin1String(metaObject()->className())));
     error.setRetryable(false);
+    failFetchLater(std::move(done), error);
+}
+
+void SyncTransport::failFetchLater(FetchCallback done, const SyncError &error)
+{
     QMetaObject::invokeMethod(
             this,
             [done = std::move(done), error] {

@@ -66,6 +66,11 @@ Q_SIGNALS:
     // starts a sync run soon. A missed hint loses nothing; the next run pulls them anyway.
     void changesAvailable();
 
+protected:
+    // Answers a fetch with error from the event loop (never inside fetch()), if the transport
+    // still exists then.
+    void failFetchLater(FetchCallback done, const SyncError &error);
+
 private:
     std::unique_ptr<SyncTransportPrivate> d;
 };

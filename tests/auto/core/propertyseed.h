@@ -2,7 +2,10 @@
 #ifndef SYNQ_TESTS_PROPERTYSEED_H
 #define SYNQ_TESTS_PROPERTYSEED_H
 
+#include <synq/records.h>
+
 #include <QtCore/QRandomGenerator>
+#include <QtCore/QStringList>
 #include <QtCore/QString>
 #include <QtCore/QtGlobal>
 
@@ -34,6 +37,31 @@ inline QRandomGenerator generator(quint32 seed, int index)
 inline QString context(quint32 seed, int index)
 {
     return QStringLiteral("SYNQ_PROPERTY_SEED=%1, case %2").arg(seed).arg(index);
+}
+
+// What differs between two mutations, field by field ("" when nothing).
+inline QString differences(const Synq::MutationRecord &a, const Synq::MutationRecord &b)
+{
+    QStringList out;
+    const auto check = [&](bool same, const char *name) {
+        if (!same)
+            out.append(QString::fromLatin1(name));
+    };
+    check(a.id == b.id, "id");
+    check(a.transactionId == b.transactionId, "transactionId");
+    check(a.sequence == b.sequence, "sequence");
+    check(a.collection == b.collection, "collection");
+    check(a.key == b.key, "key");
+    check(a.type == b.type, "type");
+    check(a.baseVersion == b.baseVersion, "baseVersion");
+    check(a.original == b.original, "original");
+    check(a.modified == b.modified, "modified");
+    check(a.changes == b.changes, "changes");
+    check(a.metadata == b.metadata, "metadata");
+    check(a.state == b.state, "state");
+    check(a.createdAt == b.createdAt, "createdAt");
+    check(a.updatedAt == b.updatedAt, "updatedAt");
+    return out.join(QStringLiteral(", "));
 }
 
 } // namespace PropertySeed

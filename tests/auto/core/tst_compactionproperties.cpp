@@ -26,6 +26,8 @@ using namespace Synq;
 
 namespace {
 
+using PropertySeed::differences;
+
 using ItemId = std::tuple<QString, QString, QString>; // scope, collection, key
 
 const QDateTime Epoch = QDateTime(QDate(2026, 1, 1), QTime(0, 0), Qt::UTC);
@@ -388,30 +390,6 @@ Pushed push(const QList<TransactionRecord> &outbox, const QMap<ItemId, Start> &s
                                                   : std::nullopt);
     }
     return pushed;
-}
-
-QString differences(const MutationRecord &a, const MutationRecord &b)
-{
-    QStringList out;
-    const auto check = [&](bool same, const char *name) {
-        if (!same)
-            out.append(QString::fromLatin1(name));
-    };
-    check(a.id == b.id, "id");
-    check(a.transactionId == b.transactionId, "transactionId");
-    check(a.sequence == b.sequence, "sequence");
-    check(a.collection == b.collection, "collection");
-    check(a.key == b.key, "key");
-    check(a.type == b.type, "type");
-    check(a.baseVersion == b.baseVersion, "baseVersion");
-    check(a.original == b.original, "original");
-    check(a.modified == b.modified, "modified");
-    check(a.changes == b.changes, "changes");
-    check(a.metadata == b.metadata, "metadata");
-    check(a.state == b.state, "state");
-    check(a.createdAt == b.createdAt, "createdAt");
-    check(a.updatedAt == b.updatedAt, "updatedAt");
-    return out.join(QStringLiteral(", "));
 }
 
 QString differences(const Compaction::Plan &a, const Compaction::Plan &b)

@@ -28,6 +28,8 @@ using namespace Synq::Remapping;
 
 namespace {
 
+using PropertySeed::differences;
+
 /*
     Notation of the tables:
         relations  "todos.projectId>projects! notes.todoId>todos"  ('!': required)
@@ -137,31 +139,6 @@ MutationRecord mutation(MutationType type, const QString &collection, const QStr
     m.modified = modified;
     m.changes = changes;
     return m;
-}
-
-// What differs between two mutations, field by field ("" when nothing).
-QString differences(const MutationRecord &a, const MutationRecord &b)
-{
-    QStringList out;
-    const auto check = [&](bool same, const char *name) {
-        if (!same)
-            out.append(QString::fromLatin1(name));
-    };
-    check(a.id == b.id, "id");
-    check(a.transactionId == b.transactionId, "transactionId");
-    check(a.sequence == b.sequence, "sequence");
-    check(a.collection == b.collection, "collection");
-    check(a.key == b.key, "key");
-    check(a.type == b.type, "type");
-    check(a.baseVersion == b.baseVersion, "baseVersion");
-    check(a.original == b.original, "original");
-    check(a.modified == b.modified, "modified");
-    check(a.changes == b.changes, "changes");
-    check(a.metadata == b.metadata, "metadata");
-    check(a.state == b.state, "state");
-    check(a.createdAt == b.createdAt, "createdAt");
-    check(a.updatedAt == b.updatedAt, "updatedAt");
-    return out.join(QStringLiteral(", "));
 }
 
 QString differences(const ConflictRecord &a, const ConflictRecord &b)
